@@ -1,0 +1,198 @@
+//! The one error type of the service and its HTTP meaning.
+
+/// Everything a request can fail with. Client errors explain themselves; server errors say
+/// nothing internal (their cause goes to the log, never to the client).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is not well-formed: bad JSON, wrong types, unknown fields, bad query.
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong, in words.
+        detail: String,
+    },
+    /// The request is well-formed but its content is refused (e.g. an empty label).
+    #[error("{detail}")]
+    Invalid {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What is wrong, in words.
+        detail: String,
+    },
+    /// No, bad or expired identity token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid identity token without the needed right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The addressed resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not for this HTTP method.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The value of the `Allow` header.
+        allow: &'static str,
+    },
+    /// The body is larger than accepted.
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not JSON.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// The change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A store (SQLite or key-value) failed: the request was refused, nothing was granted.
+    #[error("a store is unavailable")]
+    StoreUnavailable(#[source] anyhow::Error),
+    /// Anything else that should not happen.
+    #[error("internal error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl Error {
+    /// A 400 with code `invalid_request`.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest { code: "invalid_request", detail: detail.into() }
+    }
+
+    /// A 422 with code `validation_failed`.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::Invalid { code: "validation_failed", detail: detail.into() }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest { .. } => 400,
+            Self::Unauthenticated(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Invalid { .. } => 422,
+            Self::Unexpected(_) => 500,
+            Self::StoreUnavailable(_) => 503,
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } | Self::Invalid { code, .. } => code,
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::StoreUnavailable(_) => "store_unavailable",
+            Self::Unexpected(_) => "internal_error",
+        }
+    }
+
+    /// The short human title of this error's kind.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "Bad request",
+            Self::Invalid { .. } => "Validation failed",
+            Self::Unauthenticated(_) => "Authentication required",
+            Self::Forbidden(_) => "Forbidden",
+            Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed { .. } => "Method not allowed",
+            Self::Conflict(_) => "Conflict",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::StoreUnavailable(_) => "Service unavailable",
+            Self::Unexpected(_) => "Internal error",
+        }
+    }
+
+    /// The detail shown to the client: the message for client errors, a fixed sentence for
+    /// server errors so nothing internal leaks.
+    pub fn public_detail(&self) -> String {
+        match self {
+            Self::StoreUnavailable(_) => {
+                "A store did not answer; the request was not carried out. Retry later.".into()
+            }
+            Self::Unexpected(_) => "The request could not be carried out.".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Turns a serde_json error into a 400 whose detail never echoes string values from the
+/// body (they could be secrets).
+pub fn json_error(err: &serde_json::Error) -> Error {
+    let message = redact_quoted(&err.to_string());
+    Error::bad_request(format!("the JSON body is invalid: {message}"))
+}
+
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for ch in message.chars() {
+        if ch == '"' {
+            if inside {
+                out.push('…');
+            }
+            inside = !inside;
+            out.push(ch);
+        } else if !inside {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_never_echo_string_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            n: u32,
+        }
+        let err = serde_json::from_str::<Body>(r#"{"n": "ingk_secret"}"#).unwrap_err();
+        let problem = json_error(&err);
+        assert_eq!(problem.status(), 400);
+        assert!(!problem.to_string().contains("ingk_secret"), "{problem}");
+        assert!(problem.to_string().contains("invalid type"));
+    }
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let err = Error::Unexpected(anyhow::anyhow!("table api_keys is locked"));
+        assert_eq!(err.status(), 500);
+        assert!(!err.public_detail().contains("api_keys"));
+        let err = Error::StoreUnavailable(anyhow::anyhow!("disk full at /var/x"));
+        assert_eq!(err.status(), 503);
+        assert!(!err.public_detail().contains("/var/x"));
+    }
+
+    #[test]
+    fn each_error_kind_has_its_status_and_code() {
+        let cases: [(Error, u16, &str); 6] = [
+            (Error::bad_request("x"), 400, "invalid_request"),
+            (Error::invalid("x"), 422, "validation_failed"),
+            (Error::Unauthenticated("x".into()), 401, "unauthenticated"),
+            (Error::Forbidden("x".into()), 403, "forbidden"),
+            (Error::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
+            (Error::UnsupportedMediaType, 415, "unsupported_media_type"),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!((err.status(), err.code()), (status, code));
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Domain of INGENEO third-party API keys, free of any Spin dependency: key format and
+//! hashing, permissions, the verification record and decision, validation, identity tokens
+//! and the error type.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod identity;
+pub mod key;
+pub mod model;
+pub mod permissions;
+pub mod record;
+pub mod time;
+
+pub use error::Error;

@@ -1,0 +1,340 @@
+//! Method access authorizations and company access restrictions.
+//!
+//! A grant is an exact method name (`employees.read`), a group wildcard (`payroll.*`, every
+//! method whose name starts with `payroll.`) or `*` (every method). No grant means no access.
+//! Companies are either `all` (every company, including ones registered later) or a list.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The grant covering every method.
+pub const ALL_METHODS: &str = "*";
+const GROUP_SUFFIX: &str = ".*";
+/// Longest accepted method name or grant.
+pub const MAX_METHOD_LEN: usize = 100;
+/// Longest accepted company id.
+pub const MAX_COMPANY_ID_LEN: usize = 64;
+/// Most grants a key may hold.
+pub const MAX_GRANTS: usize = 500;
+/// Most companies a key may be restricted to.
+pub const MAX_COMPANIES: usize = 1000;
+
+/// A dotted lower-case API method name such as `payroll.payslips.read`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MethodName(String);
+
+impl MethodName {
+    /// Accepts segments of `[a-z][a-z0-9_-]*` joined by single dots, at most 100 characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        is_method_name(text).then(|| Self(text.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MethodName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks the method-name grammar without allocating (used on the verify hot path).
+pub fn is_method_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_METHOD_LEN
+        && text.split('.').all(|segment| {
+            let mut bytes = segment.bytes();
+            matches!(bytes.next(), Some(b'a'..=b'z'))
+                && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+        })
+}
+
+/// One method access authorization: an exact name, a group wildcard or everything.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MethodGrant {
+    /// Exactly this method.
+    Exact(MethodName),
+    /// Every method whose name starts with this prefix followed by a dot.
+    Group(MethodName),
+    /// Every method.
+    All,
+}
+
+impl MethodGrant {
+    /// Parses `name`, `group.*` or `*`.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text == ALL_METHODS {
+            return Some(Self::All);
+        }
+        if let Some(prefix) = text.strip_suffix(GROUP_SUFFIX) {
+            return MethodName::parse(prefix).map(Self::Group);
+        }
+        MethodName::parse(text).map(Self::Exact)
+    }
+
+    /// Whether this grant allows `method`.
+    pub fn covers(&self, method: &str) -> bool {
+        grant_covers(&self.to_string(), method)
+    }
+}
+
+impl fmt::Display for MethodGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(name) => f.write_str(name.as_str()),
+            Self::Group(prefix) => write!(f, "{prefix}{GROUP_SUFFIX}"),
+            Self::All => f.write_str(ALL_METHODS),
+        }
+    }
+}
+
+/// Whether a stored grant string allows `method` (no allocation: the verify hot path).
+pub fn grant_covers(grant: &str, method: &str) -> bool {
+    if grant == ALL_METHODS || grant == method {
+        return true;
+    }
+    match grant.strip_suffix('*') {
+        Some(prefix) if prefix.ends_with('.') => method.starts_with(prefix),
+        _ => false,
+    }
+}
+
+/// Whether any of `grants` allows `method`. Deny by default.
+pub fn grants_allow<S: AsRef<str>>(grants: &[S], method: &str) -> bool {
+    grants.iter().any(|g| grant_covers(g.as_ref(), method))
+}
+
+/// An opaque company id of the platform: 1–64 characters of `A–Z a–z 0–9 . _ : -`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CompanyId(String);
+
+impl CompanyId {
+    /// Parses a company id.
+    pub fn parse(text: &str) -> Option<Self> {
+        is_company_id(text).then(|| Self(text.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CompanyId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if is_company_id(&value) {
+            Ok(Self(value))
+        } else {
+            Err("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -".into())
+        }
+    }
+}
+
+/// Checks the company-id grammar without allocating.
+pub fn is_company_id(text: &str) -> bool {
+    (1..=MAX_COMPANY_ID_LEN).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Which companies a key may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompanyScope {
+    /// Every company, including ones registered later.
+    All,
+    /// Only these companies (possibly none).
+    Only(Vec<CompanyId>),
+}
+
+impl CompanyScope {
+    /// Whether the scope allows `company`.
+    pub fn allows(&self, company: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(list) => list.iter().any(|c| c.as_str() == company),
+        }
+    }
+
+    /// Sorted, without duplicates.
+    pub fn normalized(self) -> Self {
+        match self {
+            Self::All => Self::All,
+            Self::Only(mut list) => {
+                list.sort();
+                list.dedup();
+                Self::Only(list)
+            }
+        }
+    }
+
+    /// Whether every company `self` allows is allowed by `other` too.
+    pub fn is_within(&self, other: &Self) -> bool {
+        match (self, other) {
+            (_, Self::All) => true,
+            (Self::All, Self::Only(_)) => false,
+            (Self::Only(mine), Self::Only(theirs)) => mine.iter().all(|c| theirs.contains(c)),
+        }
+    }
+}
+
+impl Serialize for CompanyScope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::All => s.serialize_str("all"),
+            Self::Only(list) => list.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CompanyScope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Word(String),
+            List(Vec<CompanyId>),
+        }
+        match Wire::deserialize(d) {
+            Ok(Wire::Word(w)) if w == "all" => Ok(Self::All),
+            Ok(Wire::List(list)) => Ok(Self::Only(list)),
+            _ => Err(serde::de::Error::custom(
+                "expected \"all\" or an array of company ids (1-64 characters of A-Z a-z 0-9 . _ : -)",
+            )),
+        }
+    }
+}
+
+/// Checks grants against the method catalog: every exact grant must name a catalog method
+/// and every wildcard must cover at least one. Returns the offending grants.
+pub fn unknown_grants<'a>(grants: &'a [MethodGrant], catalog: &[MethodName]) -> Vec<&'a MethodGrant> {
+    grants
+        .iter()
+        .filter(|grant| match grant {
+            MethodGrant::Exact(name) => !catalog.contains(name),
+            wildcard => !catalog.iter().any(|m| wildcard.covers(m.as_str())),
+        })
+        .collect()
+}
+
+/// Sorts and deduplicates grants.
+pub fn normalize_grants(mut grants: Vec<MethodGrant>) -> Vec<MethodGrant> {
+    grants.sort();
+    grants.dedup();
+    grants
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<MethodName> {
+        list.iter().map(|n| MethodName::parse(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn method_names_are_dotted_lower_case_segments() {
+        for good in ["employees.read", "payroll.payslips.read", "a", "a1.b_c.d-e"] {
+            assert!(MethodName::parse(good).is_some(), "{good}");
+        }
+        for bad in ["", ".", "a.", ".a", "a..b", "Employees.read", "1a", "a.*", "*", "a b", "é.read"] {
+            assert!(MethodName::parse(bad).is_none(), "{bad}");
+        }
+        assert!(MethodName::parse(&"a".repeat(MAX_METHOD_LEN)).is_some());
+        assert!(MethodName::parse(&"a".repeat(MAX_METHOD_LEN + 1)).is_none());
+    }
+
+    #[test]
+    fn an_exact_grant_allows_only_that_method() {
+        assert!(grant_covers("employees.read", "employees.read"));
+        assert!(!grant_covers("employees.read", "employees.write"));
+        assert!(!grant_covers("employees.read", "employees.read.all"));
+        assert!(!grant_covers("employees", "employees.read"));
+    }
+
+    #[test]
+    fn a_group_grant_allows_every_method_under_the_group_at_any_depth() {
+        assert!(grant_covers("payroll.*", "payroll.payslips.read"));
+        assert!(grant_covers("payroll.*", "payroll.read"));
+        assert!(!grant_covers("payroll.*", "payroll"));
+        assert!(!grant_covers("payroll.*", "payrollx.read"));
+        assert!(!grant_covers("payroll.*", "employees.read"));
+    }
+
+    #[test]
+    fn the_star_grant_allows_everything_and_no_grant_allows_nothing() {
+        assert!(grant_covers("*", "anything.at.all"));
+        assert!(!grants_allow::<&str>(&[], "employees.read"));
+        assert!(grants_allow(&["employees.read", "payroll.*"], "payroll.x"));
+    }
+
+    #[test]
+    fn grants_parse_and_print_back() {
+        for text in ["employees.read", "payroll.*", "*"] {
+            assert_eq!(MethodGrant::parse(text).unwrap().to_string(), text);
+        }
+        for bad in ["payroll.**", ".*", "payroll*", "*.read", "Payroll.*", "payroll.*.read"] {
+            assert!(MethodGrant::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn catalog_validation_names_unknown_methods_and_empty_wildcards() {
+        let catalog = names(&["employees.read", "payroll.payslips.read"]);
+        let grants: Vec<MethodGrant> = ["employees.read", "employees.write", "payroll.*", "absences.*", "*"]
+            .iter()
+            .map(|g| MethodGrant::parse(g).unwrap())
+            .collect();
+        let unknown: Vec<String> = unknown_grants(&grants, &catalog).iter().map(|g| g.to_string()).collect();
+        assert_eq!(unknown, ["employees.write", "absences.*"]);
+        let star = [MethodGrant::All];
+        assert_eq!(unknown_grants(&star, &[]).len(), 1, "* covers nothing in an empty catalog");
+    }
+
+    #[test]
+    fn company_ids_follow_the_platform_grammar() {
+        for good in ["ACME", "acme-01", "fr:siren:123456789", "a.b_c", &"x".repeat(64)] {
+            assert!(CompanyId::parse(good).is_some(), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "a,b"] {
+            assert!(CompanyId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn company_scope_all_allows_any_company_and_a_list_only_its_members() {
+        assert!(CompanyScope::All.allows("anything"));
+        let only = CompanyScope::Only(vec![CompanyId::parse("ACME").unwrap()]);
+        assert!(only.allows("ACME"));
+        assert!(!only.allows("acme"));
+        assert!(!CompanyScope::Only(vec![]).allows("ACME"), "an emptied list reaches no company");
+    }
+
+    #[test]
+    fn company_scope_reads_all_or_a_list_and_nothing_else() {
+        let all: CompanyScope = serde_json::from_str("\"all\"").unwrap();
+        assert_eq!(all, CompanyScope::All);
+        let list: CompanyScope = serde_json::from_str("[\"B\",\"A\",\"B\"]").unwrap();
+        assert_eq!(list.clone().normalized(), CompanyScope::Only(vec![CompanyId::parse("A").unwrap(), CompanyId::parse("B").unwrap()]));
+        for bad in ["\"ALL\"", "\"none\"", "3", "[\"a b\"]", "null", "{}"] {
+            assert!(serde_json::from_str::<CompanyScope>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&CompanyScope::All).unwrap(), "\"all\"");
+    }
+
+    #[test]
+    fn scope_inclusion_orders_all_above_every_list() {
+        let a = CompanyScope::Only(vec![CompanyId::parse("A").unwrap()]);
+        let ab = CompanyScope::Only(vec![CompanyId::parse("A").unwrap(), CompanyId::parse("B").unwrap()]);
+        assert!(a.is_within(&ab));
+        assert!(!ab.is_within(&a));
+        assert!(ab.is_within(&CompanyScope::All));
+        assert!(!CompanyScope::All.is_within(&ab));
+    }
+}
