@@ -141,9 +141,17 @@ impl fmt::Debug for KeyHash {
     }
 }
 
-/// The hint of a key: its prefix, an ellipsis and its last four characters.
+/// A random public identifier: `prefix` + 22 base62 characters (128 bits from the OS CSPRNG).
+pub fn random_id(prefix: &str) -> Result<String, getrandom::Error> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random)?;
+    Ok(format!("{prefix}{}", base62_fixed(&random, 22)))
+}
+
+/// The hint of a key: its prefix, `...` and its last four characters (ASCII, so it fits in
+/// an HTTP header).
 fn hint_of(key: &str) -> String {
-    format!("{KEY_PREFIX}…{}", &key[key.len() - 4..])
+    format!("{KEY_PREFIX}...{}", &key[key.len() - 4..])
 }
 
 fn checksum(body: &[u8]) -> String {
@@ -276,9 +284,17 @@ mod tests {
     fn the_hint_shows_the_prefix_and_last_four_characters_only() {
         let key = sample();
         let hint = key.hint();
-        assert!(hint.starts_with("ingk_…"));
-        assert!(key.expose().ends_with(&hint["ingk_…".len()..]));
-        assert_eq!(hint.chars().count(), "ingk_…".chars().count() + 4);
+        assert!(hint.starts_with("ingk_..."));
+        assert!(key.expose().ends_with(&hint["ingk_...".len()..]));
+        assert_eq!(hint.len(), "ingk_...".len() + 4);
+    }
+
+    #[test]
+    fn random_ids_carry_their_prefix_and_differ() {
+        let a = random_id("key_").unwrap();
+        assert_eq!(a.len(), 4 + 22);
+        assert!(a.starts_with("key_"));
+        assert_ne!(a, random_id("key_").unwrap());
     }
 
     #[test]

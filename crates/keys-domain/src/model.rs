@@ -173,6 +173,7 @@ impl StoredKey {
         VerificationRecord {
             key_id: self.id.clone(),
             label: self.label.clone(),
+            hint: self.hint.clone(),
             active: self.status == Status::Active,
             methods: self.methods.clone(),
             companies: self.companies.clone(),

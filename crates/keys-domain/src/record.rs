@@ -1,7 +1,7 @@
 //! The verification record: what verify-key reads from the key-value store for one secret,
 //! and the decision it takes from it.
 
-use crate::permissions::{CompanyScope, grants_allow};
+use crate::permissions::{CompanyScope, grants_allow, is_company_id, is_method_name};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,8 @@ pub struct VerificationRecord {
     pub key_id: String,
     /// The key's label.
     pub label: String,
+    /// Prefix and last four characters of the key's current secret.
+    pub hint: String,
     /// False while the key is deactivated.
     pub active: bool,
     /// Method access authorizations (grant strings, validated when written).
@@ -101,10 +103,11 @@ pub fn decide(record: Option<&VerificationRecord>, now: Timestamp, query: Verify
     if record.expires_at.is_some_and(|at| now.unix() >= at) {
         return VerifyCode::Expired;
     }
-    if query.method.is_some_and(|m| !grants_allow(&record.methods, m)) {
+    // A malformed method or company can never have been granted, whatever the grants say.
+    if query.method.is_some_and(|m| !is_method_name(m) || !grants_allow(&record.methods, m)) {
         return VerifyCode::MethodNotAllowed;
     }
-    if query.company.is_some_and(|c| !record.companies.allows(c)) {
+    if query.company.is_some_and(|c| !is_company_id(c) || !record.companies.allows(c)) {
         return VerifyCode::CompanyNotAllowed;
     }
     VerifyCode::Valid
@@ -121,6 +124,7 @@ mod tests {
         VerificationRecord {
             key_id: "key_1".into(),
             label: "Welyb".into(),
+            hint: "ingk_...abcd".into(),
             active: true,
             methods: vec!["employees.read".into(), "payroll.*".into()],
             companies: CompanyScope::Only(vec![CompanyId::parse("ACME").unwrap()]),
@@ -196,6 +200,18 @@ mod tests {
         assert_eq!(decide(Some(&r), NOW, ask(None, Some("ACME"))), VerifyCode::CompanyNotAllowed);
         r.companies = CompanyScope::All;
         assert_eq!(decide(Some(&r), NOW, ask(None, Some("NEWCO"))), VerifyCode::Valid);
+    }
+
+    #[test]
+    fn malformed_methods_and_companies_are_never_allowed_even_by_wildcards() {
+        let mut r = record();
+        r.methods = vec!["*".into()];
+        r.companies = CompanyScope::All;
+        assert_eq!(decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))), VerifyCode::Valid);
+        assert_eq!(decide(Some(&r), NOW, ask(Some("DROP TABLE"), None)), VerifyCode::MethodNotAllowed);
+        assert_eq!(decide(Some(&r), NOW, ask(Some(""), None)), VerifyCode::MethodNotAllowed);
+        assert_eq!(decide(Some(&r), NOW, ask(None, Some("a/b"))), VerifyCode::CompanyNotAllowed);
+        assert_eq!(decide(Some(&r), NOW, ask(None, Some(""))), VerifyCode::CompanyNotAllowed);
     }
 
     #[test]

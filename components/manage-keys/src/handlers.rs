@@ -1,0 +1,371 @@
+//! The routes of manage-keys, one function each.
+
+use http::Method;
+use keys_domain::Error;
+use keys_domain::key::{NewSecret, random_id};
+use keys_domain::model::{
+    Actor, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Status, StoredKey, change, check_companies,
+    check_metadata, parse_expiry, parse_grants,
+};
+use keys_domain::permissions::CompanyScope;
+use keys_domain::time::Timestamp;
+use keys_spin::auth::require_platform_configuration;
+use keys_spin::catalog;
+use keys_spin::db::Db;
+use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found, with_body};
+use keys_spin::keys::{self, ListFilter};
+use keys_spin::kv::Kv;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value, json};
+
+/// The OpenAPI document of the whole service, served as is.
+const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+/// Default page size of lists.
+const DEFAULT_LIMIT: u32 = 20;
+/// Largest page size of lists.
+const MAX_LIMIT: u32 = 100;
+
+/// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
+pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["openapi.json"] => match *m {
+            Method::GET => Ok(with_body(200, "application/json", OPENAPI)),
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        ["keys"] => match *m {
+            Method::POST => create(req).await,
+            Method::GET => list(req).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        },
+        ["keys", id] => match *m {
+            Method::GET => get(req, id).await,
+            Method::PATCH => update(req, id).await,
+            Method::DELETE => delete(req, id).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+        },
+        ["keys", id, action @ ("regenerate" | "deactivate" | "activate")] => {
+            if *m != Method::POST {
+                return Err(Error::MethodNotAllowed { allow: "POST" });
+            }
+            match *action {
+                "regenerate" => regenerate(req, id).await,
+                "deactivate" => set_status(req, id, Status::Inactive).await,
+                _ => set_status(req, id, Status::Active).await,
+            }
+        }
+        ["keys", id, "events"] => match *m {
+            Method::GET => events(req, Some(id)).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        ["events"] => match *m {
+            Method::GET => events(req, None).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        ["verification-records", "rebuild"] => match *m {
+            Method::POST => rebuild(req).await,
+            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
+        },
+        _ => Err(route_not_found(&req.path)),
+    }
+}
+
+fn internal(err: impl std::fmt::Display) -> Error {
+    Error::Unexpected(anyhow::anyhow!("{err}"))
+}
+
+/// Reads a present JSON field as `Some`, so `null` and absence can be told apart.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    label: String,
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default, deserialize_with = "present")]
+    companies: Option<CompanyScope>,
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    metadata: Option<Option<Map<String, Value>>>,
+}
+
+/// The key object plus `key`, the secret: only ever built by create and regenerate.
+fn key_with_secret(key: &StoredKey, secret: &NewSecret, last_used: Option<Timestamp>) -> Result<Value, Error> {
+    let mut object = serde_json::to_value(key.view(last_used)).map_err(internal)?;
+    object
+        .as_object_mut()
+        .ok_or_else(|| internal("key view is not an object"))?
+        .insert("key".into(), Value::String(secret.expose().to_owned()));
+    Ok(object)
+}
+
+async fn create(req: &ApiRequest) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    let body: CreateBody = req.json()?;
+    let now = Timestamp::now();
+    let label = Label::parse(&body.label)?;
+    let grants = parse_grants(&body.methods)?;
+    let companies = body.companies.unwrap_or(CompanyScope::All).normalized();
+    check_companies(&companies)?;
+    let expires_at = body.expires_at.flatten().map(|t| parse_expiry(&t, now)).transpose()?;
+    let metadata = body.metadata.flatten();
+    if let Some(m) = &metadata {
+        check_metadata(m)?;
+    }
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    catalog::check_grants(&db, &grants).await?;
+    catalog::check_companies(&db, &companies).await?;
+
+    let secret = NewSecret::generate().map_err(internal)?;
+    let key = StoredKey {
+        id: random_id(KEY_ID_PREFIX).map_err(internal)?,
+        label: label.as_str().to_owned(),
+        hint: secret.hint(),
+        status: Status::Active,
+        methods: grants.iter().map(ToString::to_string).collect(),
+        companies,
+        metadata,
+        expires_at,
+        created_at: now,
+        created_by: actor.clone(),
+        updated_at: now,
+    };
+    keys::change(&db, &kv, &key.id, now, async |db| {
+        keys::insert(db, &key, &secret.hash().to_hex()).await?;
+        let summary = json!({
+            "label": key.label, "methods": key.methods, "companies": key.companies,
+            "expires_at": key.expires_at, "metadata": key.metadata,
+        });
+        keys::record_event(db, &key.id, EventKind::Created, &actor, now, summary).await
+    })
+    .await?;
+    let mut response = json(201, &key_with_secret(&key, &secret, None)?)?;
+    if let Ok(location) = http::HeaderValue::from_str(&format!("{}/keys/{}", keys_spin::http::API_BASE, key.id)) {
+        response.headers_mut().insert(http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn parse_limit(value: &str) -> Result<u32, Error> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|l| (1..=MAX_LIMIT).contains(l))
+        .ok_or_else(|| Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}")))
+}
+
+fn parse_cursor(value: &str) -> Result<i64, Error> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|c| *c > 0)
+        .ok_or_else(|| Error::bad_request("cursor is not one this API returned"))
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    data: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+async fn list(req: &ApiRequest) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    let mut filter = ListFilter { status: None, label_contains: None, after: None, limit: DEFAULT_LIMIT };
+    for (name, value) in req.query_params(&["status", "q", "limit", "cursor"])? {
+        match name.as_str() {
+            "status" => {
+                filter.status = Some(
+                    Status::parse(&value).ok_or_else(|| Error::bad_request("status must be `active` or `inactive`"))?,
+                )
+            }
+            "q" => {
+                if value.chars().count() > 200 {
+                    return Err(Error::bad_request("q must be at most 200 characters"));
+                }
+                filter.label_contains = Some(value).filter(|v| !v.is_empty());
+            }
+            "limit" => filter.limit = parse_limit(&value)?,
+            _ => filter.after = Some(parse_cursor(&value)?),
+        }
+    }
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (found, next) = keys::list(&db, &filter).await?;
+    let mut data = Vec::with_capacity(found.len());
+    for key in &found {
+        let last_used = keys::last_used(&kv, &key.id).await;
+        data.push(serde_json::to_value(key.view(last_used)).map_err(internal)?);
+    }
+    json(200, &Page { data, next_cursor: next.map(|n| n.to_string()) })
+}
+
+async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    req.query_params(&[])?;
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let key = keys::load_or_404(&db, id).await?;
+    let last_used = keys::last_used(&kv, &key.id).await;
+    json(200, &key.view(last_used))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    label: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    expires_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    metadata: Option<Option<Map<String, Value>>>,
+}
+
+async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    let body: UpdateBody = req.json()?;
+    let now = Timestamp::now();
+    let label = body.label.as_deref().map(Label::parse).transpose()?;
+    let expires_at = body.expires_at.map(|e| e.map(|t| parse_expiry(&t, now)).transpose()).transpose()?;
+    if let Some(Some(m)) = &body.metadata {
+        check_metadata(m)?;
+    }
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let updated = keys::change(&db, &kv, id, now, async |db| {
+        let mut key = keys::load_or_404(db, id).await?;
+        let mut events: Vec<(EventKind, Value)> = Vec::new();
+        if let Some(label) = label.filter(|l| l.as_str() != key.label) {
+            events.push((EventKind::LabelChanged, json!({ "label": change(&key.label, label.as_str()) })));
+            key.label = label.as_str().to_owned();
+        }
+        if let Some(expires_at) = expires_at.filter(|e| *e != key.expires_at) {
+            events.push((EventKind::ExpiryChanged, json!({ "expires_at": change(key.expires_at, expires_at) })));
+            key.expires_at = expires_at;
+        }
+        if let Some(metadata) = body.metadata.filter(|m| *m != key.metadata) {
+            events.push((EventKind::MetadataChanged, json!({ "metadata": change(&key.metadata, &metadata) })));
+            key.metadata = metadata;
+        }
+        if !events.is_empty() {
+            key.updated_at = now;
+            keys::update(db, &key).await?;
+            for (kind, changes) in events {
+                keys::record_event(db, id, kind, &actor, now, changes).await?;
+            }
+        }
+        Ok(key)
+    })
+    .await?;
+    let last_used = keys::last_used(&kv, id).await;
+    json(200, &updated.view(last_used))
+}
+
+async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    req.require_empty_body()?;
+    let now = Timestamp::now();
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    keys::change(&db, &kv, id, now, async |db| {
+        let key = keys::load_or_404(db, id).await?;
+        keys::delete(db, id).await?;
+        keys::record_event(db, id, EventKind::Deleted, &actor, now, json!({ "label": key.label, "hint": key.hint })).await
+    })
+    .await?;
+    Ok(empty(204))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RegenerateBody {
+    #[serde(default)]
+    grace_period_seconds: u32,
+}
+
+async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    let body: RegenerateBody = req.json_or_default()?;
+    if body.grace_period_seconds > MAX_GRACE_PERIOD_SECS {
+        return Err(Error::invalid(format!(
+            "grace_period_seconds must be at most {MAX_GRACE_PERIOD_SECS} (7 days)"
+        )));
+    }
+    let now = Timestamp::now();
+    let grace_until = (body.grace_period_seconds > 0).then(|| now.plus_seconds(i64::from(body.grace_period_seconds)));
+    let secret = NewSecret::generate().map_err(internal)?;
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let key = keys::change(&db, &kv, id, now, async |db| {
+        let mut key = keys::load_or_404(db, id).await?;
+        keys::retire_current_secret(db, id, grace_until).await?;
+        keys::add_secret(db, id, &secret.hash().to_hex(), now).await?;
+        let changes = json!({
+            "hint": change(&key.hint, secret.hint()),
+            "grace_period_seconds": body.grace_period_seconds,
+            "previous_secret_valid_until": grace_until,
+        });
+        key.hint = secret.hint();
+        key.updated_at = now;
+        keys::update(db, &key).await?;
+        keys::record_event(db, id, EventKind::Regenerated, &actor, now, changes).await?;
+        Ok(key)
+    })
+    .await?;
+    let last_used = keys::last_used(&kv, id).await;
+    json(200, &key_with_secret(&key, &secret, last_used)?)
+}
+
+async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    req.require_empty_body()?;
+    let now = Timestamp::now();
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let key = keys::change(&db, &kv, id, now, async |db| {
+        let mut key = keys::load_or_404(db, id).await?;
+        if key.status != status {
+            let kind = if status == Status::Active { EventKind::Activated } else { EventKind::Deactivated };
+            let changes = json!({ "status": change(key.status, status) });
+            key.status = status;
+            key.updated_at = now;
+            keys::update(db, &key).await?;
+            keys::record_event(db, id, kind, &actor, now, changes).await?;
+        }
+        Ok(key)
+    })
+    .await?;
+    let last_used = keys::last_used(&kv, id).await;
+    json(200, &key.view(last_used))
+}
+
+async fn events(req: &ApiRequest, key_id: Option<&str>) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    let (mut limit, mut after) = (DEFAULT_LIMIT, None);
+    for (name, value) in req.query_params(&["limit", "cursor"])? {
+        match name.as_str() {
+            "limit" => limit = parse_limit(&value)?,
+            _ => after = Some(parse_cursor(&value)?),
+        }
+    }
+    let db = Db::open().await?;
+    let (data, next) = keys::list_events(&db, key_id, after, limit).await?;
+    if let Some(id) = key_id
+        && data.is_empty()
+        && after.is_none()
+        && keys::load(&db, id).await?.is_none()
+    {
+        return Err(keys::not_found(id));
+    }
+    json(200, &Page { data, next_cursor: next.map(|n| n.to_string()) })
+}
+
+async fn rebuild(req: &ApiRequest) -> Result<Response, Error> {
+    let actor: Actor = require_platform_configuration(req).await?;
+    req.require_empty_body()?;
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let report = keys::rebuild(&db, &kv, Timestamp::now()).await?;
+    eprintln!(
+        "info: verification records rebuilt by {}: {} written, {} stale removed",
+        actor.id, report.records_written, report.stale_records_removed
+    );
+    json(200, &report)
+}

@@ -1,0 +1,398 @@
+//! The routes of manage-permissions, one function each.
+
+use http::Method;
+use keys_domain::Error;
+use keys_domain::model::{Actor, EventKind, StoredKey, change, check_companies, parse_grants};
+use keys_domain::permissions::{CompanyId, CompanyScope, MethodGrant, MethodName};
+use keys_domain::time::Timestamp;
+use keys_spin::auth::require_platform_configuration;
+use keys_spin::catalog;
+use keys_spin::db::{self, Db};
+use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
+use keys_spin::keys;
+use keys_spin::kv::Kv;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+use spin_sdk::sqlite::Value;
+
+const SQL_LIST_METHODS: &str =
+    "SELECT name, group_name, label_fr, label_en, description FROM api_methods ORDER BY group_name, name";
+const SQL_UPSERT_METHOD: &str = "INSERT INTO api_methods (name, group_name, label_fr, label_en, description) \
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET group_name = excluded.group_name, \
+     label_fr = excluded.label_fr, label_en = excluded.label_en, description = excluded.description";
+const SQL_DELETE_METHOD: &str = "DELETE FROM api_methods WHERE name = ?";
+const SQL_METHOD_EXISTS: &str = "SELECT 1 FROM api_methods WHERE name = ?";
+const SQL_KEYS_GRANTING: &str =
+    "SELECT id FROM api_keys WHERE EXISTS (SELECT 1 FROM json_each(api_keys.methods) WHERE value = ?)";
+const SQL_LIST_COMPANIES: &str = "SELECT id, name FROM companies WHERE (?1 IS NULL OR id LIKE ?1 ESCAPE '\\' \
+     OR name LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
+const SQL_UPSERT_COMPANY: &str =
+    "INSERT INTO companies (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name";
+const SQL_DELETE_COMPANY: &str = "DELETE FROM companies WHERE id = ?";
+const SQL_COMPANY_EXISTS: &str = "SELECT 1 FROM companies WHERE id = ?";
+const SQL_KEYS_RESTRICTED_TO: &str = "SELECT id FROM api_keys WHERE companies <> '\"all\"' \
+     AND EXISTS (SELECT 1 FROM json_each(api_keys.companies) WHERE value = ?)";
+
+/// Longest catalog label or company name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// Longest catalog description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// Default and largest page size of the company list.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 100;
+
+/// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
+pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let m = &req.method;
+    match segments.as_slice() {
+        ["keys", id, "permissions"] => match *m {
+            Method::GET => get_permissions(req, id).await,
+            Method::PUT => put_permissions(req, id).await,
+            Method::PATCH => patch_permissions(req, id).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET, PUT, PATCH" }),
+        },
+        ["methods"] | ["methods", ""] => match *m {
+            Method::GET => list_methods(req).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        ["methods", name] => match *m {
+            Method::PUT => put_method(req, name).await,
+            Method::DELETE => delete_method(req, name).await,
+            _ => Err(Error::MethodNotAllowed { allow: "PUT, DELETE" }),
+        },
+        ["companies"] | ["companies", ""] => match *m {
+            Method::GET => list_companies(req).await,
+            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
+        },
+        ["companies", id] => match *m {
+            Method::PUT => put_company(req, id).await,
+            Method::DELETE => delete_company(req, id).await,
+            _ => Err(Error::MethodNotAllowed { allow: "PUT, DELETE" }),
+        },
+        _ => Err(route_not_found(&req.path)),
+    }
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Serialize)]
+struct Permissions<'a> {
+    methods: &'a [String],
+    companies: &'a CompanyScope,
+}
+
+fn permissions_of(key: &StoredKey) -> Permissions<'_> {
+    Permissions { methods: &key.methods, companies: &key.companies }
+}
+
+async fn get_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    req.query_params(&[])?;
+    let db = Db::open().await?;
+    let key = keys::load_or_404(&db, id).await?;
+    json(200, &permissions_of(&key))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBody {
+    methods: Vec<String>,
+    companies: CompanyScope,
+}
+
+async fn put_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    let body: PutBody = req.json()?;
+    let grants = parse_grants(&body.methods)?;
+    let companies = body.companies.normalized();
+    check_companies(&companies)?;
+    apply(&actor, id, Some(grants), Some(companies), None).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    add_methods: Vec<String>,
+    #[serde(default)]
+    remove_methods: Vec<String>,
+    #[serde(default, deserialize_with = "present")]
+    companies: Option<CompanyScope>,
+}
+
+async fn patch_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    let body: PatchBody = req.json()?;
+    let add = parse_grants(&body.add_methods)?;
+    let remove = parse_grants(&body.remove_methods)?;
+    if let Some(both) = add.iter().find(|g| remove.contains(g)) {
+        return Err(Error::invalid(format!("`{both}` is both added and removed")));
+    }
+    let companies = body.companies.map(CompanyScope::normalized);
+    if let Some(c) = &companies {
+        check_companies(c)?;
+    }
+    apply(&actor, id, None, companies, Some((add, remove))).await
+}
+
+/// Validates and applies a permissions change under the key consistency protocol; one
+/// audit event (before → after) when anything changed.
+async fn apply(
+    actor: &Actor,
+    id: &str,
+    replace_methods: Option<Vec<MethodGrant>>,
+    companies: Option<CompanyScope>,
+    toggles: Option<(Vec<MethodGrant>, Vec<MethodGrant>)>,
+) -> Result<Response, Error> {
+    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    if let Some(grants) = &replace_methods {
+        catalog::check_grants(&db, grants).await?;
+    }
+    if let Some((add, _)) = &toggles {
+        catalog::check_grants(&db, add).await?;
+    }
+    if let Some(scope) = &companies {
+        catalog::check_companies(&db, scope).await?;
+    }
+    let now = Timestamp::now();
+    let key = keys::change(&db, &kv, id, now, async |db| {
+        let mut key = keys::load_or_404(db, id).await?;
+        let mut methods = match replace_methods {
+            Some(grants) => grants.iter().map(ToString::to_string).collect(),
+            None => key.methods.clone(),
+        };
+        if let Some((add, remove)) = toggles {
+            let remove: Vec<String> = remove.iter().map(ToString::to_string).collect();
+            methods.retain(|m| !remove.contains(m));
+            methods.extend(add.iter().map(ToString::to_string));
+        }
+        methods.sort();
+        methods.dedup();
+        let companies = companies.unwrap_or_else(|| key.companies.clone());
+        if methods == key.methods && companies == key.companies {
+            return Ok(key);
+        }
+        let changes = json!({
+            "methods": change(&key.methods, &methods),
+            "companies": change(&key.companies, &companies),
+        });
+        key.methods = methods;
+        key.companies = companies;
+        key.updated_at = now;
+        keys::update(db, &key).await?;
+        keys::record_event(db, id, EventKind::PermissionsChanged, actor, now, changes).await?;
+        Ok(key)
+    })
+    .await?;
+    json(200, &permissions_of(&key))
+}
+
+#[derive(Serialize)]
+struct MethodView {
+    name: String,
+    group: String,
+    label: Labels,
+    description: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Labels {
+    fr: String,
+    en: String,
+}
+
+async fn list_methods(req: &ApiRequest) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    req.query_params(&[])?;
+    let db = Db::open().await?;
+    let rows = db.rows(SQL_LIST_METHODS, []).await?;
+    let data = rows
+        .iter()
+        .map(|r| {
+            Ok(MethodView {
+                name: db::text(r, 0)?,
+                group: db::text(r, 1)?,
+                label: Labels { fr: db::text(r, 2)?, en: db::text(r, 3)? },
+                description: db::opt_text(r, 4),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    json(200, &json!({ "data": data }))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LabelInput {
+    Both(String),
+    Each(Labels),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MethodBody {
+    label: LabelInput,
+    #[serde(default)]
+    description: Option<String>,
+    group: String,
+}
+
+fn check_text(field: &str, text: &str, max: usize) -> Result<String, Error> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
+        return Err(Error::invalid(format!("{field} must be 1 to {max} characters without control characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    let name = MethodName::parse(name).ok_or_else(|| {
+        Error::invalid("method names are dotted lower-case segments such as `payroll.payslips.read`")
+    })?;
+    let body: MethodBody = req.json()?;
+    let labels = match body.label {
+        LabelInput::Both(text) => {
+            let l = check_text("label", &text, MAX_NAME_CHARS)?;
+            Labels { fr: l.clone(), en: l }
+        }
+        LabelInput::Each(Labels { fr, en }) => {
+            Labels { fr: check_text("label.fr", &fr, MAX_NAME_CHARS)?, en: check_text("label.en", &en, MAX_NAME_CHARS)? }
+        }
+    };
+    let description = body.description.map(|d| check_text("description", &d, MAX_DESCRIPTION_CHARS)).transpose()?;
+    let group = body.group.trim();
+    if group.is_empty()
+        || group.len() > 50
+        || !group.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(Error::invalid("group must be 1 to 50 characters of a-z 0-9 _ -"));
+    }
+    let db = Db::open().await?;
+    let existed = !db.rows(SQL_METHOD_EXISTS, [Value::Text(name.to_string())]).await?.is_empty();
+    db.exec(
+        SQL_UPSERT_METHOD,
+        [
+            Value::Text(name.to_string()),
+            Value::Text(group.to_owned()),
+            Value::Text(labels.fr.clone()),
+            Value::Text(labels.en.clone()),
+            db::opt_text_param(description.as_deref()),
+        ],
+    )
+    .await?;
+    let view = MethodView { name: name.to_string(), group: group.to_owned(), label: labels, description };
+    json(if existed { 200 } else { 201 }, &view)
+}
+
+/// Removes a method from every key that grants it exactly (one audited change per key,
+/// each under the key consistency protocol), then from the catalog. Wildcard grants stay:
+/// they may cover methods added later.
+async fn delete_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    req.require_empty_body()?;
+    let db = Db::open().await?;
+    if db.rows(SQL_METHOD_EXISTS, [Value::Text(name.to_owned())]).await?.is_empty() {
+        return Err(Error::NotFound("no such method in the catalog".into()));
+    }
+    let affected = db.rows(SQL_KEYS_GRANTING, [Value::Text(name.to_owned())]).await?;
+    for row in &affected {
+        let key_id = db::text(row, 0)?;
+        let grant = MethodGrant::parse(name).ok_or_else(|| Error::invalid("malformed method name"))?;
+        apply(&actor, &key_id, None, None, Some((Vec::new(), vec![grant]))).await?;
+    }
+    db.exec(SQL_DELETE_METHOD, [Value::Text(name.to_owned())]).await?;
+    Ok(empty(204))
+}
+
+#[derive(Serialize)]
+struct CompanyView {
+    id: String,
+    name: String,
+}
+
+async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    let (mut q, mut limit, mut after) = (None, DEFAULT_LIMIT, None);
+    for (name, value) in req.query_params(&["q", "limit", "cursor"])? {
+        match name.as_str() {
+            "q" if value.chars().count() <= 200 => q = Some(value).filter(|v| !v.is_empty()),
+            "q" => return Err(Error::bad_request("q must be at most 200 characters")),
+            "limit" => {
+                limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}")))?
+            }
+            _ => {
+                after = Some(
+                    CompanyId::parse(&value).ok_or_else(|| Error::bad_request("cursor is not one this API returned"))?,
+                )
+            }
+        }
+    }
+    let pattern = q.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let db = Db::open().await?;
+    let rows = db
+        .rows(
+            SQL_LIST_COMPANIES,
+            [
+                db::opt_text_param(pattern.as_deref()),
+                db::opt_text_param(after.as_ref().map(CompanyId::as_str)),
+                Value::Integer(i64::from(limit) + 1),
+            ],
+        )
+        .await?;
+    let mut data =
+        rows.iter().map(|r| Ok(CompanyView { id: db::text(r, 0)?, name: db::text(r, 1)? })).collect::<Result<Vec<_>, Error>>()?;
+    let next_cursor = if data.len() > limit as usize {
+        data.truncate(limit as usize);
+        data.last().map(|c| c.id.clone())
+    } else {
+        None
+    };
+    json(200, &json!({ "data": data, "next_cursor": next_cursor }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompanyBody {
+    name: String,
+}
+
+async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    require_platform_configuration(req).await?;
+    let id = CompanyId::parse(id)
+        .ok_or_else(|| Error::invalid("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -"))?;
+    let body: CompanyBody = req.json()?;
+    let name = check_text("name", &body.name, MAX_NAME_CHARS)?;
+    let db = Db::open().await?;
+    let existed = !db.rows(SQL_COMPANY_EXISTS, [Value::Text(id.as_str().to_owned())]).await?.is_empty();
+    db.exec(SQL_UPSERT_COMPANY, [Value::Text(id.as_str().to_owned()), Value::Text(name.clone())]).await?;
+    json(if existed { 200 } else { 201 }, &CompanyView { id: id.as_str().to_owned(), name })
+}
+
+/// Removes a company from every key restricted to it (one audited change per key), then from
+/// the registry. A key whose list becomes empty reaches no company.
+async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
+    let actor = require_platform_configuration(req).await?;
+    req.require_empty_body()?;
+    let db = Db::open().await?;
+    if db.rows(SQL_COMPANY_EXISTS, [Value::Text(id.to_owned())]).await?.is_empty() {
+        return Err(Error::NotFound("no such company in the registry".into()));
+    }
+    let affected = db.rows(SQL_KEYS_RESTRICTED_TO, [Value::Text(id.to_owned())]).await?;
+    for row in &affected {
+        let key_id = db::text(row, 0)?;
+        let key = keys::load_or_404(&db, &key_id).await?;
+        let CompanyScope::Only(list) = key.companies else { continue };
+        let narrowed = CompanyScope::Only(list.into_iter().filter(|c| c.as_str() != id).collect());
+        apply(&actor, &key_id, None, Some(narrowed), None).await?;
+    }
+    db.exec(SQL_DELETE_COMPANY, [Value::Text(id.to_owned())]).await?;
+    Ok(empty(204))
+}

@@ -1,0 +1,163 @@
+//! SQLite access: the `default` database, its migrations and write transactions.
+
+use keys_domain::Error;
+use spin_sdk::sqlite::{Connection, RowResult, Value};
+
+/// The schema migrations, in order; the database's `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/0001_schema.sql"),
+    include_str!("../../../migrations/0002_default_catalog.sql"),
+];
+
+const SQL_USER_VERSION: &str = "PRAGMA user_version";
+const SQL_BEGIN: &str = "BEGIN IMMEDIATE";
+const SQL_COMMIT: &str = "COMMIT";
+const SQL_ROLLBACK: &str = "ROLLBACK";
+
+/// A connection to the `default` database with its schema up to date.
+pub struct Db(Connection);
+
+fn store_error(what: &str, err: impl std::fmt::Debug) -> Error {
+    Error::StoreUnavailable(anyhow::anyhow!("sqlite: {what}: {err:?}"))
+}
+
+impl Db {
+    /// Opens the `default` database and applies any missing migration.
+    ///
+    /// Components apply the schema themselves (rather than `spin up --sqlite @file.sql`) so a
+    /// fresh database works on every Spin host without manual steps; the check costs one
+    /// `PRAGMA user_version` per admin request, and verify-key never opens SQLite.
+    pub async fn open() -> Result<Self, Error> {
+        let connection = Connection::open_default().await.map_err(|e| store_error("open", e))?;
+        let db = Self(connection);
+        if db.user_version().await? < MIGRATIONS.len() as i64 {
+            db.migrate().await?;
+        }
+        Ok(db)
+    }
+
+    async fn user_version(&self) -> Result<i64, Error> {
+        let rows = self.rows(SQL_USER_VERSION, []).await?;
+        Ok(rows.first().and_then(|r| r.get::<i64>(0)).unwrap_or(0))
+    }
+
+    async fn migrate(&self) -> Result<(), Error> {
+        self.transaction(async |db| {
+            // Re-read inside the write lock: another instance may have migrated meanwhile.
+            let applied = db.user_version().await?.max(0) as usize;
+            for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+                for statement in statements(migration) {
+                    db.exec(&statement, []).await?;
+                }
+                db.exec(&format!("PRAGMA user_version = {}", index + 1), []).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs a statement, discarding any rows.
+    pub async fn exec(&self, sql: &str, params: impl IntoIterator<Item = Value>) -> Result<(), Error> {
+        self.rows(sql, params).await.map(drop)
+    }
+
+    /// Runs a statement and collects its rows.
+    pub async fn rows(&self, sql: &str, params: impl IntoIterator<Item = Value>) -> Result<Vec<RowResult>, Error> {
+        let result = self.0.execute(sql, params).await.map_err(|e| store_error(sql, e))?;
+        result.collect().await.map_err(|e| store_error(sql, e))
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE` … `COMMIT`, rolling back when it fails.
+    pub async fn transaction<T>(&self, body: impl AsyncFnOnce(&Db) -> Result<T, Error>) -> Result<T, Error> {
+        self.exec(SQL_BEGIN, []).await?;
+        match body(self).await {
+            Ok(value) => {
+                if let Err(err) = self.exec(SQL_COMMIT, []).await {
+                    self.rollback().await;
+                    return Err(err);
+                }
+                Ok(value)
+            }
+            Err(err) => {
+                self.rollback().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Best-effort rollback after a failure (the original error is what the caller sees).
+    pub async fn rollback(&self) {
+        if let Err(err) = self.exec(SQL_ROLLBACK, []).await {
+            eprintln!("warning: rollback failed: {err:#}");
+        }
+    }
+}
+
+/// Splits a migration file into statements: each ends with `;` at the end of a line;
+/// `--` comment lines are skipped.
+fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    out
+}
+
+/// A text column, or a store error naming it when absent.
+pub fn text(row: &RowResult, index: usize) -> Result<String, Error> {
+    row.get::<&str>(index)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("column {index} is not text")))
+}
+
+/// An optional text column.
+pub fn opt_text(row: &RowResult, index: usize) -> Option<String> {
+    row.get::<&str>(index).map(str::to_owned)
+}
+
+/// An integer column.
+pub fn int(row: &RowResult, index: usize) -> Result<i64, Error> {
+    row.get::<i64>(index)
+        .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("column {index} is not an integer")))
+}
+
+/// An optional integer column.
+pub fn opt_int(row: &RowResult, index: usize) -> Option<i64> {
+    row.get::<i64>(index)
+}
+
+/// A text parameter, or NULL.
+pub fn opt_text_param(value: Option<&str>) -> Value {
+    value.map_or(Value::Null, |v| Value::Text(v.to_owned()))
+}
+
+/// An integer parameter, or NULL.
+pub fn opt_int_param(value: Option<i64>) -> Value {
+    value.map_or(Value::Null, Value::Integer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_splits_into_complete_statements() {
+        for migration in MIGRATIONS {
+            let parts = statements(migration);
+            assert!(!parts.is_empty());
+            for part in parts {
+                assert!(part.trim_end().ends_with(';'), "{part}");
+                assert_eq!(part.matches(';').count(), 1, "one statement per part: {part}");
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! The key repository: keys, secrets and audit events in SQLite, and the verification
+//! records in the key-value store kept in step with them.
+//!
+//! Consistency protocol (see docs/consistency.md): every change to a key runs inside a
+//! SQLite write transaction; before `COMMIT`, the key-value records of all the key's secrets
+//! are rewritten from the new state (records of removed secrets are deleted first). So once
+//! an admin call returns 2xx, verification already sees the new state. If a key-value write
+//! or the commit fails, the transaction is rolled back and every record of the key is
+//! deleted (best effort): the key then refuses verification until a later successful change
+//! or a rebuild restores its records from SQLite. Failures never leave more access than
+//! SQLite grants.
+
+use crate::db::{self, Db};
+use crate::kv::Kv;
+use keys_domain::Error;
+use keys_domain::key::random_id;
+use keys_domain::model::{Actor, EVENT_ID_PREFIX, EventKind, Status, StoredKey};
+use keys_domain::permissions::CompanyScope;
+use keys_domain::record::{RECORD_KEY_PREFIX, last_used_key, record_key};
+use keys_domain::time::Timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use spin_sdk::sqlite::{RowResult, Value};
+
+const KEY_COLUMNS: &str = "id, label, hint, status, methods, companies, metadata, expires_at, \
+     created_at, created_by_id, created_by_name, updated_at, seq";
+const SQL_SELECT_KEY: &str = "SELECT id, label, hint, status, methods, companies, metadata, expires_at, \
+     created_at, created_by_id, created_by_name, updated_at, seq FROM api_keys WHERE id = ?";
+const SQL_INSERT_KEY: &str = "INSERT INTO api_keys (id, label, hint, status, methods, companies, metadata, \
+     expires_at, created_at, created_by_id, created_by_name, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const SQL_UPDATE_KEY: &str = "UPDATE api_keys SET label = ?, hint = ?, status = ?, methods = ?, companies = ?, \
+     metadata = ?, expires_at = ?, updated_at = ? WHERE id = ?";
+const SQL_DELETE_KEY: &str = "DELETE FROM api_keys WHERE id = ?";
+const SQL_SECRETS_OF_KEY: &str = "SELECT hash, valid_until FROM key_secrets WHERE key_id = ? ORDER BY created_at, hash";
+const SQL_INSERT_SECRET: &str = "INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)";
+const SQL_DELETE_SECRETS_OF_KEY: &str = "DELETE FROM key_secrets WHERE key_id = ?";
+const SQL_DELETE_DEAD_SECRETS: &str = "DELETE FROM key_secrets WHERE key_id = ? AND valid_until IS NOT NULL AND valid_until <= ?";
+const SQL_RETIRE_CURRENT_SECRET: &str = "UPDATE key_secrets SET valid_until = ? WHERE key_id = ? AND valid_until IS NULL";
+const SQL_INSERT_EVENT: &str = "INSERT INTO audit_events (id, key_id, kind, actor_id, actor_name, at, changes) VALUES (?, ?, ?, ?, ?, ?, ?)";
+const SQL_ALL_LIVE_SECRETS: &str = "SELECT s.hash, s.valid_until, k.id FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
+     WHERE s.valid_until IS NULL OR s.valid_until > ? ORDER BY k.id";
+
+fn unexpected(what: &str) -> Error {
+    Error::Unexpected(anyhow::anyhow!("stored data is corrupt: {what}"))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|_| unexpected(what))
+}
+
+fn to_json_text(value: &impl Serialize) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Unexpected(e.into()))
+}
+
+/// Reads a key from a row of [`KEY_COLUMNS`]; returns it with its `seq` (list cursor).
+fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
+    let metadata = db::opt_text(row, 6)
+        .map(|m| parse_json::<Map<String, Json>>(&m, "metadata"))
+        .transpose()?;
+    let key = StoredKey {
+        id: db::text(row, 0)?,
+        label: db::text(row, 1)?,
+        hint: db::text(row, 2)?,
+        status: Status::parse(&db::text(row, 3)?).ok_or_else(|| unexpected("status"))?,
+        methods: parse_json(&db::text(row, 4)?, "methods")?,
+        companies: parse_json::<CompanyScope>(&db::text(row, 5)?, "companies")?,
+        metadata,
+        expires_at: db::opt_int(row, 7).map(Timestamp::from_unix),
+        created_at: Timestamp::from_unix(db::int(row, 8)?),
+        created_by: Actor { id: db::text(row, 9)?, name: db::opt_text(row, 10) },
+        updated_at: Timestamp::from_unix(db::int(row, 11)?),
+    };
+    Ok((key, db::int(row, 12)?))
+}
+
+/// Loads a key, or `None`.
+pub async fn load(db: &Db, id: &str) -> Result<Option<StoredKey>, Error> {
+    let rows = db.rows(SQL_SELECT_KEY, [Value::Text(id.to_owned())]).await?;
+    rows.first().map(|r| key_from_row(r).map(|(k, _)| k)).transpose()
+}
+
+/// Loads a key, or fails with 404.
+pub async fn load_or_404(db: &Db, id: &str) -> Result<StoredKey, Error> {
+    load(db, id).await?.ok_or_else(|| not_found(id))
+}
+
+/// The 404 of an unknown key id (the id is echoed only when it looks like one).
+pub fn not_found(id: &str) -> Error {
+    let shown = if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') { id } else { "…" };
+    Error::NotFound(format!("no API key with id `{shown}`"))
+}
+
+fn key_params(key: &StoredKey) -> Result<[Value; 7], Error> {
+    Ok([
+        Value::Text(key.label.clone()),
+        Value::Text(key.hint.clone()),
+        Value::Text(key.status.as_str().to_owned()),
+        Value::Text(to_json_text(&key.methods)?),
+        Value::Text(to_json_text(&key.companies)?),
+        db::opt_text_param(key.metadata.as_ref().map(to_json_text).transpose()?.as_deref()),
+        db::opt_int_param(key.expires_at.map(Timestamp::unix)),
+    ])
+}
+
+/// Inserts a new key and its first secret.
+pub async fn insert(db: &Db, key: &StoredKey, secret_hash: &str) -> Result<(), Error> {
+    let [label, hint, status, methods, companies, metadata, expires_at] = key_params(key)?;
+    db.exec(
+        SQL_INSERT_KEY,
+        [
+            Value::Text(key.id.clone()),
+            label,
+            hint,
+            status,
+            methods,
+            companies,
+            metadata,
+            expires_at,
+            Value::Integer(key.created_at.unix()),
+            Value::Text(key.created_by.id.clone()),
+            db::opt_text_param(key.created_by.name.as_deref()),
+            Value::Integer(key.updated_at.unix()),
+        ],
+    )
+    .await?;
+    add_secret(db, &key.id, secret_hash, key.created_at).await
+}
+
+/// Writes every mutable column of a key.
+pub async fn update(db: &Db, key: &StoredKey) -> Result<(), Error> {
+    let [label, hint, status, methods, companies, metadata, expires_at] = key_params(key)?;
+    db.exec(
+        SQL_UPDATE_KEY,
+        [
+            label,
+            hint,
+            status,
+            methods,
+            companies,
+            metadata,
+            expires_at,
+            Value::Integer(key.updated_at.unix()),
+            Value::Text(key.id.clone()),
+        ],
+    )
+    .await
+}
+
+/// Deletes a key and all its secrets (its audit events stay).
+pub async fn delete(db: &Db, id: &str) -> Result<(), Error> {
+    db.exec(SQL_DELETE_SECRETS_OF_KEY, [Value::Text(id.to_owned())]).await?;
+    db.exec(SQL_DELETE_KEY, [Value::Text(id.to_owned())]).await
+}
+
+/// Adds a current secret to a key.
+pub async fn add_secret(db: &Db, id: &str, hash: &str, now: Timestamp) -> Result<(), Error> {
+    db.exec(
+        SQL_INSERT_SECRET,
+        [Value::Text(hash.to_owned()), Value::Text(id.to_owned()), Value::Integer(now.unix())],
+    )
+    .await
+}
+
+/// Ends the current secret of a key: at once (deleted, together with any secret still in
+/// a grace period) or at `grace_until`.
+pub async fn retire_current_secret(db: &Db, id: &str, grace_until: Option<Timestamp>) -> Result<(), Error> {
+    match grace_until {
+        None => db.exec(SQL_DELETE_SECRETS_OF_KEY, [Value::Text(id.to_owned())]).await,
+        Some(until) => {
+            db.exec(SQL_RETIRE_CURRENT_SECRET, [Value::Integer(until.unix()), Value::Text(id.to_owned())])
+                .await
+        }
+    }
+}
+
+/// One secret of a key: its hash and, for a replaced one, the end of its grace period.
+struct SecretRow {
+    hash: String,
+    valid_until: Option<Timestamp>,
+}
+
+async fn secrets_of(db: &Db, id: &str) -> Result<Vec<SecretRow>, Error> {
+    let rows = db.rows(SQL_SECRETS_OF_KEY, [Value::Text(id.to_owned())]).await?;
+    rows.iter()
+        .map(|r| Ok(SecretRow { hash: db::text(r, 0)?, valid_until: db::opt_int(r, 1).map(Timestamp::from_unix) }))
+        .collect()
+}
+
+/// Appends an audit event.
+pub async fn record_event(
+    db: &Db,
+    key_id: &str,
+    kind: EventKind,
+    actor: &Actor,
+    at: Timestamp,
+    changes: Json,
+) -> Result<(), Error> {
+    let id = random_id(EVENT_ID_PREFIX).map_err(|e| Error::Unexpected(anyhow::anyhow!("random: {e}")))?;
+    db.exec(
+        SQL_INSERT_EVENT,
+        [
+            Value::Text(id),
+            Value::Text(key_id.to_owned()),
+            Value::Text(kind.as_str().to_owned()),
+            Value::Text(actor.id.clone()),
+            db::opt_text_param(actor.name.as_deref()),
+            Value::Integer(at.unix()),
+            Value::Text(changes.to_string()),
+        ],
+    )
+    .await
+}
+
+/// Applies a change to one key under the consistency protocol described in the module
+/// docs. `body` reads and writes SQLite inside the transaction; afterwards the key's
+/// verification records are rewritten from what SQLite then holds.
+pub async fn change<T>(
+    db: &Db,
+    kv: &Kv,
+    key_id: &str,
+    now: Timestamp,
+    body: impl AsyncFnOnce(&Db) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut touched: Vec<String> = Vec::new();
+    let result = db
+        .transaction(async |db| {
+            let before = secrets_of(db, key_id).await?;
+            let value = body(db).await?;
+            db.exec(SQL_DELETE_DEAD_SECRETS, [Value::Text(key_id.to_owned()), Value::Integer(now.unix())])
+                .await?;
+            let key = load(db, key_id).await?;
+            let after = if key.is_some() { secrets_of(db, key_id).await? } else { Vec::new() };
+            touched = before.iter().chain(&after).map(|s| s.hash.clone()).collect();
+            write_records(kv, key_id, key.as_ref(), &before, &after).await?;
+            Ok(value)
+        })
+        .await;
+    if result.is_err() && !touched.is_empty() {
+        fail_closed(kv, &touched).await;
+    }
+    result
+}
+
+/// Deletes the records of removed secrets, then writes the records of the live ones.
+async fn write_records(
+    kv: &Kv,
+    key_id: &str,
+    key: Option<&StoredKey>,
+    before: &[SecretRow],
+    after: &[SecretRow],
+) -> Result<(), Error> {
+    for gone in before.iter().filter(|b| !after.iter().any(|a| a.hash == b.hash)) {
+        kv.delete(&record_key(&gone.hash)).await?;
+    }
+    match key {
+        Some(key) => {
+            for secret in after {
+                let record = key.record(secret.valid_until);
+                let bytes = serde_json::to_vec(&record).map_err(|e| Error::Unexpected(e.into()))?;
+                kv.set(&record_key(&secret.hash), &bytes).await?;
+            }
+        }
+        None => kv.delete(&last_used_key(key_id)).await?,
+    }
+    Ok(())
+}
+
+async fn fail_closed(kv: &Kv, hashes: &[String]) {
+    for hash in hashes {
+        if let Err(err) = kv.delete(&record_key(hash)).await {
+            eprintln!("warning: could not remove a verification record after a failed change: {err:#}");
+        }
+    }
+}
+
+/// When a key last verified successfully, from the key-value store (`None` if never or
+/// unreadable: this is display information only).
+pub async fn last_used(kv: &Kv, key_id: &str) -> Option<Timestamp> {
+    let bytes = kv.get(&last_used_key(key_id)).await.ok()??;
+    std::str::from_utf8(&bytes).ok()?.parse::<i64>().ok().map(Timestamp::from_unix)
+}
+
+/// Filters of the key list.
+pub struct ListFilter {
+    /// Only keys in this status.
+    pub status: Option<Status>,
+    /// Only keys whose label contains this text (case-insensitive for ASCII).
+    pub label_contains: Option<String>,
+    /// Only keys listed after this cursor.
+    pub after: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One page of keys, newest first, and the cursor of the next page.
+pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Option<i64>), Error> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR status = ?1) \
+         AND (?2 IS NULL OR label LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4"
+    );
+    let pattern = filter.label_contains.as_deref().map(|q| format!("%{}%", escape_like(q)));
+    let rows = db
+        .rows(
+            &sql,
+            [
+                db::opt_text_param(filter.status.map(Status::as_str)),
+                db::opt_text_param(pattern.as_deref()),
+                db::opt_int_param(filter.after),
+                Value::Integer(i64::from(filter.limit) + 1),
+            ],
+        )
+        .await?;
+    let mut keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>, _>>()?;
+    let next = if keys.len() > filter.limit as usize {
+        keys.truncate(filter.limit as usize);
+        keys.last().map(|(_, seq)| *seq)
+    } else {
+        None
+    };
+    Ok((keys.into_iter().map(|(k, _)| k).collect(), next))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// An audit event as the API shows it.
+#[derive(Serialize)]
+pub struct EventView {
+    /// Event id.
+    pub id: String,
+    /// The key concerned.
+    pub key_id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who did it.
+    pub actor: Actor,
+    /// When.
+    pub at: Timestamp,
+    /// What changed (`{"field": {"from": …, "to": …}}`), never a secret.
+    pub changes: Json,
+}
+
+/// One page of audit events, newest first, optionally of one key.
+pub async fn list_events(
+    db: &Db,
+    key_id: Option<&str>,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<(Vec<EventView>, Option<i64>), Error> {
+    const SQL: &str = "SELECT id, key_id, kind, actor_id, actor_name, at, changes, seq FROM audit_events \
+         WHERE (?1 IS NULL OR key_id = ?1) AND (?2 IS NULL OR seq < ?2) ORDER BY seq DESC LIMIT ?3";
+    let rows = db
+        .rows(SQL, [db::opt_text_param(key_id), db::opt_int_param(after), Value::Integer(i64::from(limit) + 1)])
+        .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        events.push((
+            EventView {
+                id: db::text(row, 0)?,
+                key_id: db::text(row, 1)?,
+                kind: db::text(row, 2)?,
+                actor: Actor { id: db::text(row, 3)?, name: db::opt_text(row, 4) },
+                at: Timestamp::from_unix(db::int(row, 5)?),
+                changes: parse_json(&db::text(row, 6)?, "changes")?,
+            },
+            db::int(row, 7)?,
+        ));
+    }
+    let next = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(|(_, seq)| *seq)
+    } else {
+        None
+    };
+    Ok((events.into_iter().map(|(e, _)| e).collect(), next))
+}
+
+/// What a rebuild did.
+#[derive(Serialize)]
+pub struct RebuildReport {
+    /// Records written for live secrets.
+    pub records_written: usize,
+    /// Stale records removed (secrets SQLite no longer knows as live).
+    pub stale_records_removed: usize,
+}
+
+/// Rewrites every verification record from SQLite and removes the ones SQLite does not know.
+/// Runs inside a write transaction so no admin change interleaves.
+pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, Error> {
+    db.transaction(async |db| {
+        let rows = db.rows(SQL_ALL_LIVE_SECRETS, [Value::Integer(now.unix())]).await?;
+        let mut live = std::collections::HashSet::with_capacity(rows.len());
+        let mut current: Option<StoredKey> = None;
+        for row in &rows {
+            let hash = db::text(row, 0)?;
+            let valid_until = db::opt_int(row, 1).map(Timestamp::from_unix);
+            let key_id = db::text(row, 2)?;
+            if current.as_ref().is_none_or(|k| k.id != key_id) {
+                current = Some(load_or_404(db, &key_id).await?);
+            }
+            let record = current.as_ref().expect("loaded above").record(valid_until);
+            let bytes = serde_json::to_vec(&record).map_err(|e| Error::Unexpected(e.into()))?;
+            kv.set(&record_key(&hash), &bytes).await?;
+            live.insert(hash);
+        }
+        let mut removed = 0;
+        for name in kv.keys().await? {
+            if let Some(hash) = name.strip_prefix(RECORD_KEY_PREFIX)
+                && !live.contains(hash)
+            {
+                kv.delete(&name).await?;
+                removed += 1;
+            }
+        }
+        Ok(RebuildReport { records_written: live.len(), stale_records_removed: removed })
+    })
+    .await
+}

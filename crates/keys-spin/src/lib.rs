@@ -1,0 +1,12 @@
+//! Spin adapter of the INGENEO API keys service, shared by every component: request
+//! reading and the single error-to-response mapping, identity checking, SQLite (schema
+//! migrations, transactions) and key-value access, and the key repository that keeps the
+//! verification records in step with SQLite.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod catalog;
+pub mod db;
+pub mod http;
+pub mod keys;
+pub mod kv;
