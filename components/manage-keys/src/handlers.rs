@@ -1,11 +1,10 @@
 //! The routes of manage-keys, one function each.
 
-use http::Method;
 use keys_domain::Error;
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::model::{
-    Actor, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Status, StoredKey, change, check_companies,
-    check_metadata, parse_expiry, parse_grants,
+    Actor, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Status, StoredKey, change,
+    check_companies, check_metadata, parse_expiry, parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::time::Timestamp;
@@ -28,25 +27,31 @@ const MAX_LIMIT: u32 = 100;
 /// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let m = &req.method;
+    let m = req.method.as_str();
     match segments.as_slice() {
-        ["openapi.json"] => match *m {
-            Method::GET => Ok(with_body(200, "application/json", OPENAPI)),
+        ["openapi.json"] => match m {
+            "GET" => Ok(with_body(200, "application/json", OPENAPI)),
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
         },
-        ["keys"] => match *m {
-            Method::POST => create(req).await,
-            Method::GET => list(req).await,
+        ["keys"] => match m {
+            "POST" => create(req).await,
+            "GET" => list(req).await,
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },
-        ["keys", id] => match *m {
-            Method::GET => get(req, id).await,
-            Method::PATCH => update(req, id).await,
-            Method::DELETE => delete(req, id).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+        ["keys", id] => match m {
+            "GET" => get(req, id).await,
+            "PATCH" => update(req, id).await,
+            "DELETE" => delete(req, id).await,
+            _ => Err(Error::MethodNotAllowed {
+                allow: "GET, PATCH, DELETE",
+            }),
         },
-        ["keys", id, action @ ("regenerate" | "deactivate" | "activate")] => {
-            if *m != Method::POST {
+        [
+            "keys",
+            id,
+            action @ ("regenerate" | "deactivate" | "activate"),
+        ] => {
+            if m != "POST" {
                 return Err(Error::MethodNotAllowed { allow: "POST" });
             }
             match *action {
@@ -55,16 +60,16 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
                 _ => set_status(req, id, Status::Active).await,
             }
         }
-        ["keys", id, "events"] => match *m {
-            Method::GET => events(req, Some(id)).await,
+        ["keys", id, "events"] => match m {
+            "GET" => events(req, Some(id)).await,
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
         },
-        ["events"] => match *m {
-            Method::GET => events(req, None).await,
+        ["events"] => match m {
+            "GET" => events(req, None).await,
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
         },
-        ["verification-records", "rebuild"] => match *m {
-            Method::POST => rebuild(req).await,
+        ["verification-records", "rebuild"] => match m {
+            "POST" => rebuild(req).await,
             _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         },
         _ => Err(route_not_found(&req.path)),
@@ -94,16 +99,6 @@ struct CreateBody {
     metadata: Option<Option<Map<String, Value>>>,
 }
 
-/// The key object plus `key`, the secret: only ever built by create and regenerate.
-fn key_with_secret(key: &StoredKey, secret: &NewSecret, last_used: Option<Timestamp>) -> Result<Value, Error> {
-    let mut object = serde_json::to_value(key.view(last_used)).map_err(internal)?;
-    object
-        .as_object_mut()
-        .ok_or_else(|| internal("key view is not an object"))?
-        .insert("key".into(), Value::String(secret.expose().to_owned()));
-    Ok(object)
-}
-
 async fn create(req: &ApiRequest) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     let body: CreateBody = req.json()?;
@@ -112,7 +107,11 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     let grants = parse_grants(&body.methods)?;
     let companies = body.companies.unwrap_or(CompanyScope::All).normalized();
     check_companies(&companies)?;
-    let expires_at = body.expires_at.flatten().map(|t| parse_expiry(&t, now)).transpose()?;
+    let expires_at = body
+        .expires_at
+        .flatten()
+        .map(|t| parse_expiry(&t, now))
+        .transpose()?;
     let metadata = body.metadata.flatten();
     if let Some(m) = &metadata {
         check_metadata(m)?;
@@ -135,20 +134,23 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         created_by: actor.clone(),
         updated_at: now,
     };
-    keys::change(&db, &kv, &key.id, now, async |db| {
-        keys::insert(db, &key, &secret.hash().to_hex()).await?;
-        let summary = json!({
-            "label": key.label, "methods": key.methods, "companies": key.companies,
-            "expires_at": key.expires_at, "metadata": key.metadata,
-        });
-        keys::record_event(db, &key.id, EventKind::Created, &actor, now, summary).await
-    })
+    let summary = json!({
+        "label": key.label, "methods": key.methods, "companies": key.companies,
+        "expires_at": key.expires_at, "metadata": key.metadata,
+    });
+    keys::change(
+        &db,
+        &kv,
+        &key.id,
+        now,
+        Box::pin(async {
+            keys::insert(&db, &key, &secret.hash().to_hex()).await?;
+            keys::record_event(&db, &key.id, EventKind::Created, &actor, now, summary).await
+        }),
+    )
     .await?;
-    let mut response = json(201, &key_with_secret(&key, &secret, None)?)?;
-    if let Ok(location) = http::HeaderValue::from_str(&format!("{}/keys/{}", keys_spin::http::API_BASE, key.id)) {
-        response.headers_mut().insert(http::header::LOCATION, location);
-    }
-    Ok(response)
+    let location = format!("{}/keys/{}", keys_spin::http::API_BASE, key.id);
+    Ok(json(201, &key.view(None).with_secret(&secret))?.header("location", location))
 }
 
 fn parse_limit(value: &str) -> Result<u32, Error> {
@@ -156,7 +158,9 @@ fn parse_limit(value: &str) -> Result<u32, Error> {
         .parse::<u32>()
         .ok()
         .filter(|l| (1..=MAX_LIMIT).contains(l))
-        .ok_or_else(|| Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}")))
+        .ok_or_else(|| {
+            Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
+        })
 }
 
 fn parse_cursor(value: &str) -> Result<i64, Error> {
@@ -175,13 +179,19 @@ struct Page<T> {
 
 async fn list(req: &ApiRequest) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    let mut filter = ListFilter { status: None, label_contains: None, after: None, limit: DEFAULT_LIMIT };
+    let mut filter = ListFilter {
+        status: None,
+        label_contains: None,
+        after: None,
+        limit: DEFAULT_LIMIT,
+    };
     for (name, value) in req.query_params(&["status", "q", "limit", "cursor"])? {
         match name.as_str() {
             "status" => {
-                filter.status = Some(
-                    Status::parse(&value).ok_or_else(|| Error::bad_request("status must be `active` or `inactive`"))?,
-                )
+                filter.status =
+                    Some(Status::parse(&value).ok_or_else(|| {
+                        Error::bad_request("status must be `active` or `inactive`")
+                    })?)
             }
             "q" => {
                 if value.chars().count() > 200 {
@@ -197,10 +207,15 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
     let (found, next) = keys::list(&db, &filter).await?;
     let mut data = Vec::with_capacity(found.len());
     for key in &found {
-        let last_used = keys::last_used(&kv, &key.id).await;
-        data.push(serde_json::to_value(key.view(last_used)).map_err(internal)?);
+        data.push(key.view(keys::last_used(&kv, &key.id).await));
     }
-    json(200, &Page { data, next_cursor: next.map(|n| n.to_string()) })
+    json(
+        200,
+        &Page {
+            data,
+            next_cursor: next.map(|n| n.to_string()),
+        },
+    )
 }
 
 async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
@@ -228,36 +243,55 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let body: UpdateBody = req.json()?;
     let now = Timestamp::now();
     let label = body.label.as_deref().map(Label::parse).transpose()?;
-    let expires_at = body.expires_at.map(|e| e.map(|t| parse_expiry(&t, now)).transpose()).transpose()?;
+    let expires_at = body
+        .expires_at
+        .map(|e| e.map(|t| parse_expiry(&t, now)).transpose())
+        .transpose()?;
     if let Some(Some(m)) = &body.metadata {
         check_metadata(m)?;
     }
     let (db, kv) = (Db::open().await?, Kv::open().await?);
-    let updated = keys::change(&db, &kv, id, now, async |db| {
-        let mut key = keys::load_or_404(db, id).await?;
-        let mut events: Vec<(EventKind, Value)> = Vec::new();
-        if let Some(label) = label.filter(|l| l.as_str() != key.label) {
-            events.push((EventKind::LabelChanged, json!({ "label": change(&key.label, label.as_str()) })));
-            key.label = label.as_str().to_owned();
-        }
-        if let Some(expires_at) = expires_at.filter(|e| *e != key.expires_at) {
-            events.push((EventKind::ExpiryChanged, json!({ "expires_at": change(key.expires_at, expires_at) })));
-            key.expires_at = expires_at;
-        }
-        if let Some(metadata) = body.metadata.filter(|m| *m != key.metadata) {
-            events.push((EventKind::MetadataChanged, json!({ "metadata": change(&key.metadata, &metadata) })));
-            key.metadata = metadata;
-        }
-        if !events.is_empty() {
-            key.updated_at = now;
-            keys::update(db, &key).await?;
-            for (kind, changes) in events {
-                keys::record_event(db, id, kind, &actor, now, changes).await?;
+    let updated = keys::change(
+        &db,
+        &kv,
+        id,
+        now,
+        Box::pin(async {
+            let mut key = keys::load_or_404(&db, id).await?;
+            let mut events: Vec<(EventKind, Value)> = Vec::new();
+            if let Some(label) = label.filter(|l| l.as_str() != key.label) {
+                events.push((
+                    EventKind::LabelChanged,
+                    json!({ "label": change(&key.label, label.as_str()) }),
+                ));
+                key.label = label.as_str().to_owned();
             }
-        }
-        Ok(key)
-    })
-    .await?;
+            if let Some(expires_at) = expires_at.filter(|e| *e != key.expires_at) {
+                events.push((
+                    EventKind::ExpiryChanged,
+                    json!({ "expires_at": change(key.expires_at, expires_at) }),
+                ));
+                key.expires_at = expires_at;
+            }
+            if let Some(metadata) = body.metadata.filter(|m| *m != key.metadata) {
+                events.push((
+                    EventKind::MetadataChanged,
+                    json!({ "metadata": change(&key.metadata, &metadata) }),
+                ));
+                key.metadata = metadata;
+            }
+            if !events.is_empty() {
+                key.updated_at = now;
+                keys::update(&db, &key).await?;
+                for (kind, changes) in events {
+                    keys::record_event(&db, id, kind, &actor, now, changes).await?;
+                }
+            }
+            Ok(())
+        }),
+    )
+    .await?
+    .ok_or_else(|| keys::not_found(id))?;
     let last_used = keys::last_used(&kv, id).await;
     json(200, &updated.view(last_used))
 }
@@ -267,11 +301,25 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     req.require_empty_body()?;
     let now = Timestamp::now();
     let (db, kv) = (Db::open().await?, Kv::open().await?);
-    keys::change(&db, &kv, id, now, async |db| {
-        let key = keys::load_or_404(db, id).await?;
-        keys::delete(db, id).await?;
-        keys::record_event(db, id, EventKind::Deleted, &actor, now, json!({ "label": key.label, "hint": key.hint })).await
-    })
+    keys::change(
+        &db,
+        &kv,
+        id,
+        now,
+        Box::pin(async {
+            let key = keys::load_or_404(&db, id).await?;
+            keys::delete(&db, id).await?;
+            keys::record_event(
+                &db,
+                id,
+                EventKind::Deleted,
+                &actor,
+                now,
+                json!({ "label": key.label, "hint": key.hint }),
+            )
+            .await
+        }),
+    )
     .await?;
     Ok(empty(204))
 }
@@ -292,27 +340,34 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         )));
     }
     let now = Timestamp::now();
-    let grace_until = (body.grace_period_seconds > 0).then(|| now.plus_seconds(i64::from(body.grace_period_seconds)));
+    let grace_until = (body.grace_period_seconds > 0)
+        .then(|| now.plus_seconds(i64::from(body.grace_period_seconds)));
     let secret = NewSecret::generate().map_err(internal)?;
     let (db, kv) = (Db::open().await?, Kv::open().await?);
-    let key = keys::change(&db, &kv, id, now, async |db| {
-        let mut key = keys::load_or_404(db, id).await?;
-        keys::retire_current_secret(db, id, grace_until).await?;
-        keys::add_secret(db, id, &secret.hash().to_hex(), now).await?;
-        let changes = json!({
-            "hint": change(&key.hint, secret.hint()),
-            "grace_period_seconds": body.grace_period_seconds,
-            "previous_secret_valid_until": grace_until,
-        });
-        key.hint = secret.hint();
-        key.updated_at = now;
-        keys::update(db, &key).await?;
-        keys::record_event(db, id, EventKind::Regenerated, &actor, now, changes).await?;
-        Ok(key)
-    })
-    .await?;
+    let key = keys::change(
+        &db,
+        &kv,
+        id,
+        now,
+        Box::pin(async {
+            let mut key = keys::load_or_404(&db, id).await?;
+            keys::retire_current_secret(&db, id, grace_until).await?;
+            keys::add_secret(&db, id, &secret.hash().to_hex(), now).await?;
+            let changes = json!({
+                "hint": change(&key.hint, secret.hint()),
+                "grace_period_seconds": body.grace_period_seconds,
+                "previous_secret_valid_until": grace_until,
+            });
+            key.hint = secret.hint();
+            key.updated_at = now;
+            keys::update(&db, &key).await?;
+            keys::record_event(&db, id, EventKind::Regenerated, &actor, now, changes).await
+        }),
+    )
+    .await?
+    .ok_or_else(|| keys::not_found(id))?;
     let last_used = keys::last_used(&kv, id).await;
-    json(200, &key_with_secret(&key, &secret, last_used)?)
+    json(200, &key.view(last_used).with_secret(&secret))
 }
 
 async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Response, Error> {
@@ -320,19 +375,30 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
     req.require_empty_body()?;
     let now = Timestamp::now();
     let (db, kv) = (Db::open().await?, Kv::open().await?);
-    let key = keys::change(&db, &kv, id, now, async |db| {
-        let mut key = keys::load_or_404(db, id).await?;
-        if key.status != status {
-            let kind = if status == Status::Active { EventKind::Activated } else { EventKind::Deactivated };
-            let changes = json!({ "status": change(key.status, status) });
-            key.status = status;
-            key.updated_at = now;
-            keys::update(db, &key).await?;
-            keys::record_event(db, id, kind, &actor, now, changes).await?;
-        }
-        Ok(key)
-    })
-    .await?;
+    let key = keys::change(
+        &db,
+        &kv,
+        id,
+        now,
+        Box::pin(async {
+            let mut key = keys::load_or_404(&db, id).await?;
+            if key.status != status {
+                let kind = if status == Status::Active {
+                    EventKind::Activated
+                } else {
+                    EventKind::Deactivated
+                };
+                let changes = json!({ "status": change(key.status, status) });
+                key.status = status;
+                key.updated_at = now;
+                keys::update(&db, &key).await?;
+                keys::record_event(&db, id, kind, &actor, now, changes).await?;
+            }
+            Ok(())
+        }),
+    )
+    .await?
+    .ok_or_else(|| keys::not_found(id))?;
     let last_used = keys::last_used(&kv, id).await;
     json(200, &key.view(last_used))
 }
@@ -355,7 +421,13 @@ async fn events(req: &ApiRequest, key_id: Option<&str>) -> Result<Response, Erro
     {
         return Err(keys::not_found(id));
     }
-    json(200, &Page { data, next_cursor: next.map(|n| n.to_string()) })
+    json(
+        200,
+        &Page {
+            data,
+            next_cursor: next.map(|n| n.to_string()),
+        },
+    )
 }
 
 async fn rebuild(req: &ApiRequest) -> Result<Response, Error> {

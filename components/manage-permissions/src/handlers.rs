@@ -1,6 +1,5 @@
 //! The routes of manage-permissions, one function each.
 
-use http::Method;
 use keys_domain::Error;
 use keys_domain::model::{Actor, EventKind, StoredKey, change, check_companies, parse_grants};
 use keys_domain::permissions::{CompanyId, CompanyScope, MethodGrant, MethodName};
@@ -15,19 +14,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use spin_sdk::sqlite::Value;
 
-const SQL_LIST_METHODS: &str =
-    "SELECT name, group_name, label_fr, label_en, description FROM api_methods ORDER BY group_name, name";
+const SQL_LIST_METHODS: &str = "SELECT name, group_name, label_fr, label_en, description FROM api_methods ORDER BY group_name, name";
 const SQL_UPSERT_METHOD: &str = "INSERT INTO api_methods (name, group_name, label_fr, label_en, description) \
      VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET group_name = excluded.group_name, \
      label_fr = excluded.label_fr, label_en = excluded.label_en, description = excluded.description";
 const SQL_DELETE_METHOD: &str = "DELETE FROM api_methods WHERE name = ?";
 const SQL_METHOD_EXISTS: &str = "SELECT 1 FROM api_methods WHERE name = ?";
-const SQL_KEYS_GRANTING: &str =
-    "SELECT id FROM api_keys WHERE EXISTS (SELECT 1 FROM json_each(api_keys.methods) WHERE value = ?)";
+const SQL_KEYS_GRANTING: &str = "SELECT id FROM api_keys WHERE EXISTS (SELECT 1 FROM json_each(api_keys.methods) WHERE value = ?)";
 const SQL_LIST_COMPANIES: &str = "SELECT id, name FROM companies WHERE (?1 IS NULL OR id LIKE ?1 ESCAPE '\\' \
      OR name LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
-const SQL_UPSERT_COMPANY: &str =
-    "INSERT INTO companies (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name";
+const SQL_UPSERT_COMPANY: &str = "INSERT INTO companies (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name";
 const SQL_DELETE_COMPANY: &str = "DELETE FROM companies WHERE id = ?";
 const SQL_COMPANY_EXISTS: &str = "SELECT 1 FROM companies WHERE id = ?";
 const SQL_KEYS_RESTRICTED_TO: &str = "SELECT id FROM api_keys WHERE companies <> '\"all\"' \
@@ -44,31 +40,37 @@ const MAX_LIMIT: u32 = 100;
 /// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let m = &req.method;
+    let m = req.method.as_str();
     match segments.as_slice() {
-        ["keys", id, "permissions"] => match *m {
-            Method::GET => get_permissions(req, id).await,
-            Method::PUT => put_permissions(req, id).await,
-            Method::PATCH => patch_permissions(req, id).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET, PUT, PATCH" }),
+        ["keys", id, "permissions"] => match m {
+            "GET" => get_permissions(req, id).await,
+            "PUT" => put_permissions(req, id).await,
+            "PATCH" => patch_permissions(req, id).await,
+            _ => Err(Error::MethodNotAllowed {
+                allow: "GET, PUT, PATCH",
+            }),
         },
-        ["methods"] | ["methods", ""] => match *m {
-            Method::GET => list_methods(req).await,
+        ["methods"] | ["methods", ""] => match m {
+            "GET" => list_methods(req).await,
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
         },
-        ["methods", name] => match *m {
-            Method::PUT => put_method(req, name).await,
-            Method::DELETE => delete_method(req, name).await,
-            _ => Err(Error::MethodNotAllowed { allow: "PUT, DELETE" }),
+        ["methods", name] => match m {
+            "PUT" => put_method(req, name).await,
+            "DELETE" => delete_method(req, name).await,
+            _ => Err(Error::MethodNotAllowed {
+                allow: "PUT, DELETE",
+            }),
         },
-        ["companies"] | ["companies", ""] => match *m {
-            Method::GET => list_companies(req).await,
+        ["companies"] | ["companies", ""] => match m {
+            "GET" => list_companies(req).await,
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
         },
-        ["companies", id] => match *m {
-            Method::PUT => put_company(req, id).await,
-            Method::DELETE => delete_company(req, id).await,
-            _ => Err(Error::MethodNotAllowed { allow: "PUT, DELETE" }),
+        ["companies", id] => match m {
+            "PUT" => put_company(req, id).await,
+            "DELETE" => delete_company(req, id).await,
+            _ => Err(Error::MethodNotAllowed {
+                allow: "PUT, DELETE",
+            }),
         },
         _ => Err(route_not_found(&req.path)),
     }
@@ -85,7 +87,10 @@ struct Permissions<'a> {
 }
 
 fn permissions_of(key: &StoredKey) -> Permissions<'_> {
-    Permissions { methods: &key.methods, companies: &key.companies }
+    Permissions {
+        methods: &key.methods,
+        companies: &key.companies,
+    }
 }
 
 async fn get_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
@@ -129,7 +134,9 @@ async fn patch_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error
     let add = parse_grants(&body.add_methods)?;
     let remove = parse_grants(&body.remove_methods)?;
     if let Some(both) = add.iter().find(|g| remove.contains(g)) {
-        return Err(Error::invalid(format!("`{both}` is both added and removed")));
+        return Err(Error::invalid(format!(
+            "`{both}` is both added and removed"
+        )));
     }
     let companies = body.companies.map(CompanyScope::normalized);
     if let Some(c) = &companies {
@@ -158,35 +165,41 @@ async fn apply(
         catalog::check_companies(&db, scope).await?;
     }
     let now = Timestamp::now();
-    let key = keys::change(&db, &kv, id, now, async |db| {
-        let mut key = keys::load_or_404(db, id).await?;
-        let mut methods = match replace_methods {
-            Some(grants) => grants.iter().map(ToString::to_string).collect(),
-            None => key.methods.clone(),
-        };
-        if let Some((add, remove)) = toggles {
-            let remove: Vec<String> = remove.iter().map(ToString::to_string).collect();
-            methods.retain(|m| !remove.contains(m));
-            methods.extend(add.iter().map(ToString::to_string));
-        }
-        methods.sort();
-        methods.dedup();
-        let companies = companies.unwrap_or_else(|| key.companies.clone());
-        if methods == key.methods && companies == key.companies {
-            return Ok(key);
-        }
-        let changes = json!({
-            "methods": change(&key.methods, &methods),
-            "companies": change(&key.companies, &companies),
-        });
-        key.methods = methods;
-        key.companies = companies;
-        key.updated_at = now;
-        keys::update(db, &key).await?;
-        keys::record_event(db, id, EventKind::PermissionsChanged, actor, now, changes).await?;
-        Ok(key)
-    })
-    .await?;
+    let key = keys::change(
+        &db,
+        &kv,
+        id,
+        now,
+        Box::pin(async {
+            let mut key = keys::load_or_404(&db, id).await?;
+            let mut methods = match replace_methods {
+                Some(grants) => grants.iter().map(ToString::to_string).collect(),
+                None => key.methods.clone(),
+            };
+            if let Some((add, remove)) = toggles {
+                let remove: Vec<String> = remove.iter().map(ToString::to_string).collect();
+                methods.retain(|m| !remove.contains(m));
+                methods.extend(add.iter().map(ToString::to_string));
+            }
+            methods.sort();
+            methods.dedup();
+            let companies = companies.unwrap_or_else(|| key.companies.clone());
+            if methods == key.methods && companies == key.companies {
+                return Ok(());
+            }
+            let changes = json!({
+                "methods": change(&key.methods, &methods),
+                "companies": change(&key.companies, &companies),
+            });
+            key.methods = methods;
+            key.companies = companies;
+            key.updated_at = now;
+            keys::update(&db, &key).await?;
+            keys::record_event(&db, id, EventKind::PermissionsChanged, actor, now, changes).await
+        }),
+    )
+    .await?
+    .ok_or_else(|| keys::not_found(id))?;
     json(200, &permissions_of(&key))
 }
 
@@ -209,14 +222,17 @@ async fn list_methods(req: &ApiRequest) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
     req.query_params(&[])?;
     let db = Db::open().await?;
-    let rows = db.rows(SQL_LIST_METHODS, []).await?;
+    let rows = db.rows(SQL_LIST_METHODS, vec![]).await?;
     let data = rows
         .iter()
         .map(|r| {
             Ok(MethodView {
                 name: db::text(r, 0)?,
                 group: db::text(r, 1)?,
-                label: Labels { fr: db::text(r, 2)?, en: db::text(r, 3)? },
+                label: Labels {
+                    fr: db::text(r, 2)?,
+                    en: db::text(r, 3)?,
+                },
                 description: db::opt_text(r, 4),
             })
         })
@@ -242,8 +258,11 @@ struct MethodBody {
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<String, Error> {
     let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control) {
-        return Err(Error::invalid(format!("{field} must be 1 to {max} characters without control characters")));
+    if trimmed.is_empty() || trimmed.chars().count() > max || trimmed.chars().any(char::is_control)
+    {
+        return Err(Error::invalid(format!(
+            "{field} must be 1 to {max} characters without control characters"
+        )));
     }
     Ok(trimmed.to_owned())
 }
@@ -251,31 +270,47 @@ fn check_text(field: &str, text: &str, max: usize) -> Result<String, Error> {
 async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
     let name = MethodName::parse(name).ok_or_else(|| {
-        Error::invalid("method names are dotted lower-case segments such as `payroll.payslips.read`")
+        Error::invalid(
+            "method names are dotted lower-case segments such as `payroll.payslips.read`",
+        )
     })?;
     let body: MethodBody = req.json()?;
     let labels = match body.label {
         LabelInput::Both(text) => {
             let l = check_text("label", &text, MAX_NAME_CHARS)?;
-            Labels { fr: l.clone(), en: l }
+            Labels {
+                fr: l.clone(),
+                en: l,
+            }
         }
-        LabelInput::Each(Labels { fr, en }) => {
-            Labels { fr: check_text("label.fr", &fr, MAX_NAME_CHARS)?, en: check_text("label.en", &en, MAX_NAME_CHARS)? }
-        }
+        LabelInput::Each(Labels { fr, en }) => Labels {
+            fr: check_text("label.fr", &fr, MAX_NAME_CHARS)?,
+            en: check_text("label.en", &en, MAX_NAME_CHARS)?,
+        },
     };
-    let description = body.description.map(|d| check_text("description", &d, MAX_DESCRIPTION_CHARS)).transpose()?;
+    let description = body
+        .description
+        .map(|d| check_text("description", &d, MAX_DESCRIPTION_CHARS))
+        .transpose()?;
     let group = body.group.trim();
     if group.is_empty()
         || group.len() > 50
-        || !group.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        || !group
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     {
-        return Err(Error::invalid("group must be 1 to 50 characters of a-z 0-9 _ -"));
+        return Err(Error::invalid(
+            "group must be 1 to 50 characters of a-z 0-9 _ -",
+        ));
     }
     let db = Db::open().await?;
-    let existed = !db.rows(SQL_METHOD_EXISTS, [Value::Text(name.to_string())]).await?.is_empty();
+    let existed = !db
+        .rows(SQL_METHOD_EXISTS, vec![Value::Text(name.to_string())])
+        .await?
+        .is_empty();
     db.exec(
         SQL_UPSERT_METHOD,
-        [
+        vec![
             Value::Text(name.to_string()),
             Value::Text(group.to_owned()),
             Value::Text(labels.fr.clone()),
@@ -284,7 +319,12 @@ async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
         ],
     )
     .await?;
-    let view = MethodView { name: name.to_string(), group: group.to_owned(), label: labels, description };
+    let view = MethodView {
+        name: name.to_string(),
+        group: group.to_owned(),
+        label: labels,
+        description,
+    };
     json(if existed { 200 } else { 201 }, &view)
 }
 
@@ -295,16 +335,24 @@ async fn delete_method(req: &ApiRequest, name: &str) -> Result<Response, Error> 
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let db = Db::open().await?;
-    if db.rows(SQL_METHOD_EXISTS, [Value::Text(name.to_owned())]).await?.is_empty() {
+    if db
+        .rows(SQL_METHOD_EXISTS, vec![Value::Text(name.to_owned())])
+        .await?
+        .is_empty()
+    {
         return Err(Error::NotFound("no such method in the catalog".into()));
     }
-    let affected = db.rows(SQL_KEYS_GRANTING, [Value::Text(name.to_owned())]).await?;
+    let affected = db
+        .rows(SQL_KEYS_GRANTING, vec![Value::Text(name.to_owned())])
+        .await?;
     for row in &affected {
         let key_id = db::text(row, 0)?;
-        let grant = MethodGrant::parse(name).ok_or_else(|| Error::invalid("malformed method name"))?;
+        let grant =
+            MethodGrant::parse(name).ok_or_else(|| Error::invalid("malformed method name"))?;
         apply(&actor, &key_id, None, None, Some((Vec::new(), vec![grant]))).await?;
     }
-    db.exec(SQL_DELETE_METHOD, [Value::Text(name.to_owned())]).await?;
+    db.exec(SQL_DELETE_METHOD, vec![Value::Text(name.to_owned())])
+        .await?;
     Ok(empty(204))
 }
 
@@ -326,29 +374,48 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
                     .parse::<u32>()
                     .ok()
                     .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}")))?
+                    .ok_or_else(|| {
+                        Error::bad_request(format!(
+                            "limit must be an integer from 1 to {MAX_LIMIT}"
+                        ))
+                    })?
             }
             _ => {
                 after = Some(
-                    CompanyId::parse(&value).ok_or_else(|| Error::bad_request("cursor is not one this API returned"))?,
+                    CompanyId::parse(&value)
+                        .ok_or_else(|| Error::bad_request("cursor is not one this API returned"))?,
                 )
             }
         }
     }
-    let pattern = q.map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = q.map(|q| {
+        format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let db = Db::open().await?;
     let rows = db
         .rows(
             SQL_LIST_COMPANIES,
-            [
+            vec![
                 db::opt_text_param(pattern.as_deref()),
                 db::opt_text_param(after.as_ref().map(CompanyId::as_str)),
                 Value::Integer(i64::from(limit) + 1),
             ],
         )
         .await?;
-    let mut data =
-        rows.iter().map(|r| Ok(CompanyView { id: db::text(r, 0)?, name: db::text(r, 1)? })).collect::<Result<Vec<_>, Error>>()?;
+    let mut data = rows
+        .iter()
+        .map(|r| {
+            Ok(CompanyView {
+                id: db::text(r, 0)?,
+                name: db::text(r, 1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let next_cursor = if data.len() > limit as usize {
         data.truncate(limit as usize);
         data.last().map(|c| c.id.clone())
@@ -371,9 +438,28 @@ async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let body: CompanyBody = req.json()?;
     let name = check_text("name", &body.name, MAX_NAME_CHARS)?;
     let db = Db::open().await?;
-    let existed = !db.rows(SQL_COMPANY_EXISTS, [Value::Text(id.as_str().to_owned())]).await?.is_empty();
-    db.exec(SQL_UPSERT_COMPANY, [Value::Text(id.as_str().to_owned()), Value::Text(name.clone())]).await?;
-    json(if existed { 200 } else { 201 }, &CompanyView { id: id.as_str().to_owned(), name })
+    let existed = !db
+        .rows(
+            SQL_COMPANY_EXISTS,
+            vec![Value::Text(id.as_str().to_owned())],
+        )
+        .await?
+        .is_empty();
+    db.exec(
+        SQL_UPSERT_COMPANY,
+        vec![
+            Value::Text(id.as_str().to_owned()),
+            Value::Text(name.clone()),
+        ],
+    )
+    .await?;
+    json(
+        if existed { 200 } else { 201 },
+        &CompanyView {
+            id: id.as_str().to_owned(),
+            name,
+        },
+    )
 }
 
 /// Removes a company from every key restricted to it (one audited change per key), then from
@@ -382,17 +468,26 @@ async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let db = Db::open().await?;
-    if db.rows(SQL_COMPANY_EXISTS, [Value::Text(id.to_owned())]).await?.is_empty() {
+    if db
+        .rows(SQL_COMPANY_EXISTS, vec![Value::Text(id.to_owned())])
+        .await?
+        .is_empty()
+    {
         return Err(Error::NotFound("no such company in the registry".into()));
     }
-    let affected = db.rows(SQL_KEYS_RESTRICTED_TO, [Value::Text(id.to_owned())]).await?;
+    let affected = db
+        .rows(SQL_KEYS_RESTRICTED_TO, vec![Value::Text(id.to_owned())])
+        .await?;
     for row in &affected {
         let key_id = db::text(row, 0)?;
         let key = keys::load_or_404(&db, &key_id).await?;
-        let CompanyScope::Only(list) = key.companies else { continue };
+        let CompanyScope::Only(list) = key.companies else {
+            continue;
+        };
         let narrowed = CompanyScope::Only(list.into_iter().filter(|c| c.as_str() != id).collect());
         apply(&actor, &key_id, None, Some(narrowed), None).await?;
     }
-    db.exec(SQL_DELETE_COMPANY, [Value::Text(id.to_owned())]).await?;
+    db.exec(SQL_DELETE_COMPANY, vec![Value::Text(id.to_owned())])
+        .await?;
     Ok(empty(204))
 }

@@ -4,19 +4,17 @@
 //! is a forward-auth endpoint for API gateways (204 / 401 / 403). Both cost one checksum, one
 //! SHA-256 and one key-value read; a valid answer adds the `last_used_at` bookkeeping.
 
-use http::Method;
 use keys_domain::Error;
 use keys_domain::key::PresentedKey;
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{
-    LAST_USED_RESOLUTION_SECS, VerificationRecord, VerifyCode, VerifyQuery, decide, last_used_key, record_key,
+    LAST_USED_RESOLUTION_SECS, VerificationRecord, VerifyCode, VerifyQuery, decide, last_used_key,
+    record_key,
 };
 use keys_domain::time::Timestamp;
-use keys_spin::http::{ApiRequest, Response, empty, json, problem_with, respond, route_not_found};
+use keys_spin::http::{ApiRequest, Response, empty, json, problem_with, route_not_found};
 use keys_spin::kv::Kv;
 use serde::{Deserialize, Serialize};
-use spin_sdk::http::Request;
-use spin_sdk::http_service;
 
 /// Response header naming the verified key, for the upstream service.
 const HEADER_KEY_ID: &str = "x-api-key-id";
@@ -29,20 +27,17 @@ const HEADER_METHOD: &str = "x-api-method";
 /// Request header naming the company to check.
 const HEADER_COMPANY: &str = "x-api-company";
 
-/// Entry point: dispatches on the path under `/api/v1`.
-#[http_service]
-async fn handle_verify_key(req: Request) -> Response {
-    let result = match ApiRequest::read(req).await {
-        Ok(req) => match (req.path.as_str(), &req.method) {
-            ("/verify", &Method::POST) => verify(&req).await,
-            ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
-            ("/authorize", &Method::GET | &Method::POST) => Ok(authorize(&req).await),
-            ("/authorize", _) => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
-            (path, _) => Err(route_not_found(path)),
-        },
-        Err(err) => Err(err),
-    };
-    respond(result)
+keys_spin::export_http_handler!(dispatch);
+
+/// Routes a request on its path under `/api/v1`.
+async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
+    match (req.path.as_str(), req.method.as_str()) {
+        ("/verify", "POST") => verify(req).await,
+        ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
+        ("/authorize", "GET" | "POST") => Ok(authorize(req).await),
+        ("/authorize", _) => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        (path, _) => Err(route_not_found(path)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -68,7 +63,7 @@ struct Details<'a> {
     methods: &'a [String],
     companies: &'a CompanyScope,
     expires_at: Option<Timestamp>,
-    metadata: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    metadata: Option<&'a serde_json::value::RawValue>,
 }
 
 /// The outcome of one verification: the code and, when the key exists, its record.
@@ -80,13 +75,20 @@ struct Outcome {
 /// Checksum, hash, one key-value read, decision. Store failures are errors (never `VALID`).
 async fn check(key: &str, query: VerifyQuery<'_>) -> Result<Outcome, Error> {
     let Ok(presented) = PresentedKey::parse(key) else {
-        return Ok(Outcome { code: VerifyCode::NotFound, record: None });
+        return Ok(Outcome {
+            code: VerifyCode::NotFound,
+            record: None,
+        });
     };
     let kv = Kv::open().await?;
     let record = match kv.get(&record_key(&presented.hash().to_hex())).await? {
-        Some(bytes) => Some(serde_json::from_slice::<VerificationRecord>(&bytes).map_err(|_| {
-            Error::Unexpected(anyhow::anyhow!("a verification record is corrupt; refusing"))
-        })?),
+        Some(bytes) => Some(
+            serde_json::from_slice::<VerificationRecord>(&bytes).map_err(|_| {
+                Error::Unexpected(anyhow::anyhow!(
+                    "a verification record is corrupt; refusing"
+                ))
+            })?,
+        ),
         None => None,
     };
     let now = Timestamp::now();
@@ -104,12 +106,11 @@ async fn check(key: &str, query: VerifyQuery<'_>) -> Result<Outcome, Error> {
 /// failure here is logged and does not change the answer.
 async fn touch_last_used(kv: &Kv, key_id: &str, now: Timestamp) {
     let name = last_used_key(key_id);
-    let previous = kv
-        .get(&name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.parse::<i64>().ok()));
+    let previous = kv.get(&name).await.ok().flatten().and_then(|b| {
+        std::str::from_utf8(&b)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    });
     if previous.is_none_or(|p| now.unix() - p >= LAST_USED_RESOLUTION_SECS)
         && let Err(err) = kv.set(&name, now.unix().to_string().as_bytes()).await
     {
@@ -119,7 +120,10 @@ async fn touch_last_used(kv: &Kv, key_id: &str, now: Timestamp) {
 
 async fn verify(req: &ApiRequest) -> Result<Response, Error> {
     let body: VerifyBody = req.json()?;
-    let query = VerifyQuery { method: body.method.as_deref(), company: body.company.as_deref() };
+    let query = VerifyQuery {
+        method: body.method.as_deref(),
+        company: body.company.as_deref(),
+    };
     let outcome = check(&body.key, query).await?;
     let details = outcome.record.as_ref().map(|r| Details {
         key_id: &r.key_id,
@@ -127,9 +131,16 @@ async fn verify(req: &ApiRequest) -> Result<Response, Error> {
         methods: &r.methods,
         companies: &r.companies,
         expires_at: r.expires_at.map(Timestamp::from_unix),
-        metadata: r.metadata.as_ref(),
+        metadata: r.metadata.as_deref(),
     });
-    json(200, &VerifyAnswer { valid: outcome.code == VerifyCode::Valid, code: outcome.code, details })
+    json(
+        200,
+        &VerifyAnswer {
+            valid: outcome.code == VerifyCode::Valid,
+            code: outcome.code,
+            details,
+        },
+    )
 }
 
 /// Forward-auth: 204 with the key's id and hint, 401 for a missing, malformed, unknown,
@@ -141,36 +152,34 @@ async fn authorize(req: &ApiRequest) -> Response {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     let Some(key) = bearer.or_else(|| req.header(HEADER_API_KEY).map(str::trim)) else {
-        return unauthorized(VerifyCode::NotFound, "no API key: send `Authorization: Bearer <key>` or `X-Api-Key`");
+        return unauthorized(
+            VerifyCode::NotFound,
+            "no API key: send `Authorization: Bearer <key>` or `X-Api-Key`",
+        );
     };
-    let query = VerifyQuery { method: req.header(HEADER_METHOD), company: req.header(HEADER_COMPANY) };
+    let query = VerifyQuery {
+        method: req.header(HEADER_METHOD),
+        company: req.header(HEADER_COMPANY),
+    };
     let outcome = match check(key, query).await {
         Ok(outcome) => outcome,
         Err(err) => return keys_spin::http::problem(&err),
     };
     match (outcome.code, &outcome.record) {
-        (VerifyCode::Valid, Some(record)) => {
-            let mut response = empty(204);
-            let headers = response.headers_mut();
-            for (name, value) in [(HEADER_KEY_ID, &record.key_id), (HEADER_KEY_HINT, &record.hint)] {
-                if let Ok(v) = http::HeaderValue::from_str(value) {
-                    headers.insert(name, v);
-                }
-            }
-            response
-        }
-        (code @ (VerifyCode::MethodNotAllowed | VerifyCode::CompanyNotAllowed), _) => {
-            problem_with(403, "Forbidden", code.as_str(), "the key may not make this call")
-        }
+        (VerifyCode::Valid, Some(record)) => empty(204)
+            .header(HEADER_KEY_ID, record.key_id.as_str())
+            .header(HEADER_KEY_HINT, record.hint.as_str()),
+        (code @ (VerifyCode::MethodNotAllowed | VerifyCode::CompanyNotAllowed), _) => problem_with(
+            403,
+            "Forbidden",
+            code.as_str(),
+            "the key may not make this call",
+        ),
         (code, _) => unauthorized(code, "the API key is unknown, inactive or expired"),
     }
 }
 
 fn unauthorized(code: VerifyCode, detail: &str) -> Response {
-    let mut response = problem_with(401, "Unauthorized", code.as_str(), detail);
-    response.headers_mut().insert(
-        http::header::WWW_AUTHENTICATE,
-        http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
-    );
-    response
+    problem_with(401, "Unauthorized", code.as_str(), detail)
+        .header("www-authenticate", "Bearer error=\"invalid_token\"")
 }

@@ -58,12 +58,18 @@ pub enum Error {
 impl Error {
     /// A 400 with code `invalid_request`.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::BadRequest { code: "invalid_request", detail: detail.into() }
+        Self::BadRequest {
+            code: "invalid_request",
+            detail: detail.into(),
+        }
     }
 
     /// A 422 with code `validation_failed`.
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::Invalid { code: "validation_failed", detail: detail.into() }
+        Self::Invalid {
+            code: "validation_failed",
+            detail: detail.into(),
+        }
     }
 
     /// The HTTP status of this error.
@@ -188,7 +194,11 @@ mod tests {
             (Error::invalid("x"), 422, "validation_failed"),
             (Error::Unauthenticated("x".into()), 401, "unauthenticated"),
             (Error::Forbidden("x".into()), 403, "forbidden"),
-            (Error::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
+            (
+                Error::PayloadTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
             (Error::UnsupportedMediaType, 415, "unsupported_media_type"),
         ];
         for (err, status, code) in cases {

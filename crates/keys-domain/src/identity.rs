@@ -44,7 +44,9 @@ impl Caller {
         if self.rights.iter().any(|r| r == right) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("this action needs the right `{right}`")))
+            Err(Error::Forbidden(format!(
+                "this action needs the right `{right}`"
+            )))
         }
     }
 }
@@ -75,12 +77,15 @@ struct Claims {
 
 /// Reads the bearer token out of an `Authorization` header value.
 pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
-    let value = header.ok_or_else(|| Error::Unauthenticated("an identity token is required".into()))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| Error::Unauthenticated("the Authorization header must read `Bearer <token>`".into()))?;
+    let value =
+        header.ok_or_else(|| Error::Unauthenticated("an identity token is required".into()))?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(|| {
+        Error::Unauthenticated("the Authorization header must read `Bearer <token>`".into())
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(Error::Unauthenticated("the Authorization header must read `Bearer <token>`".into()));
+        return Err(Error::Unauthenticated(
+            "the Authorization header must read `Bearer <token>`".into(),
+        ));
     }
     Ok(token.trim())
 }
@@ -101,8 +106,11 @@ pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Res
     if header.alg != "HS256" {
         return Err(invalid());
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| invalid())?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(config.secret.as_bytes()).map_err(|_| invalid())?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| invalid())?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(config.secret.as_bytes()).map_err(|_| invalid())?;
     mac.update(token[..header_b64.len() + 1 + claims_b64.len()].as_bytes());
     mac.verify_slice(&signature).map_err(|_| invalid())?;
 
@@ -112,15 +120,24 @@ pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Res
         .exp
         .ok_or_else(|| Error::Unauthenticated("the identity token has no expiry".into()))?;
     if now > exp + LEEWAY_SECS as f64 {
-        return Err(Error::Unauthenticated("the identity token has expired".into()));
+        return Err(Error::Unauthenticated(
+            "the identity token has expired".into(),
+        ));
     }
-    if claims.nbf.is_some_and(|nbf| now + (LEEWAY_SECS as f64) < nbf) {
-        return Err(Error::Unauthenticated("the identity token is not valid yet".into()));
+    if claims
+        .nbf
+        .is_some_and(|nbf| now + (LEEWAY_SECS as f64) < nbf)
+    {
+        return Err(Error::Unauthenticated(
+            "the identity token is not valid yet".into(),
+        ));
     }
     if let Some(issuer) = &config.issuer
         && claims.iss.as_deref() != Some(issuer)
     {
-        return Err(Error::Unauthenticated("the identity token has the wrong issuer".into()));
+        return Err(Error::Unauthenticated(
+            "the identity token has the wrong issuer".into(),
+        ));
     }
     if let Some(audience) = &config.audience {
         let ok = match &claims.aud {
@@ -129,14 +146,20 @@ pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Res
             None => false,
         };
         if !ok {
-            return Err(Error::Unauthenticated("the identity token has the wrong audience".into()));
+            return Err(Error::Unauthenticated(
+                "the identity token has the wrong audience".into(),
+            ));
         }
     }
     let subject = claims
         .sub
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Error::Unauthenticated("the identity token has no subject".into()))?;
-    Ok(Caller { subject, name: claims.name, rights: claims.rights })
+    Ok(Caller {
+        subject,
+        name: claims.name,
+        rights: claims.rights,
+    })
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
@@ -149,7 +172,8 @@ pub fn sign_token(claims: &serde_json::Value, secret: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let body = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signing_input = format!("{header}.{body}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(signing_input.as_bytes());
     let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{signing_input}.{signature}")
@@ -164,7 +188,11 @@ mod tests {
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
     fn config() -> IdentityConfig {
-        IdentityConfig { secret: SECRET.into(), issuer: None, audience: None }
+        IdentityConfig {
+            secret: SECRET.into(),
+            issuer: None,
+            audience: None,
+        }
     }
 
     fn claims() -> serde_json::Value {
@@ -206,7 +234,10 @@ mod tests {
         let body = token.split('.').nth(1).unwrap();
         for alg in ["none", "HS512", "RS256"] {
             let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}"}}"#));
-            assert!(check(&format!("{header}.{body}."), &config()).is_err(), "{alg}");
+            assert!(
+                check(&format!("{header}.{body}."), &config()).is_err(),
+                "{alg}"
+            );
         }
     }
 
@@ -216,9 +247,17 @@ mod tests {
         c["exp"] = json!(NOW.unix() - 60);
         assert!(check(&sign_token(&c, SECRET), &config()).is_ok());
         c["exp"] = json!(NOW.unix() - 61);
-        assert_eq!(check(&sign_token(&c, SECRET), &config()).unwrap_err().to_string(), "the identity token has expired");
+        assert_eq!(
+            check(&sign_token(&c, SECRET), &config())
+                .unwrap_err()
+                .to_string(),
+            "the identity token has expired"
+        );
         c.as_object_mut().unwrap().remove("exp");
-        assert!(check(&sign_token(&c, SECRET), &config()).is_err(), "a token without exp is refused");
+        assert!(
+            check(&sign_token(&c, SECRET), &config()).is_err(),
+            "a token without exp is refused"
+        );
     }
 
     #[test]
@@ -243,9 +282,15 @@ mod tests {
             ..config()
         };
         assert!(check(&token, &strict).is_ok());
-        let wrong_iss = IdentityConfig { issuer: Some("https://evil".into()), ..strict.clone() };
+        let wrong_iss = IdentityConfig {
+            issuer: Some("https://evil".into()),
+            ..strict.clone()
+        };
         assert!(check(&token, &wrong_iss).is_err());
-        let wrong_aud = IdentityConfig { audience: Some("billing".into()), ..strict };
+        let wrong_aud = IdentityConfig {
+            audience: Some("billing".into()),
+            ..strict
+        };
         assert!(check(&token, &wrong_aud).is_err());
     }
 
@@ -254,16 +299,34 @@ mod tests {
         let mut c = claims();
         c["rights"] = json!(["payroll_admin"]);
         let caller = check(&sign_token(&c, SECRET), &config()).unwrap();
-        assert_eq!(caller.require(PLATFORM_CONFIGURATION).unwrap_err().status(), 403);
+        assert_eq!(
+            caller.require(PLATFORM_CONFIGURATION).unwrap_err().status(),
+            403
+        );
         c.as_object_mut().unwrap().remove("rights");
         let caller = check(&sign_token(&c, SECRET), &config()).unwrap();
-        assert_eq!(caller.require(PLATFORM_CONFIGURATION).unwrap_err().status(), 403);
+        assert_eq!(
+            caller.require(PLATFORM_CONFIGURATION).unwrap_err().status(),
+            403
+        );
     }
 
     #[test]
     fn garbage_tokens_are_refused_without_panicking() {
-        for junk in ["", ".", "..", "a.b.c", "a.b.c.d", "é.é.é", &"x".repeat(MAX_TOKEN_LEN + 1)] {
-            assert_eq!(check(junk, &config()).unwrap_err().status(), 401, "{junk:?}");
+        for junk in [
+            "",
+            ".",
+            "..",
+            "a.b.c",
+            "a.b.c.d",
+            "é.é.é",
+            &"x".repeat(MAX_TOKEN_LEN + 1),
+        ] {
+            assert_eq!(
+                check(junk, &config()).unwrap_err().status(),
+                401,
+                "{junk:?}"
+            );
         }
     }
 
@@ -271,7 +334,13 @@ mod tests {
     fn the_bearer_scheme_is_required() {
         assert_eq!(bearer_token(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("bearer abc")).unwrap(), "abc");
-        for bad in [None, Some("abc"), Some("Basic abc"), Some("Bearer "), Some("Bearer")] {
+        for bad in [
+            None,
+            Some("abc"),
+            Some("Basic abc"),
+            Some("Bearer "),
+            Some("Bearer"),
+        ] {
             assert_eq!(bearer_token(bad).unwrap_err().status(), 401, "{bad:?}");
         }
     }

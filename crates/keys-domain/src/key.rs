@@ -277,7 +277,10 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         let key = sample();
-        assert_eq!(key.hash(), PresentedKey::parse(key.expose()).unwrap().hash());
+        assert_eq!(
+            key.hash(),
+            PresentedKey::parse(key.expose()).unwrap().hash()
+        );
     }
 
     #[test]

@@ -31,13 +31,17 @@ impl Label {
             return Err(Error::invalid("label must not be empty"));
         }
         if trimmed.chars().count() > MAX_LABEL_CHARS {
-            return Err(Error::invalid(format!("label must be at most {MAX_LABEL_CHARS} characters")));
+            return Err(Error::invalid(format!(
+                "label must be at most {MAX_LABEL_CHARS} characters"
+            )));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(Error::invalid("label must not contain control characters"));
         }
         if trimmed.starts_with(KEY_PREFIX) {
-            return Err(Error::invalid(format!("label must not start with `{KEY_PREFIX}`: never put a key in a label")));
+            return Err(Error::invalid(format!(
+                "label must not start with `{KEY_PREFIX}`: never put a key in a label"
+            )));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -50,17 +54,22 @@ impl Label {
 
 /// Free-form metadata of a key: a JSON object of at most 4 KiB.
 pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), Error> {
-    let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(metadata)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
-        return Err(Error::invalid(format!("metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")));
+        return Err(Error::invalid(format!(
+            "metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"
+        )));
     }
     Ok(())
 }
 
 /// Parses an expiry that must lie in the future.
 pub fn parse_expiry(text: &str, now: Timestamp) -> Result<Timestamp, Error> {
-    let at = Timestamp::parse_rfc3339(text)
-        .ok_or_else(|| Error::invalid("expires_at must be an RFC 3339 date-time such as 2027-01-31T23:59:59Z"))?;
+    let at = Timestamp::parse_rfc3339(text).ok_or_else(|| {
+        Error::invalid("expires_at must be an RFC 3339 date-time such as 2027-01-31T23:59:59Z")
+    })?;
     if at <= now {
         return Err(Error::invalid("expires_at must be in the future"));
     }
@@ -70,7 +79,10 @@ pub fn parse_expiry(text: &str, now: Timestamp) -> Result<Timestamp, Error> {
 /// Parses method grants, naming every malformed one.
 pub fn parse_grants(texts: &[String]) -> Result<Vec<MethodGrant>, Error> {
     if texts.len() > crate::permissions::MAX_GRANTS {
-        return Err(Error::invalid(format!("at most {} method grants", crate::permissions::MAX_GRANTS)));
+        return Err(Error::invalid(format!(
+            "at most {} method grants",
+            crate::permissions::MAX_GRANTS
+        )));
     }
     let mut grants = Vec::with_capacity(texts.len());
     let mut bad = Vec::new();
@@ -85,7 +97,10 @@ pub fn parse_grants(texts: &[String]) -> Result<Vec<MethodGrant>, Error> {
             code: "invalid_method",
             detail: format!(
                 "not a method name, `group.*` or `*`: {}",
-                bad.iter().map(|b| format!("`{}`", b.chars().take(100).collect::<String>())).collect::<Vec<_>>().join(", ")
+                bad.iter()
+                    .map(|b| format!("`{}`", b.chars().take(100).collect::<String>()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         });
     }
@@ -95,9 +110,12 @@ pub fn parse_grants(texts: &[String]) -> Result<Vec<MethodGrant>, Error> {
 /// Checks the size of a company list.
 pub fn check_companies(scope: &CompanyScope) -> Result<(), Error> {
     match scope {
-        CompanyScope::Only(list) if list.len() > crate::permissions::MAX_COMPANIES => Err(Error::invalid(
-            format!("at most {} companies", crate::permissions::MAX_COMPANIES),
-        )),
+        CompanyScope::Only(list) if list.len() > crate::permissions::MAX_COMPANIES => {
+            Err(Error::invalid(format!(
+                "at most {} companies",
+                crate::permissions::MAX_COMPANIES
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -179,13 +197,17 @@ impl StoredKey {
             companies: self.companies.clone(),
             expires_at: self.expires_at.map(Timestamp::unix),
             valid_until: valid_until.map(Timestamp::unix),
-            metadata: self.metadata.clone(),
+            metadata: self
+                .metadata
+                .as_ref()
+                .and_then(|m| serde_json::value::to_raw_value(m).ok()),
         }
     }
 
     /// The public view of the key.
     pub fn view(&self, last_used_at: Option<Timestamp>) -> KeyView<'_> {
         KeyView {
+            key: None,
             id: &self.id,
             label: &self.label,
             hint: &self.hint,
@@ -202,9 +224,13 @@ impl StoredKey {
     }
 }
 
-/// The key object of the API. Never carries the secret nor its hash.
+/// The key object of the API. Never carries the secret's hash; carries the secret itself
+/// only in the answer to a create or a regenerate (see [`KeyView::with_secret`]).
 #[derive(Debug, Serialize)]
 pub struct KeyView<'a> {
+    /// The secret, set only right after create or regenerate: shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
     /// Public id.
     pub id: &'a str,
     /// Label.
@@ -229,6 +255,16 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<Timestamp>,
     /// Free-form metadata.
     pub metadata: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> KeyView<'a> {
+    /// This view plus the new secret: only for the answer to a create or a regenerate.
+    pub fn with_secret(self, secret: &'a crate::key::NewSecret) -> Self {
+        Self {
+            key: Some(secret.expose()),
+            ..self
+        }
+    }
 }
 
 /// What an audit event records.
@@ -283,10 +319,16 @@ mod tests {
 
     #[test]
     fn labels_are_trimmed_and_bounded() {
-        assert_eq!(Label::parse("  Welyb production  ").unwrap().as_str(), "Welyb production");
+        assert_eq!(
+            Label::parse("  Welyb production  ").unwrap().as_str(),
+            "Welyb production"
+        );
         assert!(Label::parse("").is_err());
         assert!(Label::parse("   ").is_err());
-        assert!(Label::parse(&"é".repeat(200)).is_ok(), "200 characters, not bytes");
+        assert!(
+            Label::parse(&"é".repeat(200)).is_ok(),
+            "200 characters, not bytes"
+        );
         assert!(Label::parse(&"é".repeat(201)).is_err());
         assert!(Label::parse("line\nbreak").is_err());
         assert_eq!(Label::parse("").unwrap_err().status(), 422);
@@ -316,11 +358,19 @@ mod tests {
 
     #[test]
     fn grants_are_normalized_and_malformed_ones_named() {
-        let parsed = parse_grants(&["payroll.*".into(), "employees.read".into(), "payroll.*".into()]).unwrap();
+        let parsed = parse_grants(&[
+            "payroll.*".into(),
+            "employees.read".into(),
+            "payroll.*".into(),
+        ])
+        .unwrap();
         let texts: Vec<String> = parsed.iter().map(ToString::to_string).collect();
         assert_eq!(texts, ["employees.read", "payroll.*"]);
         let err = parse_grants(&["Employees".into(), "ok.read".into(), "a..b".into()]).unwrap_err();
-        assert!(err.to_string().contains("`Employees`") && err.to_string().contains("`a..b`"), "{err}");
+        assert!(
+            err.to_string().contains("`Employees`") && err.to_string().contains("`a..b`"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("ok.read"));
     }
 }

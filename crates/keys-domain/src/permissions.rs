@@ -194,26 +194,48 @@ impl Serialize for CompanyScope {
 }
 
 impl<'de> Deserialize<'de> for CompanyScope {
+    /// Reads `"all"` or an array of company ids. A hand-written visitor rather than an
+    /// untagged enum: it keeps the verify-key component small.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Wire {
-            Word(String),
-            List(Vec<CompanyId>),
+        struct ScopeVisitor;
+        impl<'de> serde::de::Visitor<'de> for ScopeVisitor {
+            type Value = CompanyScope;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "\"all\" or an array of company ids (1-64 characters of A-Z a-z 0-9 . _ : -)",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CompanyScope, E> {
+                if v == "all" {
+                    Ok(CompanyScope::All)
+                } else {
+                    Err(E::invalid_value(
+                        serde::de::Unexpected::Other("a string other than \"all\""),
+                        &self,
+                    ))
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<CompanyScope, A::Error> {
+                let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_COMPANIES));
+                while let Some(id) = seq.next_element::<CompanyId>()? {
+                    list.push(id);
+                }
+                Ok(CompanyScope::Only(list))
+            }
         }
-        match Wire::deserialize(d) {
-            Ok(Wire::Word(w)) if w == "all" => Ok(Self::All),
-            Ok(Wire::List(list)) => Ok(Self::Only(list)),
-            _ => Err(serde::de::Error::custom(
-                "expected \"all\" or an array of company ids (1-64 characters of A-Z a-z 0-9 . _ : -)",
-            )),
-        }
+        d.deserialize_any(ScopeVisitor)
     }
 }
 
 /// Checks grants against the method catalog: every exact grant must name a catalog method
 /// and every wildcard must cover at least one. Returns the offending grants.
-pub fn unknown_grants<'a>(grants: &'a [MethodGrant], catalog: &[MethodName]) -> Vec<&'a MethodGrant> {
+pub fn unknown_grants<'a>(
+    grants: &'a [MethodGrant],
+    catalog: &[MethodName],
+) -> Vec<&'a MethodGrant> {
     grants
         .iter()
         .filter(|grant| match grant {
@@ -243,7 +265,19 @@ mod tests {
         for good in ["employees.read", "payroll.payslips.read", "a", "a1.b_c.d-e"] {
             assert!(MethodName::parse(good).is_some(), "{good}");
         }
-        for bad in ["", ".", "a.", ".a", "a..b", "Employees.read", "1a", "a.*", "*", "a b", "é.read"] {
+        for bad in [
+            "",
+            ".",
+            "a.",
+            ".a",
+            "a..b",
+            "Employees.read",
+            "1a",
+            "a.*",
+            "*",
+            "a b",
+            "é.read",
+        ] {
             assert!(MethodName::parse(bad).is_none(), "{bad}");
         }
         assert!(MethodName::parse(&"a".repeat(MAX_METHOD_LEN)).is_some());
@@ -279,7 +313,14 @@ mod tests {
         for text in ["employees.read", "payroll.*", "*"] {
             assert_eq!(MethodGrant::parse(text).unwrap().to_string(), text);
         }
-        for bad in ["payroll.**", ".*", "payroll*", "*.read", "Payroll.*", "payroll.*.read"] {
+        for bad in [
+            "payroll.**",
+            ".*",
+            "payroll*",
+            "*.read",
+            "Payroll.*",
+            "payroll.*.read",
+        ] {
             assert!(MethodGrant::parse(bad).is_none(), "{bad}");
         }
     }
@@ -287,19 +328,38 @@ mod tests {
     #[test]
     fn catalog_validation_names_unknown_methods_and_empty_wildcards() {
         let catalog = names(&["employees.read", "payroll.payslips.read"]);
-        let grants: Vec<MethodGrant> = ["employees.read", "employees.write", "payroll.*", "absences.*", "*"]
+        let grants: Vec<MethodGrant> = [
+            "employees.read",
+            "employees.write",
+            "payroll.*",
+            "absences.*",
+            "*",
+        ]
+        .iter()
+        .map(|g| MethodGrant::parse(g).unwrap())
+        .collect();
+        let unknown: Vec<String> = unknown_grants(&grants, &catalog)
             .iter()
-            .map(|g| MethodGrant::parse(g).unwrap())
+            .map(|g| g.to_string())
             .collect();
-        let unknown: Vec<String> = unknown_grants(&grants, &catalog).iter().map(|g| g.to_string()).collect();
         assert_eq!(unknown, ["employees.write", "absences.*"]);
         let star = [MethodGrant::All];
-        assert_eq!(unknown_grants(&star, &[]).len(), 1, "* covers nothing in an empty catalog");
+        assert_eq!(
+            unknown_grants(&star, &[]).len(),
+            1,
+            "* covers nothing in an empty catalog"
+        );
     }
 
     #[test]
     fn company_ids_follow_the_platform_grammar() {
-        for good in ["ACME", "acme-01", "fr:siren:123456789", "a.b_c", &"x".repeat(64)] {
+        for good in [
+            "ACME",
+            "acme-01",
+            "fr:siren:123456789",
+            "a.b_c",
+            &"x".repeat(64),
+        ] {
             assert!(CompanyId::parse(good).is_some(), "{good}");
         }
         for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "a,b"] {
@@ -313,7 +373,10 @@ mod tests {
         let only = CompanyScope::Only(vec![CompanyId::parse("ACME").unwrap()]);
         assert!(only.allows("ACME"));
         assert!(!only.allows("acme"));
-        assert!(!CompanyScope::Only(vec![]).allows("ACME"), "an emptied list reaches no company");
+        assert!(
+            !CompanyScope::Only(vec![]).allows("ACME"),
+            "an emptied list reaches no company"
+        );
     }
 
     #[test]
@@ -321,17 +384,29 @@ mod tests {
         let all: CompanyScope = serde_json::from_str("\"all\"").unwrap();
         assert_eq!(all, CompanyScope::All);
         let list: CompanyScope = serde_json::from_str("[\"B\",\"A\",\"B\"]").unwrap();
-        assert_eq!(list.clone().normalized(), CompanyScope::Only(vec![CompanyId::parse("A").unwrap(), CompanyId::parse("B").unwrap()]));
+        assert_eq!(
+            list.clone().normalized(),
+            CompanyScope::Only(vec![
+                CompanyId::parse("A").unwrap(),
+                CompanyId::parse("B").unwrap()
+            ])
+        );
         for bad in ["\"ALL\"", "\"none\"", "3", "[\"a b\"]", "null", "{}"] {
             assert!(serde_json::from_str::<CompanyScope>(bad).is_err(), "{bad}");
         }
-        assert_eq!(serde_json::to_string(&CompanyScope::All).unwrap(), "\"all\"");
+        assert_eq!(
+            serde_json::to_string(&CompanyScope::All).unwrap(),
+            "\"all\""
+        );
     }
 
     #[test]
     fn scope_inclusion_orders_all_above_every_list() {
         let a = CompanyScope::Only(vec![CompanyId::parse("A").unwrap()]);
-        let ab = CompanyScope::Only(vec![CompanyId::parse("A").unwrap(), CompanyId::parse("B").unwrap()]);
+        let ab = CompanyScope::Only(vec![
+            CompanyId::parse("A").unwrap(),
+            CompanyId::parse("B").unwrap(),
+        ]);
         assert!(a.is_within(&ab));
         assert!(!ab.is_within(&a));
         assert!(ab.is_within(&CompanyScope::All));

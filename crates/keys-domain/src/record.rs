@@ -23,7 +23,7 @@ pub fn last_used_key(key_id: &str) -> String {
 }
 
 /// Everything verify-key needs to answer for one secret, denormalised from SQLite.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerificationRecord {
     /// The key's id.
@@ -42,8 +42,8 @@ pub struct VerificationRecord {
     pub expires_at: Option<i64>,
     /// For a regenerated key's previous secret: end of its grace period, Unix seconds.
     pub valid_until: Option<i64>,
-    /// The key's free-form metadata.
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The key's free-form metadata, kept as raw JSON: verify-key only passes it through.
+    pub metadata: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The answer of a verification, checked in this order.
@@ -93,7 +93,11 @@ pub fn is_live(record: &VerificationRecord, now: Timestamp) -> bool {
 }
 
 /// The verify decision: not found, disabled, expired, method, company — in that order.
-pub fn decide(record: Option<&VerificationRecord>, now: Timestamp, query: VerifyQuery<'_>) -> VerifyCode {
+pub fn decide(
+    record: Option<&VerificationRecord>,
+    now: Timestamp,
+    query: VerifyQuery<'_>,
+) -> VerifyCode {
     let Some(record) = record.filter(|r| is_live(r, now)) else {
         return VerifyCode::NotFound;
     };
@@ -104,10 +108,16 @@ pub fn decide(record: Option<&VerificationRecord>, now: Timestamp, query: Verify
         return VerifyCode::Expired;
     }
     // A malformed method or company can never have been granted, whatever the grants say.
-    if query.method.is_some_and(|m| !is_method_name(m) || !grants_allow(&record.methods, m)) {
+    if query
+        .method
+        .is_some_and(|m| !is_method_name(m) || !grants_allow(&record.methods, m))
+    {
         return VerifyCode::MethodNotAllowed;
     }
-    if query.company.is_some_and(|c| !is_company_id(c) || !record.companies.allows(c)) {
+    if query
+        .company
+        .is_some_and(|c| !is_company_id(c) || !record.companies.allows(c))
+    {
         return VerifyCode::CompanyNotAllowed;
     }
     VerifyCode::Valid
@@ -146,8 +156,14 @@ mod tests {
     #[test]
     fn an_active_key_with_the_method_and_company_is_valid() {
         let r = record();
-        assert_eq!(decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))), VerifyCode::Valid);
-        assert_eq!(decide(Some(&r), NOW, ask(Some("payroll.payslips.read"), None)), VerifyCode::Valid);
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))),
+            VerifyCode::Valid
+        );
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some("payroll.payslips.read"), None)),
+            VerifyCode::Valid
+        );
         assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::Valid);
     }
 
@@ -162,7 +178,10 @@ mod tests {
         assert_eq!(decide(Some(&r), NOW, q), VerifyCode::Expired);
         r.expires_at = None;
         assert_eq!(decide(Some(&r), NOW, q), VerifyCode::MethodNotAllowed);
-        assert_eq!(decide(Some(&r), NOW, ask(Some("employees.read"), Some("OTHER"))), VerifyCode::CompanyNotAllowed);
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some("employees.read"), Some("OTHER"))),
+            VerifyCode::CompanyNotAllowed
+        );
     }
 
     #[test]
@@ -182,24 +201,40 @@ mod tests {
         r.valid_until = Some(NOW.unix());
         assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::NotFound);
         r.active = false;
-        assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::NotFound, "details of a dead secret are never shown");
+        assert_eq!(
+            decide(Some(&r), NOW, ask(None, None)),
+            VerifyCode::NotFound,
+            "details of a dead secret are never shown"
+        );
     }
 
     #[test]
     fn a_key_without_methods_is_denied_every_method_but_passes_when_no_method_is_asked() {
         let mut r = record();
         r.methods.clear();
-        assert_eq!(decide(Some(&r), NOW, ask(Some("employees.read"), None)), VerifyCode::MethodNotAllowed);
-        assert_eq!(decide(Some(&r), NOW, ask(None, Some("ACME"))), VerifyCode::Valid);
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some("employees.read"), None)),
+            VerifyCode::MethodNotAllowed
+        );
+        assert_eq!(
+            decide(Some(&r), NOW, ask(None, Some("ACME"))),
+            VerifyCode::Valid
+        );
     }
 
     #[test]
     fn a_key_restricted_to_no_company_reaches_none() {
         let mut r = record();
         r.companies = CompanyScope::Only(vec![]);
-        assert_eq!(decide(Some(&r), NOW, ask(None, Some("ACME"))), VerifyCode::CompanyNotAllowed);
+        assert_eq!(
+            decide(Some(&r), NOW, ask(None, Some("ACME"))),
+            VerifyCode::CompanyNotAllowed
+        );
         r.companies = CompanyScope::All;
-        assert_eq!(decide(Some(&r), NOW, ask(None, Some("NEWCO"))), VerifyCode::Valid);
+        assert_eq!(
+            decide(Some(&r), NOW, ask(None, Some("NEWCO"))),
+            VerifyCode::Valid
+        );
     }
 
     #[test]
@@ -207,25 +242,50 @@ mod tests {
         let mut r = record();
         r.methods = vec!["*".into()];
         r.companies = CompanyScope::All;
-        assert_eq!(decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))), VerifyCode::Valid);
-        assert_eq!(decide(Some(&r), NOW, ask(Some("DROP TABLE"), None)), VerifyCode::MethodNotAllowed);
-        assert_eq!(decide(Some(&r), NOW, ask(Some(""), None)), VerifyCode::MethodNotAllowed);
-        assert_eq!(decide(Some(&r), NOW, ask(None, Some("a/b"))), VerifyCode::CompanyNotAllowed);
-        assert_eq!(decide(Some(&r), NOW, ask(None, Some(""))), VerifyCode::CompanyNotAllowed);
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))),
+            VerifyCode::Valid
+        );
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some("DROP TABLE"), None)),
+            VerifyCode::MethodNotAllowed
+        );
+        assert_eq!(
+            decide(Some(&r), NOW, ask(Some(""), None)),
+            VerifyCode::MethodNotAllowed
+        );
+        assert_eq!(
+            decide(Some(&r), NOW, ask(None, Some("a/b"))),
+            VerifyCode::CompanyNotAllowed
+        );
+        assert_eq!(
+            decide(Some(&r), NOW, ask(None, Some(""))),
+            VerifyCode::CompanyNotAllowed
+        );
     }
 
     #[test]
     fn records_round_trip_through_json_and_refuse_unknown_fields() {
-        let r = record();
+        let mut r = record();
+        r.metadata =
+            Some(serde_json::value::RawValue::from_string(r#"{"crm":"X-1"}"#.into()).unwrap());
         let json = serde_json::to_string(&r).unwrap();
-        assert_eq!(serde_json::from_str::<VerificationRecord>(&json).unwrap(), r);
+        let back = serde_json::from_str::<VerificationRecord>(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        assert_eq!(back.metadata.unwrap().get(), r#"{"crm":"X-1"}"#);
         let tampered = json.replacen('{', "{\"admin\":true,", 1);
         assert!(serde_json::from_str::<VerificationRecord>(&tampered).is_err());
     }
 
     #[test]
     fn codes_have_stable_wire_names() {
-        assert_eq!(serde_json::to_string(&VerifyCode::MethodNotAllowed).unwrap(), "\"METHOD_NOT_ALLOWED\"");
-        assert_eq!(VerifyCode::CompanyNotAllowed.as_str(), "COMPANY_NOT_ALLOWED");
+        assert_eq!(
+            serde_json::to_string(&VerifyCode::MethodNotAllowed).unwrap(),
+            "\"METHOD_NOT_ALLOWED\""
+        );
+        assert_eq!(
+            VerifyCode::CompanyNotAllowed.as_str(),
+            "COMPANY_NOT_ALLOWED"
+        );
     }
 }

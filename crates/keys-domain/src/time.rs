@@ -48,9 +48,17 @@ impl Timestamp {
             if !part.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            Some(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+            Some(
+                part.iter()
+                    .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
+            )
         };
-        if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -88,7 +96,9 @@ impl Timestamp {
         };
         let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
             - offset;
-        (MIN_SECONDS..=MAX_SECONDS).contains(&secs).then_some(Self(secs))
+        (MIN_SECONDS..=MAX_SECONDS)
+            .contains(&secs)
+            .then_some(Self(secs))
     }
 }
 
@@ -204,10 +214,22 @@ mod tests {
 
     #[test]
     fn formatting_round_trips_through_parsing() {
-        for secs in [0, 1, 59, 86_399, 86_400, 951_868_800, 1_795_733_675, MAX_SECONDS] {
+        for secs in [
+            0,
+            1,
+            59,
+            86_399,
+            86_400,
+            951_868_800,
+            1_795_733_675,
+            MAX_SECONDS,
+        ] {
             let text = Timestamp::from_unix(secs).to_string();
             assert_eq!(parse(&text), Some(secs), "{text}");
         }
-        assert_eq!(Timestamp::from_unix(1_795_733_675).to_string(), "2026-11-26T22:54:35Z");
+        assert_eq!(
+            Timestamp::from_unix(1_795_733_675).to_string(),
+            "2026-11-26T22:54:35Z"
+        );
     }
 }

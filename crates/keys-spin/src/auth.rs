@@ -2,7 +2,9 @@
 
 use crate::http::ApiRequest;
 use keys_domain::Error;
-use keys_domain::identity::{Caller, IdentityConfig, PLATFORM_CONFIGURATION, bearer_token, verify_token};
+use keys_domain::identity::{
+    Caller, IdentityConfig, PLATFORM_CONFIGURATION, bearer_token, verify_token,
+};
 use keys_domain::model::Actor;
 use keys_domain::time::Timestamp;
 
@@ -17,15 +19,17 @@ async fn variable(name: &str) -> Result<Option<String>, Error> {
     match spin_sdk::variables::get(name).await {
         Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => Ok(Some(value)),
-        Err(err) => Err(Error::Unexpected(anyhow::anyhow!("reading variable {name}: {err:?}"))),
+        Err(err) => Err(Error::Unexpected(anyhow::anyhow!(
+            "reading variable {name}: {err:?}"
+        ))),
     }
 }
 
 /// Loads the identity configuration; a missing secret is a server error (fail closed).
 pub async fn identity_config() -> Result<IdentityConfig, Error> {
-    let secret = variable(VAR_TOKEN_SECRET)
-        .await?
-        .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("variable {VAR_TOKEN_SECRET} is empty")))?;
+    let secret = variable(VAR_TOKEN_SECRET).await?.ok_or_else(|| {
+        Error::Unexpected(anyhow::anyhow!("variable {VAR_TOKEN_SECRET} is empty"))
+    })?;
     Ok(IdentityConfig {
         secret,
         issuer: variable(VAR_TOKEN_ISSUER).await?,
@@ -40,5 +44,8 @@ pub async fn require_platform_configuration(req: &ApiRequest) -> Result<Actor, E
     let config = identity_config().await?;
     let caller: Caller = verify_token(token, &config, Timestamp::now())?;
     caller.require(PLATFORM_CONFIGURATION)?;
-    Ok(Actor { id: caller.subject, name: caller.name })
+    Ok(Actor {
+        id: caller.subject,
+        name: caller.name,
+    })
 }

@@ -10,11 +10,12 @@ const SQL_COMPANY_EXISTS: &str = "SELECT 1 FROM companies WHERE id = ?";
 
 /// Every method name of the catalog.
 pub async fn method_names(db: &Db) -> Result<Vec<MethodName>, Error> {
-    let rows = db.rows(SQL_METHOD_NAMES, []).await?;
+    let rows = db.rows(SQL_METHOD_NAMES, vec![]).await?;
     rows.iter()
         .map(|r| {
-            MethodName::parse(&db::text(r, 0)?)
-                .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("catalog holds a malformed method name")))
+            MethodName::parse(&db::text(r, 0)?).ok_or_else(|| {
+                Error::Unexpected(anyhow::anyhow!("catalog holds a malformed method name"))
+            })
         })
         .collect()
 }
@@ -33,7 +34,11 @@ pub async fn check_grants(db: &Db, grants: &[MethodGrant]) -> Result<(), Error> 
         code: "unknown_method",
         detail: format!(
             "not in the method catalog: {}",
-            unknown.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+            unknown
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     })
 }
@@ -45,12 +50,22 @@ pub async fn check_companies(db: &Db, scope: &CompanyScope) -> Result<(), Error>
     };
     let mut unknown = Vec::new();
     for company in list {
-        if db.rows(SQL_COMPANY_EXISTS, [Value::Text(company.as_str().to_owned())]).await?.is_empty() {
+        if db
+            .rows(
+                SQL_COMPANY_EXISTS,
+                vec![Value::Text(company.as_str().to_owned())],
+            )
+            .await?
+            .is_empty()
+        {
             unknown.push(format!("`{}`", company.as_str()));
         }
     }
     if unknown.is_empty() {
         return Ok(());
     }
-    Err(Error::Invalid { code: "unknown_company", detail: format!("not registered companies: {}", unknown.join(", ")) })
+    Err(Error::Invalid {
+        code: "unknown_company",
+        detail: format!("not registered companies: {}", unknown.join(", ")),
+    })
 }

@@ -2,6 +2,13 @@
 
 use keys_domain::Error;
 use spin_sdk::sqlite::{Connection, RowResult, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed step of work borrowing from its caller. Transaction bodies are passed this way,
+/// rather than as generic closures, so the transaction code exists once per component
+/// instead of once per caller (it keeps the `.wasm` files small).
+pub type Step<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
 
 /// The schema migrations, in order; the database's `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -28,7 +35,9 @@ impl Db {
     /// fresh database works on every Spin host without manual steps; the check costs one
     /// `PRAGMA user_version` per admin request, and verify-key never opens SQLite.
     pub async fn open() -> Result<Self, Error> {
-        let connection = Connection::open_default().await.map_err(|e| store_error("open", e))?;
+        let connection = Connection::open_default()
+            .await
+            .map_err(|e| store_error("open", e))?;
         let db = Self(connection);
         if db.user_version().await? < MIGRATIONS.len() as i64 {
             db.migrate().await?;
@@ -37,46 +46,52 @@ impl Db {
     }
 
     async fn user_version(&self) -> Result<i64, Error> {
-        let rows = self.rows(SQL_USER_VERSION, []).await?;
+        let rows = self.rows(SQL_USER_VERSION, vec![]).await?;
         Ok(rows.first().and_then(|r| r.get::<i64>(0)).unwrap_or(0))
     }
 
     async fn migrate(&self) -> Result<(), Error> {
-        self.transaction(async |db| {
+        self.transaction(Box::pin(async {
             // Re-read inside the write lock: another instance may have migrated meanwhile.
-            let applied = db.user_version().await?.max(0) as usize;
+            let applied = self.user_version().await?.max(0) as usize;
             for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
                 for statement in statements(migration) {
-                    db.exec(&statement, []).await?;
+                    self.exec(&statement, vec![]).await?;
                 }
-                db.exec(&format!("PRAGMA user_version = {}", index + 1), []).await?;
+                self.exec(&format!("PRAGMA user_version = {}", index + 1), vec![])
+                    .await?;
             }
             Ok(())
-        })
+        }))
         .await
     }
 
     /// Runs a statement, discarding any rows.
-    pub async fn exec(&self, sql: &str, params: impl IntoIterator<Item = Value>) -> Result<(), Error> {
+    pub async fn exec(&self, sql: &str, params: Vec<Value>) -> Result<(), Error> {
         self.rows(sql, params).await.map(drop)
     }
 
     /// Runs a statement and collects its rows.
-    pub async fn rows(&self, sql: &str, params: impl IntoIterator<Item = Value>) -> Result<Vec<RowResult>, Error> {
-        let result = self.0.execute(sql, params).await.map_err(|e| store_error(sql, e))?;
+    pub async fn rows(&self, sql: &str, params: Vec<Value>) -> Result<Vec<RowResult>, Error> {
+        let result = self
+            .0
+            .execute(sql, params)
+            .await
+            .map_err(|e| store_error(sql, e))?;
         result.collect().await.map_err(|e| store_error(sql, e))
     }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE` … `COMMIT`, rolling back when it fails.
-    pub async fn transaction<T>(&self, body: impl AsyncFnOnce(&Db) -> Result<T, Error>) -> Result<T, Error> {
-        self.exec(SQL_BEGIN, []).await?;
-        match body(self).await {
-            Ok(value) => {
-                if let Err(err) = self.exec(SQL_COMMIT, []).await {
+    /// Runs `body` inside `BEGIN IMMEDIATE` … `COMMIT`, rolling back when it fails. `body`
+    /// must use this same connection.
+    pub async fn transaction(&self, body: Step<'_>) -> Result<(), Error> {
+        self.exec(SQL_BEGIN, vec![]).await?;
+        match body.await {
+            Ok(()) => {
+                if let Err(err) = self.exec(SQL_COMMIT, vec![]).await {
                     self.rollback().await;
                     return Err(err);
                 }
-                Ok(value)
+                Ok(())
             }
             Err(err) => {
                 self.rollback().await;
@@ -87,7 +102,7 @@ impl Db {
 
     /// Best-effort rollback after a failure (the original error is what the caller sees).
     pub async fn rollback(&self) {
-        if let Err(err) = self.exec(SQL_ROLLBACK, []).await {
+        if let Err(err) = self.exec(SQL_ROLLBACK, vec![]).await {
             eprintln!("warning: rollback failed: {err:#}");
         }
     }
@@ -156,7 +171,11 @@ mod tests {
             assert!(!parts.is_empty());
             for part in parts {
                 assert!(part.trim_end().ends_with(';'), "{part}");
-                assert_eq!(part.matches(';').count(), 1, "one statement per part: {part}");
+                assert_eq!(
+                    part.matches(';').count(),
+                    1,
+                    "one statement per part: {part}"
+                );
             }
         }
     }

@@ -10,7 +10,7 @@
 //! or a rebuild restores its records from SQLite. Failures never leave more access than
 //! SQLite grants.
 
-use crate::db::{self, Db};
+use crate::db::{self, Db, Step};
 use crate::kv::Kv;
 use keys_domain::Error;
 use keys_domain::key::random_id;
@@ -31,11 +31,15 @@ const SQL_INSERT_KEY: &str = "INSERT INTO api_keys (id, label, hint, status, met
 const SQL_UPDATE_KEY: &str = "UPDATE api_keys SET label = ?, hint = ?, status = ?, methods = ?, companies = ?, \
      metadata = ?, expires_at = ?, updated_at = ? WHERE id = ?";
 const SQL_DELETE_KEY: &str = "DELETE FROM api_keys WHERE id = ?";
-const SQL_SECRETS_OF_KEY: &str = "SELECT hash, valid_until FROM key_secrets WHERE key_id = ? ORDER BY created_at, hash";
-const SQL_INSERT_SECRET: &str = "INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)";
+const SQL_SECRETS_OF_KEY: &str =
+    "SELECT hash, valid_until FROM key_secrets WHERE key_id = ? ORDER BY created_at, hash";
+const SQL_INSERT_SECRET: &str =
+    "INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)";
 const SQL_DELETE_SECRETS_OF_KEY: &str = "DELETE FROM key_secrets WHERE key_id = ?";
-const SQL_DELETE_DEAD_SECRETS: &str = "DELETE FROM key_secrets WHERE key_id = ? AND valid_until IS NOT NULL AND valid_until <= ?";
-const SQL_RETIRE_CURRENT_SECRET: &str = "UPDATE key_secrets SET valid_until = ? WHERE key_id = ? AND valid_until IS NULL";
+const SQL_DELETE_DEAD_SECRETS: &str =
+    "DELETE FROM key_secrets WHERE key_id = ? AND valid_until IS NOT NULL AND valid_until <= ?";
+const SQL_RETIRE_CURRENT_SECRET: &str =
+    "UPDATE key_secrets SET valid_until = ? WHERE key_id = ? AND valid_until IS NULL";
 const SQL_INSERT_EVENT: &str = "INSERT INTO audit_events (id, key_id, kind, actor_id, actor_name, at, changes) VALUES (?, ?, ?, ?, ?, ?, ?)";
 const SQL_ALL_LIVE_SECRETS: &str = "SELECT s.hash, s.valid_until, k.id FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
      WHERE s.valid_until IS NULL OR s.valid_until > ? ORDER BY k.id";
@@ -67,7 +71,10 @@ fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
         metadata,
         expires_at: db::opt_int(row, 7).map(Timestamp::from_unix),
         created_at: Timestamp::from_unix(db::int(row, 8)?),
-        created_by: Actor { id: db::text(row, 9)?, name: db::opt_text(row, 10) },
+        created_by: Actor {
+            id: db::text(row, 9)?,
+            name: db::opt_text(row, 10),
+        },
         updated_at: Timestamp::from_unix(db::int(row, 11)?),
     };
     Ok((key, db::int(row, 12)?))
@@ -75,8 +82,12 @@ fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
 
 /// Loads a key, or `None`.
 pub async fn load(db: &Db, id: &str) -> Result<Option<StoredKey>, Error> {
-    let rows = db.rows(SQL_SELECT_KEY, [Value::Text(id.to_owned())]).await?;
-    rows.first().map(|r| key_from_row(r).map(|(k, _)| k)).transpose()
+    let rows = db
+        .rows(SQL_SELECT_KEY, vec![Value::Text(id.to_owned())])
+        .await?;
+    rows.first()
+        .map(|r| key_from_row(r).map(|(k, _)| k))
+        .transpose()
 }
 
 /// Loads a key, or fails with 404.
@@ -86,7 +97,11 @@ pub async fn load_or_404(db: &Db, id: &str) -> Result<StoredKey, Error> {
 
 /// The 404 of an unknown key id (the id is echoed only when it looks like one).
 pub fn not_found(id: &str) -> Error {
-    let shown = if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') { id } else { "…" };
+    let shown = if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        id
+    } else {
+        "…"
+    };
     Error::NotFound(format!("no API key with id `{shown}`"))
 }
 
@@ -97,17 +112,31 @@ fn key_params(key: &StoredKey) -> Result<[Value; 7], Error> {
         Value::Text(key.status.as_str().to_owned()),
         Value::Text(to_json_text(&key.methods)?),
         Value::Text(to_json_text(&key.companies)?),
-        db::opt_text_param(key.metadata.as_ref().map(to_json_text).transpose()?.as_deref()),
+        db::opt_text_param(
+            key.metadata
+                .as_ref()
+                .map(to_json_text)
+                .transpose()?
+                .as_deref(),
+        ),
         db::opt_int_param(key.expires_at.map(Timestamp::unix)),
     ])
 }
 
 /// Inserts a new key and its first secret.
 pub async fn insert(db: &Db, key: &StoredKey, secret_hash: &str) -> Result<(), Error> {
-    let [label, hint, status, methods, companies, metadata, expires_at] = key_params(key)?;
+    let [
+        label,
+        hint,
+        status,
+        methods,
+        companies,
+        metadata,
+        expires_at,
+    ] = key_params(key)?;
     db.exec(
         SQL_INSERT_KEY,
-        [
+        vec![
             Value::Text(key.id.clone()),
             label,
             hint,
@@ -128,10 +157,18 @@ pub async fn insert(db: &Db, key: &StoredKey, secret_hash: &str) -> Result<(), E
 
 /// Writes every mutable column of a key.
 pub async fn update(db: &Db, key: &StoredKey) -> Result<(), Error> {
-    let [label, hint, status, methods, companies, metadata, expires_at] = key_params(key)?;
+    let [
+        label,
+        hint,
+        status,
+        methods,
+        companies,
+        metadata,
+        expires_at,
+    ] = key_params(key)?;
     db.exec(
         SQL_UPDATE_KEY,
-        [
+        vec![
             label,
             hint,
             status,
@@ -148,27 +185,43 @@ pub async fn update(db: &Db, key: &StoredKey) -> Result<(), Error> {
 
 /// Deletes a key and all its secrets (its audit events stay).
 pub async fn delete(db: &Db, id: &str) -> Result<(), Error> {
-    db.exec(SQL_DELETE_SECRETS_OF_KEY, [Value::Text(id.to_owned())]).await?;
-    db.exec(SQL_DELETE_KEY, [Value::Text(id.to_owned())]).await
+    db.exec(SQL_DELETE_SECRETS_OF_KEY, vec![Value::Text(id.to_owned())])
+        .await?;
+    db.exec(SQL_DELETE_KEY, vec![Value::Text(id.to_owned())])
+        .await
 }
 
 /// Adds a current secret to a key.
 pub async fn add_secret(db: &Db, id: &str, hash: &str, now: Timestamp) -> Result<(), Error> {
     db.exec(
         SQL_INSERT_SECRET,
-        [Value::Text(hash.to_owned()), Value::Text(id.to_owned()), Value::Integer(now.unix())],
+        vec![
+            Value::Text(hash.to_owned()),
+            Value::Text(id.to_owned()),
+            Value::Integer(now.unix()),
+        ],
     )
     .await
 }
 
 /// Ends the current secret of a key: at once (deleted, together with any secret still in
 /// a grace period) or at `grace_until`.
-pub async fn retire_current_secret(db: &Db, id: &str, grace_until: Option<Timestamp>) -> Result<(), Error> {
+pub async fn retire_current_secret(
+    db: &Db,
+    id: &str,
+    grace_until: Option<Timestamp>,
+) -> Result<(), Error> {
     match grace_until {
-        None => db.exec(SQL_DELETE_SECRETS_OF_KEY, [Value::Text(id.to_owned())]).await,
-        Some(until) => {
-            db.exec(SQL_RETIRE_CURRENT_SECRET, [Value::Integer(until.unix()), Value::Text(id.to_owned())])
+        None => {
+            db.exec(SQL_DELETE_SECRETS_OF_KEY, vec![Value::Text(id.to_owned())])
                 .await
+        }
+        Some(until) => {
+            db.exec(
+                SQL_RETIRE_CURRENT_SECRET,
+                vec![Value::Integer(until.unix()), Value::Text(id.to_owned())],
+            )
+            .await
         }
     }
 }
@@ -180,9 +233,16 @@ struct SecretRow {
 }
 
 async fn secrets_of(db: &Db, id: &str) -> Result<Vec<SecretRow>, Error> {
-    let rows = db.rows(SQL_SECRETS_OF_KEY, [Value::Text(id.to_owned())]).await?;
+    let rows = db
+        .rows(SQL_SECRETS_OF_KEY, vec![Value::Text(id.to_owned())])
+        .await?;
     rows.iter()
-        .map(|r| Ok(SecretRow { hash: db::text(r, 0)?, valid_until: db::opt_int(r, 1).map(Timestamp::from_unix) }))
+        .map(|r| {
+            Ok(SecretRow {
+                hash: db::text(r, 0)?,
+                valid_until: db::opt_int(r, 1).map(Timestamp::from_unix),
+            })
+        })
         .collect()
 }
 
@@ -195,10 +255,11 @@ pub async fn record_event(
     at: Timestamp,
     changes: Json,
 ) -> Result<(), Error> {
-    let id = random_id(EVENT_ID_PREFIX).map_err(|e| Error::Unexpected(anyhow::anyhow!("random: {e}")))?;
+    let id = random_id(EVENT_ID_PREFIX)
+        .map_err(|e| Error::Unexpected(anyhow::anyhow!("random: {e}")))?;
     db.exec(
         SQL_INSERT_EVENT,
-        [
+        vec![
             Value::Text(id),
             Value::Text(key_id.to_owned()),
             Value::Text(kind.as_str().to_owned()),
@@ -212,33 +273,50 @@ pub async fn record_event(
 }
 
 /// Applies a change to one key under the consistency protocol described in the module
-/// docs. `body` reads and writes SQLite inside the transaction; afterwards the key's
-/// verification records are rewritten from what SQLite then holds.
-pub async fn change<T>(
+/// docs. `body` reads and writes SQLite through `db` inside the transaction; afterwards the
+/// key's verification records are rewritten from what SQLite then holds. Returns the key as
+/// committed (`None` once deleted).
+pub async fn change(
     db: &Db,
     kv: &Kv,
     key_id: &str,
     now: Timestamp,
-    body: impl AsyncFnOnce(&Db) -> Result<T, Error>,
-) -> Result<T, Error> {
+    body: Step<'_>,
+) -> Result<Option<StoredKey>, Error> {
     let mut touched: Vec<String> = Vec::new();
+    let mut committed: Option<StoredKey> = None;
     let result = db
-        .transaction(async |db| {
+        .transaction(Box::pin(async {
             let before = secrets_of(db, key_id).await?;
-            let value = body(db).await?;
-            db.exec(SQL_DELETE_DEAD_SECRETS, [Value::Text(key_id.to_owned()), Value::Integer(now.unix())])
-                .await?;
+            body.await?;
+            db.exec(
+                SQL_DELETE_DEAD_SECRETS,
+                vec![Value::Text(key_id.to_owned()), Value::Integer(now.unix())],
+            )
+            .await?;
             let key = load(db, key_id).await?;
-            let after = if key.is_some() { secrets_of(db, key_id).await? } else { Vec::new() };
-            touched = before.iter().chain(&after).map(|s| s.hash.clone()).collect();
+            let after = if key.is_some() {
+                secrets_of(db, key_id).await?
+            } else {
+                Vec::new()
+            };
+            touched = before
+                .iter()
+                .chain(&after)
+                .map(|s| s.hash.clone())
+                .collect();
             write_records(kv, key_id, key.as_ref(), &before, &after).await?;
-            Ok(value)
-        })
+            committed = key;
+            Ok(())
+        }))
         .await;
-    if result.is_err() && !touched.is_empty() {
-        fail_closed(kv, &touched).await;
+    if let Err(err) = result {
+        if !touched.is_empty() {
+            fail_closed(kv, &touched).await;
+        }
+        return Err(err);
     }
-    result
+    Ok(committed)
 }
 
 /// Deletes the records of removed secrets, then writes the records of the live ones.
@@ -249,7 +327,10 @@ async fn write_records(
     before: &[SecretRow],
     after: &[SecretRow],
 ) -> Result<(), Error> {
-    for gone in before.iter().filter(|b| !after.iter().any(|a| a.hash == b.hash)) {
+    for gone in before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.hash == b.hash))
+    {
         kv.delete(&record_key(&gone.hash)).await?;
     }
     match key {
@@ -268,7 +349,9 @@ async fn write_records(
 async fn fail_closed(kv: &Kv, hashes: &[String]) {
     for hash in hashes {
         if let Err(err) = kv.delete(&record_key(hash)).await {
-            eprintln!("warning: could not remove a verification record after a failed change: {err:#}");
+            eprintln!(
+                "warning: could not remove a verification record after a failed change: {err:#}"
+            );
         }
     }
 }
@@ -277,7 +360,11 @@ async fn fail_closed(kv: &Kv, hashes: &[String]) {
 /// unreadable: this is display information only).
 pub async fn last_used(kv: &Kv, key_id: &str) -> Option<Timestamp> {
     let bytes = kv.get(&last_used_key(key_id)).await.ok()??;
-    std::str::from_utf8(&bytes).ok()?.parse::<i64>().ok().map(Timestamp::from_unix)
+    std::str::from_utf8(&bytes)
+        .ok()?
+        .parse::<i64>()
+        .ok()
+        .map(Timestamp::from_unix)
 }
 
 /// Filters of the key list.
@@ -298,11 +385,14 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Optio
         "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR status = ?1) \
          AND (?2 IS NULL OR label LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4"
     );
-    let pattern = filter.label_contains.as_deref().map(|q| format!("%{}%", escape_like(q)));
+    let pattern = filter
+        .label_contains
+        .as_deref()
+        .map(|q| format!("%{}%", escape_like(q)));
     let rows = db
         .rows(
             &sql,
-            [
+            vec![
                 db::opt_text_param(filter.status.map(Status::as_str)),
                 db::opt_text_param(pattern.as_deref()),
                 db::opt_int_param(filter.after),
@@ -310,7 +400,10 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Optio
             ],
         )
         .await?;
-    let mut keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut keys = rows
+        .iter()
+        .map(key_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let next = if keys.len() > filter.limit as usize {
         keys.truncate(filter.limit as usize);
         keys.last().map(|(_, seq)| *seq)
@@ -321,7 +414,9 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Optio
 }
 
 fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// An audit event as the API shows it.
@@ -352,7 +447,14 @@ pub async fn list_events(
     const SQL: &str = "SELECT id, key_id, kind, actor_id, actor_name, at, changes, seq FROM audit_events \
          WHERE (?1 IS NULL OR key_id = ?1) AND (?2 IS NULL OR seq < ?2) ORDER BY seq DESC LIMIT ?3";
     let rows = db
-        .rows(SQL, [db::opt_text_param(key_id), db::opt_int_param(after), Value::Integer(i64::from(limit) + 1)])
+        .rows(
+            SQL,
+            vec![
+                db::opt_text_param(key_id),
+                db::opt_int_param(after),
+                Value::Integer(i64::from(limit) + 1),
+            ],
+        )
         .await?;
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -361,7 +463,10 @@ pub async fn list_events(
                 id: db::text(row, 0)?,
                 key_id: db::text(row, 1)?,
                 kind: db::text(row, 2)?,
-                actor: Actor { id: db::text(row, 3)?, name: db::opt_text(row, 4) },
+                actor: Actor {
+                    id: db::text(row, 3)?,
+                    name: db::opt_text(row, 4),
+                },
                 at: Timestamp::from_unix(db::int(row, 5)?),
                 changes: parse_json(&db::text(row, 6)?, "changes")?,
             },
@@ -389,8 +494,14 @@ pub struct RebuildReport {
 /// Rewrites every verification record from SQLite and removes the ones SQLite does not know.
 /// Runs inside a write transaction so no admin change interleaves.
 pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, Error> {
-    db.transaction(async |db| {
-        let rows = db.rows(SQL_ALL_LIVE_SECRETS, [Value::Integer(now.unix())]).await?;
+    let mut report = RebuildReport {
+        records_written: 0,
+        stale_records_removed: 0,
+    };
+    db.transaction(Box::pin(async {
+        let rows = db
+            .rows(SQL_ALL_LIVE_SECRETS, vec![Value::Integer(now.unix())])
+            .await?;
         let mut live = std::collections::HashSet::with_capacity(rows.len());
         let mut current: Option<StoredKey> = None;
         for row in &rows {
@@ -405,16 +516,17 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
             kv.set(&record_key(&hash), &bytes).await?;
             live.insert(hash);
         }
-        let mut removed = 0;
         for name in kv.keys().await? {
             if let Some(hash) = name.strip_prefix(RECORD_KEY_PREFIX)
                 && !live.contains(hash)
             {
                 kv.delete(&name).await?;
-                removed += 1;
+                report.stale_records_removed += 1;
             }
         }
-        Ok(RebuildReport { records_written: live.len(), stale_records_removed: removed })
-    })
-    .await
+        report.records_written = live.len();
+        Ok(())
+    }))
+    .await?;
+    Ok(report)
 }

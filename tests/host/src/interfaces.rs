@@ -1,0 +1,413 @@
+//! The Spin interfaces `spin:key-value@3.0.0`, `spin:sqlite@3.1.0` and `spin:variables@3.0.0`,
+//! implemented over [`Stores`] with the permissions of the calling component.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{
+    Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader,
+};
+
+use crate::manifest::validate_variable_name;
+use crate::stores::{INJECTED_FAULT, KvCall, SharedConnection, SqlValue, Stores, lock};
+
+/// Host bindings generated from the WIT files in `wit/`.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-imports",
+        imports: { default: trappable },
+        with: {
+            "spin:key-value/key-value.store": super::KvStore,
+            "spin:sqlite/sqlite.connection": super::SqliteConnection,
+        },
+    });
+}
+
+use bindings::spin::key_value::key_value as kv;
+use bindings::spin::sqlite::sqlite;
+use bindings::spin::variables::variables;
+
+/// What one component may use, from its manifest entry; shared by all its instances.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    /// The component id.
+    pub component: String,
+    /// The key-value store labels the component may open.
+    pub key_value_stores: BTreeSet<String>,
+    /// The SQLite database labels the component may open.
+    pub sqlite_databases: BTreeSet<String>,
+    /// The component's variables, resolved when the host started.
+    pub variables: HashMap<String, String>,
+}
+
+/// The Spin part of one instance's store data.
+pub struct SpinState {
+    /// The permissions and variables of the instance's component.
+    pub grants: Arc<Grants>,
+    /// The host's stores.
+    pub stores: Arc<Stores>,
+}
+
+/// What the Spin interface implementations borrow from the store data.
+pub struct SpinView<'a> {
+    /// The instance's resource table.
+    pub table: &'a mut ResourceTable,
+    /// The instance's Spin state.
+    pub state: &'a SpinState,
+}
+
+/// The resource behind a `spin:key-value` `store` handle.
+pub struct KvStore {
+    label: String,
+}
+
+/// The resource behind a `spin:sqlite` `connection` handle: its own SQLite connection.
+pub struct SqliteConnection {
+    conn: SharedConnection,
+}
+
+/// Marks the Spin interfaces in the linker (see [`HasData`]).
+pub struct SpinHost;
+
+impl HasData for SpinHost {
+    type Data<'a> = SpinView<'a>;
+}
+
+/// Adds the three Spin interfaces to `linker`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    getter: fn(&mut T) -> SpinView<'_>,
+) -> wasmtime::Result<()> {
+    bindings::SpinImports::add_to_linker::<T, SpinHost>(linker, getter)
+}
+
+fn shared<T>(accessor: &Accessor<T, SpinHost>) -> (Arc<Grants>, Arc<Stores>) {
+    accessor.with(|mut access| {
+        let view = access.get();
+        (view.state.grants.clone(), view.state.stores.clone())
+    })
+}
+
+fn kv_label<T>(
+    accessor: &Accessor<T, SpinHost>,
+    store: &Resource<KvStore>,
+) -> wasmtime::Result<String> {
+    accessor.with(|mut access| Ok(access.get().table.get(store)?.label.clone()))
+}
+
+fn kv_error(e: impl std::fmt::Display) -> kv::Error {
+    kv::Error::Other(e.to_string())
+}
+
+fn injected_kv() -> kv::Error {
+    kv::Error::Other(INJECTED_FAULT.to_string())
+}
+
+impl<T> kv::HostStoreWithStore<T> for SpinHost {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<KvStore>, kv::Error>> {
+        let (grants, stores) = shared(accessor);
+        if stores.kv_call(KvCall::Open) {
+            return Ok(Err(injected_kv()));
+        }
+        if !grants.key_value_stores.contains(&label) {
+            return Ok(Err(kv::Error::AccessDenied));
+        }
+        if !stores.has_kv_label(&label) {
+            return Ok(Err(kv::Error::NoSuchStore));
+        }
+        let store = accessor.with(|mut access| access.get().table.push(KvStore { label }))?;
+        Ok(Ok(store))
+    }
+
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
+        let label = kv_label(accessor, &store)?;
+        let (_, stores) = shared(accessor);
+        if stores.kv_call(KvCall::Get) {
+            return Ok(Err(injected_kv()));
+        }
+        Ok(stores.kv_get(&label, &key).map_err(kv_error))
+    }
+
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        store: Resource<KvStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), kv::Error>> {
+        let label = kv_label(accessor, &store)?;
+        let (_, stores) = shared(accessor);
+        if stores.kv_call(KvCall::Set) {
+            return Ok(Err(injected_kv()));
+        }
+        Ok(stores.kv_set(&label, &key, &value).map_err(kv_error))
+    }
+
+    async fn delete(
+        accessor: &Accessor<T, Self>,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), kv::Error>> {
+        let label = kv_label(accessor, &store)?;
+        let (_, stores) = shared(accessor);
+        if stores.kv_call(KvCall::Delete) {
+            return Ok(Err(injected_kv()));
+        }
+        Ok(stores.kv_delete(&label, &key).map_err(kv_error))
+    }
+
+    async fn exists(
+        accessor: &Accessor<T, Self>,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, kv::Error>> {
+        let label = kv_label(accessor, &store)?;
+        let (_, stores) = shared(accessor);
+        if stores.kv_call(KvCall::Other) {
+            return Ok(Err(injected_kv()));
+        }
+        Ok(stores.kv_exists(&label, &key).map_err(kv_error))
+    }
+
+    async fn get_keys(
+        accessor: &Accessor<T, Self>,
+        store: Resource<KvStore>,
+    ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), kv::Error>>)> {
+        let label = kv_label(accessor, &store)?;
+        let (_, stores) = shared(accessor);
+        let (keys, result) = if stores.kv_call(KvCall::Other) {
+            (Vec::new(), Err(injected_kv()))
+        } else {
+            match stores.kv_keys(&label) {
+                Ok(keys) => (keys, Ok(())),
+                Err(e) => (Vec::new(), Err(kv_error(e))),
+            }
+        };
+        accessor.with(|mut access| {
+            let keys = StreamReader::new(&mut access, keys)?;
+            let result = FutureReader::new(
+                &mut access,
+                std::future::ready(Ok::<_, wasmtime::Error>(result)),
+            )?;
+            Ok((keys, result))
+        })
+    }
+}
+
+impl kv::HostStore for SpinView<'_> {
+    fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+impl kv::Host for SpinView<'_> {}
+
+fn sqlite_io(e: impl std::fmt::Display) -> sqlite::Error {
+    sqlite::Error::Io(e.to_string())
+}
+
+/// Opens a new connection for `grants`' component, like Spin's file-backed default.
+fn open_connection(
+    grants: &Grants,
+    stores: &Stores,
+    database: &str,
+) -> Result<SqliteConnection, sqlite::Error> {
+    if stores.sqlite_open_call() {
+        return Err(sqlite_io(INJECTED_FAULT));
+    }
+    if !grants.sqlite_databases.contains(database) {
+        return Err(sqlite::Error::AccessDenied);
+    }
+    if !stores.has_sqlite_label(database) {
+        return Err(sqlite::Error::NoSuchDatabase);
+    }
+    let conn = stores.sqlite_open(database).map_err(sqlite_io)?;
+    Ok(SqliteConnection {
+        conn: Arc::new(Mutex::new(conn)),
+    })
+}
+
+fn to_sql_values(parameters: Vec<sqlite::Value>) -> Vec<SqlValue> {
+    parameters
+        .into_iter()
+        .map(|p| match p {
+            sqlite::Value::Integer(i) => SqlValue::Integer(i),
+            sqlite::Value::Real(f) => SqlValue::Real(f),
+            sqlite::Value::Text(t) => SqlValue::Text(t),
+            sqlite::Value::Blob(b) => SqlValue::Blob(b),
+            sqlite::Value::Null => SqlValue::Null,
+        })
+        .collect()
+}
+
+fn to_rows(rows: Vec<Vec<SqlValue>>) -> Vec<sqlite::RowResult> {
+    rows.into_iter()
+        .map(|row| sqlite::RowResult {
+            values: row
+                .into_iter()
+                .map(|v| match v {
+                    SqlValue::Integer(i) => sqlite::Value::Integer(i),
+                    SqlValue::Real(f) => sqlite::Value::Real(f),
+                    SqlValue::Text(t) => sqlite::Value::Text(t),
+                    SqlValue::Blob(b) => sqlite::Value::Blob(b),
+                    SqlValue::Null => sqlite::Value::Null,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn connection<T>(
+    accessor: &Accessor<T, SpinHost>,
+    conn: &Resource<SqliteConnection>,
+) -> wasmtime::Result<SharedConnection> {
+    accessor.with(|mut access| Ok(access.get().table.get(conn)?.conn.clone()))
+}
+
+/// The async triple of `execute-async`: column names, a stream of rows, a completion future.
+type AsyncQueryResult = (
+    Vec<String>,
+    StreamReader<sqlite::RowResult>,
+    FutureReader<Result<(), sqlite::Error>>,
+);
+
+impl<T> sqlite::HostConnectionWithStore<T> for SpinHost {
+    async fn open_async(
+        accessor: &Accessor<T, Self>,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqliteConnection>, sqlite::Error>> {
+        let (grants, stores) = shared(accessor);
+        match open_connection(&grants, &stores, &database) {
+            Ok(conn) => Ok(Ok(
+                accessor.with(|mut access| access.get().table.push(conn))?
+            )),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn execute_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<SqliteConnection>,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> wasmtime::Result<Result<AsyncQueryResult, sqlite::Error>> {
+        let conn = connection(accessor, &conn)?;
+        let (_, stores) = shared(accessor);
+        let parameters = to_sql_values(parameters);
+        // SQLite may wait up to the busy timeout for another connection's lock: keep that
+        // wait off the async executor so the lock holder can go on and commit.
+        let result = tokio::task::spawn_blocking(move || {
+            let conn = lock(&conn);
+            stores.sqlite_execute(&conn, &statement, &parameters)
+        })
+        .await?;
+        let (columns, rows) = match result {
+            Ok(result) => result,
+            Err(message) => return Ok(Err(sqlite::Error::Io(message))),
+        };
+        accessor.with(|mut access| {
+            let rows = StreamReader::new(&mut access, to_rows(rows))?;
+            let done = FutureReader::new(
+                &mut access,
+                std::future::ready(Ok::<_, wasmtime::Error>(Ok(()))),
+            )?;
+            Ok(Ok((columns, rows, done)))
+        })
+    }
+
+    async fn last_insert_rowid_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<SqliteConnection>,
+    ) -> wasmtime::Result<i64> {
+        let conn = connection(accessor, &conn)?;
+        shared(accessor).1.sqlite_infallible_call();
+        Ok(lock(&conn).last_insert_rowid())
+    }
+
+    async fn changes_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<SqliteConnection>,
+    ) -> wasmtime::Result<u64> {
+        let conn = connection(accessor, &conn)?;
+        shared(accessor).1.sqlite_infallible_call();
+        Ok(lock(&conn).changes())
+    }
+}
+
+impl sqlite::HostConnection for SpinView<'_> {
+    fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqliteConnection>, sqlite::Error>> {
+        match open_connection(&self.state.grants, &self.state.stores, &database) {
+            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    fn execute(
+        &mut self,
+        conn: Resource<SqliteConnection>,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> wasmtime::Result<Result<sqlite::QueryResult, sqlite::Error>> {
+        // The synchronous form blocks the calling thread (spin-sdk 7 only uses the async one).
+        let conn = self.table.get(&conn)?.conn.clone();
+        let result =
+            self.state
+                .stores
+                .sqlite_execute(&lock(&conn), &statement, &to_sql_values(parameters));
+        Ok(result
+            .map(|(columns, rows)| sqlite::QueryResult {
+                columns,
+                rows: to_rows(rows),
+            })
+            .map_err(sqlite::Error::Io))
+    }
+
+    fn last_insert_rowid(&mut self, conn: Resource<SqliteConnection>) -> wasmtime::Result<i64> {
+        self.state.stores.sqlite_infallible_call();
+        Ok(lock(&self.table.get(&conn)?.conn).last_insert_rowid())
+    }
+
+    fn changes(&mut self, conn: Resource<SqliteConnection>) -> wasmtime::Result<u64> {
+        self.state.stores.sqlite_infallible_call();
+        Ok(lock(&self.table.get(&conn)?.conn).changes())
+    }
+
+    fn drop(&mut self, conn: Resource<SqliteConnection>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+impl sqlite::Host for SpinView<'_> {}
+
+impl<T> variables::HostWithStore<T> for SpinHost {
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        name: String,
+    ) -> wasmtime::Result<Result<String, variables::Error>> {
+        let (grants, _) = shared(accessor);
+        if let Err(reason) = validate_variable_name(&name) {
+            return Ok(Err(variables::Error::InvalidName(reason)));
+        }
+        Ok(match grants.variables.get(&name) {
+            Some(value) => Ok(value.clone()),
+            None => Err(variables::Error::Undefined(format!(
+                "no variable for {:?}.{name:?}",
+                grants.component
+            ))),
+        })
+    }
+}
+
+impl variables::Host for SpinView<'_> {}
