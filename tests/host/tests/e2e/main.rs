@@ -1,0 +1,6 @@
+//! End-to-end suite: the real `.wasm` components of the app, run by the test host from the
+//! project's spin.toml. Build them first with `scripts/build-components.sh` (the test
+//! command does).
+
+mod helpers;
+mod story;
