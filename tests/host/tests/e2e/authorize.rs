@@ -1,0 +1,186 @@
+//! The forward-auth endpoint for API gateways, and the cost of the verify hot path.
+
+use crate::helpers::App;
+use serde_json::json;
+
+async fn authorize(app: &App, headers: &[(&str, &str)]) -> crate::helpers::Reply {
+    let mut call = app.call("GET", "/api/v1/authorize");
+    for (name, value) in headers {
+        call = call.header(name, value);
+    }
+    app.send(call).await
+}
+
+#[tokio::test]
+async fn an_allowed_call_gets_204_with_the_key_id_and_hint() {
+    let app = App::start();
+    app.register_company("ACME", "Acme").await;
+    let (key, secret) = app
+        .create_key(
+            json!({ "label": "Gateway", "methods": ["employees.read"], "companies": ["ACME"] }),
+        )
+        .await;
+    let bearer = format!("Bearer {secret}");
+    let reply = authorize(
+        &app,
+        &[
+            ("authorization", &bearer),
+            ("x-api-method", "employees.read"),
+            ("x-api-company", "ACME"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    assert_eq!(reply.header("x-api-key-id"), key["id"].as_str());
+    assert_eq!(reply.header("x-api-key-hint"), key["hint"].as_str());
+
+    let via_header = authorize(&app, &[("x-api-key", &secret)]).await;
+    assert_eq!(via_header.status, 204);
+    let post = app
+        .send(
+            app.call("POST", "/api/v1/authorize")
+                .header("x-api-key", &secret),
+        )
+        .await;
+    assert_eq!(post.status, 204);
+}
+
+#[tokio::test]
+async fn missing_malformed_unknown_inactive_or_expired_keys_get_401_with_invalid_token() {
+    let app = App::start();
+    let (key, secret) = app.create_key(json!({ "label": "Gateway" })).await;
+    let unknown = keys_domain::key::NewSecret::generate()
+        .unwrap()
+        .expose()
+        .to_owned();
+    let mut cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![], "NOT_FOUND"),
+        (vec![("x-api-key", "not-a-key".into())], "NOT_FOUND"),
+        (
+            vec![("authorization", format!("Bearer {unknown}"))],
+            "NOT_FOUND",
+        ),
+        (
+            vec![("authorization", format!("Basic {secret}"))],
+            "NOT_FOUND",
+        ),
+    ];
+    for (headers, code) in cases.drain(..) {
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let reply = authorize(&app, &pairs).await;
+        assert_eq!(reply.problem(401), code, "{headers:?}");
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+    app.admin(
+        "POST",
+        &format!("/api/v1/keys/{}/deactivate", key["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(
+        authorize(&app, &[("x-api-key", &secret)])
+            .await
+            .problem(401),
+        "DISABLED"
+    );
+}
+
+#[tokio::test]
+async fn a_method_or_company_not_allowed_gets_403() {
+    let app = App::start();
+    app.register_company("ACME", "Acme").await;
+    let (_, secret) = app
+        .create_key(
+            json!({ "label": "Gateway", "methods": ["employees.read"], "companies": ["ACME"] }),
+        )
+        .await;
+    let method = authorize(
+        &app,
+        &[
+            ("x-api-key", &secret),
+            ("x-api-method", "payroll.payslips.read"),
+        ],
+    )
+    .await;
+    assert_eq!(method.problem(403), "METHOD_NOT_ALLOWED");
+    let company = authorize(&app, &[("x-api-key", &secret), ("x-api-company", "GLOBEX")]).await;
+    assert_eq!(company.problem(403), "COMPANY_NOT_ALLOWED");
+    let garbage = authorize(
+        &app,
+        &[("x-api-key", &secret), ("x-api-method", "../../etc")],
+    )
+    .await;
+    assert_eq!(garbage.problem(403), "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn the_key_is_never_read_from_the_query_string() {
+    let app = App::start();
+    let (_, secret) = app.create_key(json!({ "label": "Query" })).await;
+    let reply = app
+        .send(app.call(
+            "GET",
+            &format!("/api/v1/authorize?key={secret}&api_key={secret}"),
+        ))
+        .await;
+    assert_eq!(reply.problem(401), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_verification_costs_one_key_value_read_and_no_sqlite() {
+    let app = App::start();
+    let (_, secret) = app
+        .create_key(json!({ "label": "Hot path", "methods": ["employees.read"] }))
+        .await;
+    // First use records last_used_at; measure a second one within the same minute.
+    app.verify(&secret, Some("employees.read"), None).await;
+
+    for (key, method) in [
+        (secret.as_str(), "employees.read"),
+        (secret.as_str(), "payroll.read"),
+    ] {
+        app.host.reset_counters();
+        app.verify(key, Some(method), None).await;
+        let c = app.host.counters();
+        let reads = if method == "employees.read" { 2 } else { 1 };
+        assert_eq!(
+            (c.kv_get, c.kv_set, c.kv_delete, c.sqlite_execute),
+            (reads, 0, 0, 0),
+            "{method}: {c:?}"
+        );
+    }
+
+    let mut garbage = secret.clone();
+    garbage.replace_range(10..11, if &secret[10..11] == "A" { "B" } else { "A" });
+    app.host.reset_counters();
+    assert_eq!(app.code(&garbage, None, None).await, "NOT_FOUND");
+    let c = app.host.counters();
+    assert_eq!(
+        (c.kv_get, c.kv_other, c.sqlite_execute),
+        (0, 0, 0),
+        "a bad checksum touches no store: {c:?}"
+    );
+}
+
+#[tokio::test]
+async fn last_use_is_written_at_most_once_a_minute_per_key() {
+    let app = App::start();
+    let (key, secret) = app.create_key(json!({ "label": "Busy" })).await;
+    app.host.reset_counters();
+    for _ in 0..5 {
+        app.verify(&secret, None, None).await;
+    }
+    assert_eq!(app.host.counters().kv_set, 1);
+    let read = app
+        .admin(
+            "GET",
+            &format!("/api/v1/keys/{}", key["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .json();
+    assert!(read["last_used_at"].is_string());
+}

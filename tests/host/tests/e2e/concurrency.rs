@@ -1,0 +1,145 @@
+//! Verifications racing admin calls: once an admin call that removes access has returned,
+//! no verification started afterwards succeeds with the removed access.
+
+use crate::helpers::App;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Runs `workers` tasks verifying `key` for `method` in a loop until stopped; returns, for
+/// each answer, when its request started and whether it was VALID.
+fn hammer(
+    app: &Arc<App>,
+    key: String,
+    method: Option<&'static str>,
+    workers: usize,
+) -> (
+    Arc<AtomicBool>,
+    Vec<tokio::task::JoinHandle<Vec<(Instant, bool)>>>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles = (0..workers)
+        .map(|_| {
+            let (app, key, stop) = (app.clone(), key.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let valid = app.verify(&key, method, None).await["valid"] == true;
+                    seen.push((started, valid));
+                }
+                seen
+            })
+        })
+        .collect();
+    (stop, handles)
+}
+
+async fn results(
+    stop: Arc<AtomicBool>,
+    handles: Vec<tokio::task::JoinHandle<Vec<(Instant, bool)>>>,
+) -> Vec<(Instant, bool)> {
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all
+}
+
+async fn race(
+    app: Arc<App>,
+    key: String,
+    method: Option<&'static str>,
+    admin: impl AsyncFnOnce(&App),
+) {
+    let (stop, handles) = hammer(&app, key, method, 6);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    admin(&app).await;
+    let returned = Instant::now();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let seen = results(stop, handles).await;
+    let before = seen.iter().filter(|(t, _)| *t < returned).count();
+    let after: Vec<_> = seen.iter().filter(|(t, _)| *t >= returned).collect();
+    assert!(
+        before > 0 && !after.is_empty(),
+        "the race ran: {before} before, {} after",
+        after.len()
+    );
+    assert!(
+        seen.iter().any(|(_, ok)| *ok),
+        "access was granted before the change"
+    );
+    let leaked = after.iter().filter(|(_, ok)| *ok).count();
+    assert_eq!(
+        leaked,
+        0,
+        "{leaked} of {} verifications after the call still succeeded",
+        after.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_succeeds_with_the_old_secret_after_a_regeneration_returned() {
+    let app = Arc::new(App::start());
+    let (key, secret) = app.create_key(json!({ "label": "Rolled" })).await;
+    let id = key["id"].as_str().unwrap().to_owned();
+    race(app, secret, None, async |app: &App| {
+        let reply = app
+            .admin("POST", &format!("/api/v1/keys/{id}/regenerate"), None)
+            .await;
+        assert_eq!(reply.status, 200);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_succeeds_after_a_deactivation_returned() {
+    let app = Arc::new(App::start());
+    let (key, secret) = app.create_key(json!({ "label": "Stopped" })).await;
+    let id = key["id"].as_str().unwrap().to_owned();
+    race(app, secret, None, async |app: &App| {
+        let reply = app
+            .admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
+            .await;
+        assert_eq!(reply.status, 200);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_succeeds_with_a_removed_method_after_the_change_returned() {
+    let app = Arc::new(App::start());
+    let (key, secret) = app
+        .create_key(json!({ "label": "Narrowed", "methods": ["employees.read"] }))
+        .await;
+    let id = key["id"].as_str().unwrap().to_owned();
+    race(app, secret, Some("employees.read"), async |app: &App| {
+        let reply = app
+            .admin(
+                "PATCH",
+                &format!("/api/v1/keys/{id}/permissions"),
+                Some(json!({ "remove_methods": ["employees.read"] })),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_succeeds_after_a_delete_returned() {
+    let app = Arc::new(App::start());
+    let (key, secret) = app.create_key(json!({ "label": "Deleted" })).await;
+    let id = key["id"].as_str().unwrap().to_owned();
+    race(app, secret, None, async |app: &App| {
+        assert_eq!(
+            app.admin("DELETE", &format!("/api/v1/keys/{id}"), None)
+                .await
+                .status,
+            204
+        );
+    })
+    .await;
+}
