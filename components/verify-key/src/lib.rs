@@ -34,8 +34,11 @@ async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     match (req.path.as_str(), req.method.as_str()) {
         ("/verify", "POST") => verify(req).await,
         ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
-        ("/authorize", "GET" | "POST") => Ok(authorize(req).await),
-        ("/authorize", _) => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        (path, method) if path == "/authorize" || path.starts_with("/authorize/") => match method {
+            // Anything after /authorize is the path Envoy's ext_authz appends: ignored.
+            "GET" | "POST" => Ok(authorize(req).await),
+            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+        },
         (path, _) => Err(route_not_found(path)),
     }
 }

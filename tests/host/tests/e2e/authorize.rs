@@ -184,3 +184,29 @@ async fn last_use_is_written_at_most_once_a_minute_per_key() {
         .json();
     assert!(read["last_used_at"].is_string());
 }
+
+#[tokio::test]
+async fn envoy_style_paths_under_authorize_get_the_same_answer() {
+    let app = App::start();
+    let (_, secret) = app
+        .create_key(json!({ "label": "Envoy", "methods": ["employees.read"] }))
+        .await;
+    let allowed = app
+        .send(
+            app.call("GET", "/api/v1/authorize/api/employees/42")
+                .header("x-api-key", &secret)
+                .header("x-api-method", "employees.read"),
+        )
+        .await;
+    assert_eq!(allowed.status, 204, "{}", allowed.text());
+    let refused = app
+        .send(
+            app.call("GET", "/api/v1/authorize/api/payroll")
+                .header("x-api-key", &secret)
+                .header("x-api-method", "payroll.read"),
+        )
+        .await;
+    assert_eq!(refused.problem(403), "METHOD_NOT_ALLOWED");
+    let wrong_method = app.send(app.call("DELETE", "/api/v1/authorize/x")).await;
+    assert_eq!(wrong_method.problem(405), "method_not_allowed");
+}
