@@ -2,7 +2,8 @@
 # The project's test command (what CI runs): from a clean checkout, installs the wasm
 # target and tools, checks formatting, builds the components for wasm32-wasip2, runs
 # clippy on native and wasm crates, then every test (domain unit tests, the test host's
-# own tests, and the end-to-end suite against the built components).
+# own tests, the end-to-end suite against the built components, and the browser tests of
+# the admin UI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ echo "==> build components (wasm32-wasip2, release)"
 scripts/build-components.sh
 
 echo "==> clippy (wasm components)"
-cargo clippy --locked --target wasm32-wasip2 -p keys-spin -p manage-keys -p manage-permissions -p verify-key -- -D warnings
+cargo clippy --locked --target wasm32-wasip2 -p keys-spin -p manage-keys -p manage-permissions -p verify-key -p admin-ui -- -D warnings
 cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -- -D warnings
 
 echo "==> clippy (native crates)"
@@ -26,3 +27,6 @@ cargo clippy --locked --all-targets -- -D warnings
 
 echo "==> tests"
 cargo test --locked
+
+echo "==> browser tests"
+scripts/ui-test.sh

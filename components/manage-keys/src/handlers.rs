@@ -11,14 +11,12 @@ use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::Db;
-use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found, with_body};
+use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
-/// The OpenAPI document of the whole service, served as is.
-const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 /// Default page size of lists.
 const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size of lists.
@@ -28,11 +26,14 @@ const MAX_LIMIT: u32 = 100;
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let m = req.method.as_str();
+    // Only the lists take query parameters; anywhere else one is a mistake worth a 400.
+    if !matches!(
+        (m, segments.as_slice()),
+        ("GET", ["keys"] | ["events"] | ["keys", _, "events"])
+    ) {
+        req.no_query()?;
+    }
     match segments.as_slice() {
-        ["openapi.json"] => match m {
-            "GET" => Ok(with_body(200, "application/json", OPENAPI)),
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
         ["keys"] => match m {
             "POST" => create(req).await,
             "GET" => list(req).await,
@@ -220,7 +221,6 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
 
 async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    req.query_params(&[])?;
     let (db, kv) = (Db::open().await?, Kv::open().await?);
     let key = keys::load_or_404(&db, id).await?;
     let last_used = keys::last_used(&kv, &key.id).await;

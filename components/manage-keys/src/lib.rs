@@ -1,6 +1,6 @@
 //! manage-keys: the lifecycle of INGENEO third-party API keys (create, list, read, edit,
-//! regenerate, deactivate, activate, delete), their audit trail, the rebuild of the
-//! verification records, and the OpenAPI document.
+//! regenerate, deactivate, activate, delete), their audit trail and the rebuild of the
+//! verification records.
 
 mod handlers;
 

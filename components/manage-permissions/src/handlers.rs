@@ -41,6 +41,13 @@ const MAX_LIMIT: u32 = 100;
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let m = req.method.as_str();
+    // Only the company list takes query parameters; anywhere else one is a mistake worth a 400.
+    if !matches!(
+        (m, segments.as_slice()),
+        ("GET", ["companies"] | ["companies", ""])
+    ) {
+        req.no_query()?;
+    }
     match segments.as_slice() {
         ["keys", id, "permissions"] => match m {
             "GET" => get_permissions(req, id).await,
@@ -95,7 +102,6 @@ fn permissions_of(key: &StoredKey) -> Permissions<'_> {
 
 async fn get_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    req.query_params(&[])?;
     let db = Db::open().await?;
     let key = keys::load_or_404(&db, id).await?;
     json(200, &permissions_of(&key))
@@ -220,7 +226,6 @@ struct Labels {
 
 async fn list_methods(req: &ApiRequest) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    req.query_params(&[])?;
     let db = Db::open().await?;
     let rows = db.rows(SQL_LIST_METHODS, vec![]).await?;
     let data = rows

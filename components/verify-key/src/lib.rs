@@ -32,10 +32,14 @@ keys_spin::export_http_handler!(dispatch);
 /// Routes a request on its path under `/api/v1`.
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     match (req.path.as_str(), req.method.as_str()) {
-        ("/verify", "POST") => verify(req).await,
+        ("/verify", "POST") => {
+            req.no_query()?;
+            verify(req).await
+        }
         ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
         (path, method) if path == "/authorize" || path.starts_with("/authorize/") => match method {
-            // Anything after /authorize is the path Envoy's ext_authz appends: ignored.
+            // Anything after /authorize (and any query) is the request Envoy's ext_authz
+            // forwards: ignored, the key is only ever read from the headers.
             "GET" | "POST" => Ok(authorize(req).await),
             _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
         },

@@ -111,7 +111,7 @@ pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Res
         .map_err(|_| invalid())?;
     let mut mac =
         Hmac::<Sha256>::new_from_slice(config.secret.as_bytes()).map_err(|_| invalid())?;
-    mac.update(token[..header_b64.len() + 1 + claims_b64.len()].as_bytes());
+    mac.update(&token.as_bytes()[..header_b64.len() + 1 + claims_b64.len()]);
     mac.verify_slice(&signature).map_err(|_| invalid())?;
 
     let claims: Claims = decode_json(claims_b64).ok_or_else(invalid)?;

@@ -138,10 +138,19 @@ impl ApiRequest {
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
-    /// Parses the body as JSON of type `T`, checking the content type.
+    /// Parses the body as a JSON object of type `T`, checking the content type. (serde's
+    /// derived structs would also take an array of the fields in order: refused here.)
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         self.require_json()?;
+        if self.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::bad_request("the JSON body must be an object"));
+        }
         serde_json::from_slice(&self.body).map_err(|e| json_error(&e))
+    }
+
+    /// Fails with 400 when the request has any query parameter (for routes that take none).
+    pub fn no_query(&self) -> Result<(), Error> {
+        self.query_params(&[]).map(drop)
     }
 
     /// Like [`ApiRequest::json`], but an empty body reads as `T::default()`.
@@ -303,7 +312,7 @@ pub fn problem(err: &Error) -> Response {
     if err.status() >= 500 {
         eprintln!("error: {}: {:#}", err.code(), SourceChain(err));
     }
-    let detail = err.public_detail();
+    let detail = redact_keys(&err.public_detail());
     let response = problem_with(err.status(), err.title(), err.code(), &detail);
     match err {
         Error::Unauthenticated(_) => {
@@ -312,6 +321,26 @@ pub fn problem(err: &Error) -> Response {
         Error::MethodNotAllowed { allow } => response.header("allow", *allow),
         _ => response,
     }
+}
+
+/// Replaces anything shaped like an API key (`ingk_` and what follows) with `ingk_…`: a key
+/// pasted in the wrong place (an id, a field name, a method) is never echoed back.
+pub fn redact_keys(text: &str) -> String {
+    let prefix = keys_domain::key::KEY_PREFIX;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        out.push_str(&rest[..at]);
+        out.push_str(prefix);
+        out.push('…');
+        let after = &rest[at + prefix.len()..];
+        let tail = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        rest = &after[tail..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Turns a handler's result into a response.
@@ -339,4 +368,21 @@ pub fn route_not_found(path: &str) -> Error {
         "no route {API_BASE}{}",
         path.chars().take(100).collect::<String>()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_keys;
+
+    #[test]
+    fn key_shaped_text_is_redacted_wherever_it_appears() {
+        let key = "ingk_abcDEF123";
+        assert_eq!(
+            redact_keys(&format!("no API key with id `{key}`")),
+            "no API key with id `ingk_…`"
+        );
+        assert_eq!(redact_keys(&format!("{key},{key}")), "ingk_…,ingk_…");
+        assert_eq!(redact_keys("nothing to hide"), "nothing to hide");
+        assert_eq!(redact_keys("ends with ingk_"), "ends with ingk_…");
+    }
 }

@@ -7,17 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+/// When each verification started and whether it answered VALID.
+type Seen = Vec<(Instant, bool)>;
+/// The stop flag and the workers of a hammering.
+type Hammer = (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<Seen>>);
+
 /// Runs `workers` tasks verifying `key` for `method` in a loop until stopped; returns, for
 /// each answer, when its request started and whether it was VALID.
-fn hammer(
-    app: &Arc<App>,
-    key: String,
-    method: Option<&'static str>,
-    workers: usize,
-) -> (
-    Arc<AtomicBool>,
-    Vec<tokio::task::JoinHandle<Vec<(Instant, bool)>>>,
-) {
+fn hammer(app: &Arc<App>, key: String, method: Option<&'static str>, workers: usize) -> Hammer {
     let stop = Arc::new(AtomicBool::new(false));
     let handles = (0..workers)
         .map(|_| {
@@ -36,10 +33,7 @@ fn hammer(
     (stop, handles)
 }
 
-async fn results(
-    stop: Arc<AtomicBool>,
-    handles: Vec<tokio::task::JoinHandle<Vec<(Instant, bool)>>>,
-) -> Vec<(Instant, bool)> {
+async fn results((stop, handles): Hammer) -> Seen {
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for h in handles {
@@ -54,12 +48,12 @@ async fn race(
     method: Option<&'static str>,
     admin: impl AsyncFnOnce(&App),
 ) {
-    let (stop, handles) = hammer(&app, key, method, 6);
+    let hammering = hammer(&app, key, method, 6);
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     admin(&app).await;
     let returned = Instant::now();
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    let seen = results(stop, handles).await;
+    let seen = results(hammering).await;
     let before = seen.iter().filter(|(t, _)| *t < returned).count();
     let after: Vec<_> = seen.iter().filter(|(t, _)| *t >= returned).collect();
     assert!(

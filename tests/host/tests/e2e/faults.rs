@@ -20,7 +20,7 @@ async fn with_the_key_value_store_failing_verification_refuses() {
     let app = App::start();
     let (_, secret) = app.create_key(json!({ "label": "Fragile" })).await;
     for fault in [Fault::Always, Fault::Nth(1), Fault::Nth(2)] {
-        app.host.set_kv_fault(fault.clone());
+        app.host.set_kv_fault(fault);
         let (status, body) = verify_status(&app, &secret).await;
         assert_eq!(status, 503, "{fault:?}: {body}");
         assert!(!body.contains("VALID"), "{body}");

@@ -16,7 +16,12 @@ pub const RIGHT: &str = "platform_configuration";
 /// The project's own spin.toml, after checking the components are built.
 pub fn manifest() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for name in ["manage_keys", "manage_permissions", "verify_key"] {
+    for name in [
+        "manage_keys",
+        "manage_permissions",
+        "verify_key",
+        "admin_ui",
+    ] {
         let wasm = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
         assert!(
             wasm.exists(),
@@ -236,4 +241,220 @@ impl App {
             self.host.sqlite_dump("default").unwrap(),
         )
     }
+}
+
+// --- Shared by the identity, bad-input, OpenAPI and secrets modules. ---
+
+/// The OpenAPI document of the repository (`docs/openapi.json`).
+pub fn openapi_document() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("docs/openapi.json is JSON")
+}
+
+/// The HTTP methods the suite checks routes for.
+pub const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Documented paths that need no identity token.
+pub const PUBLIC_PATHS: [&str; 3] = ["/verify", "/authorize", "/openapi.json"];
+
+/// One documented operation: upper-case method and path template under `/api/v1`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Operation {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// E.g. `/keys/{id}/permissions`.
+    pub template: String,
+}
+
+impl Operation {
+    /// Whether the operation is an admin route (it needs an identity token).
+    pub fn is_admin(&self) -> bool {
+        !PUBLIC_PATHS.contains(&self.template.as_str())
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.template)
+    }
+}
+
+/// Every operation of an OpenAPI document, in document order.
+pub fn documented_operations(doc: &Value) -> Vec<Operation> {
+    let mut out = Vec::new();
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            let upper = method.to_ascii_uppercase();
+            if HTTP_METHODS.contains(&upper.as_str()) || upper == "HEAD" || upper == "OPTIONS" {
+                out.push(Operation {
+                    method: upper,
+                    template: template.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every admin operation of the repository's document.
+pub fn admin_operations() -> Vec<Operation> {
+    documented_operations(&openapi_document())
+        .into_iter()
+        .filter(Operation::is_admin)
+        .collect()
+}
+
+/// Real things to put in path parameters: a key and its secret, a registered company and a
+/// method of the catalog.
+pub struct Fixtures {
+    /// A key's id.
+    pub key_id: String,
+    /// That key's secret.
+    pub secret: String,
+    /// A registered company id.
+    pub company: String,
+    /// A method name in the catalog.
+    pub method: String,
+}
+
+/// A request an operation accepts: the path with real ids, a valid body, extra headers.
+pub struct Sample {
+    /// HTTP method.
+    pub method: String,
+    /// Absolute path, e.g. `/api/v1/keys/key_…`.
+    pub path: String,
+    /// JSON body, if the operation takes one.
+    pub body: Option<Value>,
+    /// Extra request headers.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Sample {
+    /// The request, without any identity token.
+    pub fn call(&self, app: &App) -> Call {
+        let mut call = app.call(&self.method, &self.path);
+        if let Some(body) = &self.body {
+            call = call.json(body);
+        }
+        for (name, value) in &self.headers {
+            call = call.header(name, value);
+        }
+        call
+    }
+}
+
+/// The absolute path of a template with `{id}`, `{method}` and `{company}` filled in.
+pub fn fill_path(template: &str, fx: &Fixtures) -> String {
+    let path = template
+        .replace("{id}", &fx.key_id)
+        .replace("{method}", &fx.method)
+        .replace("{company}", &fx.company);
+    assert!(!path.contains('{'), "unknown path parameter in {template}");
+    format!("/api/v1{path}")
+}
+
+/// A request the operation accepts (a 2xx with an admin token), on these fixtures.
+pub fn sample_request(op: &Operation, fx: &Fixtures) -> Sample {
+    let body = match (op.method.as_str(), op.template.as_str()) {
+        ("POST", "/keys") => Some(json!({ "label": "Sample key" })),
+        ("PATCH", "/keys/{id}") => Some(json!({ "label": "Sample key renamed" })),
+        ("POST", "/keys/{id}/regenerate") => Some(json!({ "grace_period_seconds": 60 })),
+        ("PUT", "/keys/{id}/permissions") => {
+            Some(json!({ "methods": [fx.method], "companies": [fx.company] }))
+        }
+        ("PATCH", "/keys/{id}/permissions") => Some(json!({ "add_methods": ["employees.read"] })),
+        ("PUT", "/methods/{method}") => Some(json!({ "label": "Sample method", "group": "e2e" })),
+        ("PUT", "/companies/{company}") => Some(json!({ "name": "Sample company" })),
+        ("POST", "/verify") => Some(json!({ "key": fx.secret })),
+        _ => None,
+    };
+    let headers = match op.template.as_str() {
+        "/authorize" => vec![("x-api-key", fx.secret.clone())],
+        _ => Vec::new(),
+    };
+    Sample {
+        method: op.method.clone(),
+        path: fill_path(&op.template, fx),
+        body,
+        headers,
+    }
+}
+
+impl App {
+    /// Creates fixtures named after `tag` (lower-case letters and digits) as the default admin.
+    pub async fn fixtures(&self, tag: &str) -> Fixtures {
+        self.fixtures_as(tag, &admin_token()).await
+    }
+
+    /// Creates fixtures named after `tag` with this identity token: a key, the company
+    /// `acme-<tag>` and the catalog method `e2e.<tag>`.
+    pub async fn fixtures_as(&self, tag: &str, token: &str) -> Fixtures {
+        let created = self
+            .send(
+                self.call("POST", "/api/v1/keys")
+                    .bearer(token)
+                    .json(&json!({ "label": format!("Fixture {tag}") })),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let key = created.json();
+        let company = format!("acme-{tag}");
+        let registered = self
+            .send(
+                self.call("PUT", &format!("/api/v1/companies/{company}"))
+                    .bearer(token)
+                    .json(&json!({ "name": format!("Acme {tag}") })),
+            )
+            .await;
+        assert_eq!(registered.status, 201, "{}", registered.text());
+        let method = format!("e2e.{tag}");
+        let added = self
+            .send(
+                self.call("PUT", &format!("/api/v1/methods/{method}"))
+                    .bearer(token)
+                    .json(&json!({ "label": format!("Probe {tag}"), "group": "e2e" })),
+            )
+            .await;
+        assert_eq!(added.status, 201, "{}", added.text());
+        Fixtures {
+            key_id: key["id"].as_str().unwrap().to_owned(),
+            secret: key["key"].as_str().unwrap().to_owned(),
+            company,
+            method,
+        }
+    }
+}
+
+/// Every substring of `text` shaped like a key (`\bingk_[0-9A-Za-z]{49}\b`).
+pub fn key_like_strings(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("ingk_").map(|i| i + from) {
+        let body_start = at + "ingk_".len();
+        let body_end = body_start + 49;
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        if body_end <= bytes.len()
+            && bytes[body_start..body_end]
+                .iter()
+                .all(u8::is_ascii_alphanumeric)
+            && (at == 0 || !word(bytes[at - 1]))
+            && (body_end == bytes.len() || !word(bytes[body_end]))
+        {
+            found.push(text[at..body_end].to_owned());
+        }
+        from = body_start;
+    }
+    found
+}
+
+/// Whether `text` shows `secret`, whole or in part: a key-like string, or the first or last
+/// 16 characters of its random part.
+pub fn shows_secret(text: &str, secret: &str) -> bool {
+    let random = &secret["ingk_".len()..];
+    !key_like_strings(text).is_empty()
+        || text.contains(&random[..16])
+        || text.contains(&random[random.len() - 16..])
 }

@@ -1,0 +1,259 @@
+// Browser tests of the "APIs externes" screen: headless Debian Chromium, driven by
+// playwright-core, against the real components served by the project's test host.
+// Screenshots of the main screens go to target/screenshots/, or to $UI_SCREENSHOTS_DIR
+// (the README's come from `UI_SCREENSHOTS_DIR=docs/screenshots scripts/ui-test.sh`).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SHOTS = path.resolve(ROOT, process.env.UI_SCREENSHOTS_DIR || "target/screenshots");
+const SECRET = "ui-test-identity-secret";
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+
+function b64url(value) {
+  return Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+}
+
+/** An HS256 identity token, signed like the platform's. */
+function token(rights = ["platform_configuration"]) {
+  const head = b64url({ alg: "HS256", typ: "JWT" });
+  const body = b64url({ sub: "u-2002", name: "Dominique Leroy", exp: Math.floor(Date.now() / 1000) + 3600, rights });
+  const sig = createHmac("sha256", SECRET).update(`${head}.${body}`).digest("base64url");
+  return `${head}.${body}.${sig}`;
+}
+
+let server;
+let base;
+let browser;
+let page;
+const ADMIN = token();
+
+async function startServer() {
+  const bin = path.join(ROOT, "target/debug/spin-test-host");
+  server = spawn(bin, ["serve", "--manifest", path.join(ROOT, "spin.toml"), "--listen", "127.0.0.1:0",
+    "--var", `identity_token_secret=${SECRET}`], { stdio: ["ignore", "pipe", "inherit"] });
+  base = await new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = out.match(/listening on (http:\/\/\S+)/);
+      if (match) resolve(match[1]);
+    });
+    server.on("exit", (code) => reject(new Error(`test host exited with ${code}`)));
+  });
+}
+
+async function api(method, route, body, bearer = ADMIN) {
+  const headers = { authorization: `Bearer ${bearer}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(`${base}/api/v1${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: response.status, body: response.status === 204 ? null : await response.json() };
+}
+
+async function verify(key, method, company) {
+  const { status, body } = await api("POST", "/verify", { key, method, company });
+  assert.equal(status, 200);
+  return body.code;
+}
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Runs a UI action that saves permissions and waits for the API's answer and the feedback. */
+async function saving(action) {
+  const answered = page.waitForResponse((r) => r.url().includes("/permissions") && r.request().method() === "PATCH");
+  await action();
+  assert.equal((await answered).status(), 200);
+  await page.getByRole("status").filter({ hasText: "Enregistré." }).waitFor();
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  await startServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "fr-FR" });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  page = await context.newPage();
+  for (const [id, name] of [["ACME", "Acme SA"], ["GLOBEX", "Globex SARL"]]) {
+    assert.equal((await api("PUT", `/companies/${id}`, { name })).status, 201);
+  }
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+let secret;
+let keyId;
+
+test("an administrator signs in with a pasted token and sees the empty list explained", async () => {
+  await page.goto(`${base}/`);
+  await page.getByLabel("Jeton d'identité").fill(ADMIN);
+  await page.getByRole("button", { name: "Se connecter" }).click();
+  await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+  await page.getByRole("heading", { name: "Aucune clé d'API tierce" }).waitFor();
+  assert.ok(await page.getByRole("link", { name: "Documentation développeur" }).isVisible());
+  assert.ok(await page.getByRole("link", { name: "Documentation SSO" }).isVisible());
+  await shot("01-empty-list");
+});
+
+test("a new key is shown once, copied, and verifies through the API", async () => {
+  await page.getByRole("button", { name: "Ajouter" }).click();
+  const dialog = page.getByRole("dialog", { name: "Ajouter une clé d'API" });
+  await dialog.getByRole("button", { name: "Enregistrer" }).click();
+  await dialog.getByText("Saisissez un libellé.").waitFor();
+  await dialog.getByLabel("Libellé").fill("Welyb production");
+  await dialog.getByRole("button", { name: "Enregistrer" }).click();
+
+  const secretDialog = page.getByRole("dialog", { name: "Votre nouvelle clé d'API" });
+  secret = await secretDialog.getByLabel("Clé d'API").inputValue();
+  assert.match(secret, /^ingk_[0-9A-Za-z]{49}$/);
+  assert.ok(await secretDialog.getByText("elle ne sera plus jamais affichée").isVisible());
+  await secretDialog.getByRole("button", { name: "Copier" }).click();
+  await page.getByRole("status").filter({ hasText: "Clé copiée" }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+  await shot("02-new-key-shown-once");
+  await secretDialog.getByRole("button", { name: "J'ai copié la clé" }).click();
+
+  await page.getByRole("heading", { name: "Welyb production" }).waitFor();
+  keyId = page.url().split("#/keys/")[1];
+  assert.equal(await verify(secret), "VALID");
+  assert.equal(await verify(secret, "employees.read"), "METHOD_NOT_ALLOWED", "deny by default");
+});
+
+test("toggling a method on and off changes what verification allows", async () => {
+  await saving(() => page.getByRole("switch", { name: /Consulter les salariés/ }).check());
+  assert.equal(await verify(secret, "employees.read"), "VALID");
+  await saving(() => page.getByRole("switch", { name: /Consulter les absences/ }).check());
+  await shot("03-key-permissions");
+  await saving(() => page.getByRole("switch", { name: /Consulter les salariés/ }).uncheck());
+  assert.equal(await verify(secret, "employees.read"), "METHOD_NOT_ALLOWED");
+  assert.equal(await verify(secret, "absences.read"), "VALID");
+});
+
+test("a whole group can be granted with one toggle", async () => {
+  await saving(() => page.getByRole("switch", { name: /payroll\.\*/ }).check());
+  assert.equal(await verify(secret, "payroll.payslips.read"), "VALID");
+  assert.ok(await page.getByRole("switch", { name: /Consulter les bulletins de paie/ }).isDisabled());
+});
+
+test("restricting the key to one company refuses the others", async () => {
+  await page.getByLabel("Seulement les entreprises choisies").check();
+  await page.getByLabel(/Acme SA/).check();
+  await saving(() => page.getByRole("button", { name: "Enregistrer les restrictions" }).click());
+  assert.equal(await verify(secret, "absences.read", "ACME"), "VALID");
+  assert.equal(await verify(secret, "absences.read", "GLOBEX"), "COMPANY_NOT_ALLOWED");
+});
+
+test("regenerating shows a new key and the old one stops working", async () => {
+  await page.getByRole("button", { name: "Régénérer" }).click();
+  const dialog = page.getByRole("dialog", { name: "Régénérer la clé" });
+  await dialog.getByRole("button", { name: "Régénérer" }).click();
+  const fresh = await page.getByRole("dialog", { name: "Votre nouvelle clé d'API" }).getByLabel("Clé d'API").inputValue();
+  assert.notEqual(fresh, secret);
+  await page.getByRole("button", { name: "J'ai copié la clé" }).click();
+  assert.equal(await verify(secret), "NOT_FOUND");
+  assert.equal(await verify(fresh, "absences.read", "ACME"), "VALID", "permissions carry over");
+  secret = fresh;
+});
+
+test("deactivating refuses the key and reactivating restores it", async () => {
+  await page.getByRole("button", { name: "Désactiver" }).click();
+  await page.getByRole("status").filter({ hasText: "Clé désactivée" }).waitFor();
+  assert.equal(await verify(secret), "DISABLED");
+  await page.getByRole("button", { name: "Réactiver" }).click();
+  await page.getByRole("status").filter({ hasText: "Clé réactivée" }).waitFor();
+  assert.equal(await verify(secret, "absences.read", "ACME"), "VALID");
+  await page.locator("#history").getByText("Désactivation").waitFor();
+  await shot("04-key-detail-and-history");
+});
+
+test("the list shows the key with its status, and works at phone width", async () => {
+  await page.getByRole("link", { name: "Toutes les clés" }).click();
+  const row = page.getByRole("row", { name: /Welyb production/ });
+  await row.waitFor();
+  assert.ok(await row.getByText("Active").isVisible());
+  assert.ok(await row.getByText(secret.slice(-4)).isVisible(), "the hint shows the last four characters");
+  await shot("05-key-list");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot("06-key-list-phone");
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("the keyboard alone reaches the add dialog and escapes it", async () => {
+  await page.getByLabel("Rechercher par libellé").focus();
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.getByRole("dialog", { name: "Ajouter une clé d'API" }).waitFor();
+  await page.keyboard.press("Escape");
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+});
+
+test("deleting needs the label typed and removes the key", async () => {
+  await page.getByRole("link", { name: "Welyb production" }).click();
+  await page.getByRole("button", { name: "Supprimer" }).click();
+  const dialog = page.getByRole("dialog", { name: "Supprimer la clé" });
+  const confirm = dialog.getByRole("button", { name: "Supprimer" });
+  assert.ok(await confirm.isDisabled());
+  await dialog.getByRole("textbox").fill("Welyb production");
+  await confirm.click();
+  await page.getByRole("heading", { name: "Aucune clé d'API tierce" }).waitFor();
+  assert.equal(await verify(secret), "NOT_FOUND");
+  assert.equal((await api("GET", `/keys/${keyId}`)).status, 404);
+});
+
+test("the screen switches to English", async () => {
+  await page.getByLabel("Langue").selectOption("en");
+  await page.getByRole("heading", { name: "External APIs" }).waitFor();
+  await page.getByLabel("Language").selectOption("fr");
+  await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+});
+
+test("nothing sensitive is kept in web storage", async () => {
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+  assert.ok(!stored.includes(ADMIN) && !stored.includes("ingk_"), stored);
+});
+
+test("a token handed over in the fragment is read once and wiped from the address", async () => {
+  const other = await browser.newPage({ locale: "fr-FR" });
+  await other.goto(`${base}/#token=${ADMIN}`);
+  await other.getByRole("heading", { name: "APIs externes" }).waitFor();
+  assert.ok(!other.url().includes(ADMIN));
+  await other.close();
+});
+
+test("a token without the platform configuration right sees a clear refusal", async () => {
+  const other = await browser.newPage({ viewport: { width: 1280, height: 700 }, locale: "fr-FR" });
+  await other.goto(`${base}/#token=${token(["payroll_admin"])}`);
+  await other.getByRole("heading", { name: "Accès refusé" }).waitFor();
+  await other.screenshot({ path: path.join(SHOTS, "07-not-allowed.png") });
+  await other.close();
+});
+
+test("pages and assets carry a strict CSP, nosniff and cache headers", async () => {
+  const index = await fetch(`${base}/`);
+  const csp = index.headers.get("content-security-policy");
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(index.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(index.headers.get("cache-control"), "no-cache");
+  const script = await fetch(`${base}/assets/app.js`);
+  assert.match(script.headers.get("cache-control"), /max-age=/);
+  const again = await fetch(`${base}/assets/app.js`, { headers: { "if-none-match": script.headers.get("etag") } });
+  assert.equal(again.status, 304);
+  const doc = await fetch(`${base}/api/v1/openapi.json`);
+  assert.equal((await doc.json()).openapi, "3.1.0");
+});
