@@ -78,7 +78,7 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
 }
 
 fn internal(err: impl std::fmt::Display) -> Error {
-    Error::Unexpected(anyhow::anyhow!("{err}"))
+    Error::unexpected(err)
 }
 
 /// Reads a present JSON field as `Some`, so `null` and absence can be told apart.

@@ -48,11 +48,12 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
     /// A store (SQLite or key-value) failed: the request was refused, nothing was granted.
-    #[error("a store is unavailable")]
-    StoreUnavailable(#[source] anyhow::Error),
-    /// Anything else that should not happen.
-    #[error("internal error")]
-    Unexpected(#[source] anyhow::Error),
+    /// Holds the cause, for the log only.
+    #[error("a store is unavailable: {0}")]
+    StoreUnavailable(String),
+    /// Anything else that should not happen. Holds the cause, for the log only.
+    #[error("internal error: {0}")]
+    Unexpected(String),
 }
 
 impl Error {
@@ -70,6 +71,16 @@ impl Error {
             code: "validation_failed",
             detail: detail.into(),
         }
+    }
+
+    /// A 503 for a failing store; `cause` goes to the log only.
+    pub fn store(cause: impl std::fmt::Display) -> Self {
+        Self::StoreUnavailable(cause.to_string())
+    }
+
+    /// A 500; `cause` goes to the log only.
+    pub fn unexpected(cause: impl std::fmt::Display) -> Self {
+        Self::Unexpected(cause.to_string())
     }
 
     /// The HTTP status of this error.
@@ -179,10 +190,10 @@ mod tests {
 
     #[test]
     fn server_errors_hide_their_cause() {
-        let err = Error::Unexpected(anyhow::anyhow!("table api_keys is locked"));
+        let err = Error::unexpected("table api_keys is locked");
         assert_eq!(err.status(), 500);
         assert!(!err.public_detail().contains("api_keys"));
-        let err = Error::StoreUnavailable(anyhow::anyhow!("disk full at /var/x"));
+        let err = Error::store("disk full at /var/x");
         assert_eq!(err.status(), 503);
         assert!(!err.public_detail().contains("/var/x"));
     }

@@ -19,7 +19,7 @@ async fn variable(name: &str) -> Result<Option<String>, Error> {
     match spin_sdk::variables::get(name).await {
         Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => Ok(Some(value)),
-        Err(err) => Err(Error::Unexpected(anyhow::anyhow!(
+        Err(err) => Err(Error::unexpected(format!(
             "reading variable {name}: {err:?}"
         ))),
     }
@@ -27,9 +27,9 @@ async fn variable(name: &str) -> Result<Option<String>, Error> {
 
 /// Loads the identity configuration; a missing secret is a server error (fail closed).
 pub async fn identity_config() -> Result<IdentityConfig, Error> {
-    let secret = variable(VAR_TOKEN_SECRET).await?.ok_or_else(|| {
-        Error::Unexpected(anyhow::anyhow!("variable {VAR_TOKEN_SECRET} is empty"))
-    })?;
+    let secret = variable(VAR_TOKEN_SECRET)
+        .await?
+        .ok_or_else(|| Error::unexpected(format!("variable {VAR_TOKEN_SECRET} is empty")))?;
     Ok(IdentityConfig {
         secret,
         issuer: variable(VAR_TOKEN_ISSUER).await?,

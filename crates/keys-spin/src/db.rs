@@ -25,7 +25,7 @@ const SQL_ROLLBACK: &str = "ROLLBACK";
 pub struct Db(Connection);
 
 fn store_error(what: &str, err: impl std::fmt::Debug) -> Error {
-    Error::StoreUnavailable(anyhow::anyhow!("sqlite: {what}: {err:?}"))
+    Error::store(format!("sqlite: {what}: {err:?}"))
 }
 
 impl Db {
@@ -131,7 +131,7 @@ fn statements(sql: &str) -> Vec<String> {
 pub fn text(row: &RowResult, index: usize) -> Result<String, Error> {
     row.get::<&str>(index)
         .map(str::to_owned)
-        .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("column {index} is not text")))
+        .ok_or_else(|| Error::unexpected(format!("column {index} is not text")))
 }
 
 /// An optional text column.
@@ -142,7 +142,7 @@ pub fn opt_text(row: &RowResult, index: usize) -> Option<String> {
 /// An integer column.
 pub fn int(row: &RowResult, index: usize) -> Result<i64, Error> {
     row.get::<i64>(index)
-        .ok_or_else(|| Error::Unexpected(anyhow::anyhow!("column {index} is not an integer")))
+        .ok_or_else(|| Error::unexpected(format!("column {index} is not an integer")))
 }
 
 /// An optional integer column.

@@ -257,7 +257,7 @@ impl Response {
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, Error> {
-    let bytes = serde_json::to_vec(body).map_err(|e| Error::Unexpected(e.into()))?;
+    let bytes = serde_json::to_vec(body).map_err(|e| Error::unexpected(e))?;
     Ok(with_body(status, JSON, bytes))
 }
 
@@ -310,7 +310,7 @@ pub fn problem_with(status: u16, title: &'static str, code: &str, detail: &str) 
 /// reach the client as a fixed sentence.
 pub fn problem(err: &Error) -> Response {
     if err.status() >= 500 {
-        eprintln!("error: {}: {:#}", err.code(), SourceChain(err));
+        eprintln!("error: {}: {err}", err.code());
     }
     let detail = redact_keys(&err.public_detail());
     let response = problem_with(err.status(), err.title(), err.code(), &detail);
@@ -346,20 +346,6 @@ pub fn redact_keys(text: &str) -> String {
 /// Turns a handler's result into a response.
 pub fn respond(result: Result<Response, Error>) -> Response {
     result.unwrap_or_else(|err| problem(&err))
-}
-
-struct SourceChain<'a>(&'a Error);
-
-impl std::fmt::Display for SourceChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut source = std::error::Error::source(self.0);
-        write!(f, "{}", self.0)?;
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
 }
 
 /// The 404 of a path no route of this component serves.

@@ -45,7 +45,7 @@ const SQL_ALL_LIVE_SECRETS: &str = "SELECT s.hash, s.valid_until, k.id FROM key_
      WHERE s.valid_until IS NULL OR s.valid_until > ? ORDER BY k.id";
 
 fn unexpected(what: &str) -> Error {
-    Error::Unexpected(anyhow::anyhow!("stored data is corrupt: {what}"))
+    Error::unexpected(format!("stored data is corrupt: {what}"))
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
@@ -53,7 +53,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<
 }
 
 fn to_json_text(value: &impl Serialize) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::Unexpected(e.into()))
+    serde_json::to_string(value).map_err(|e| Error::unexpected(e))
 }
 
 /// Reads a key from a row of [`KEY_COLUMNS`]; returns it with its `seq` (list cursor).
@@ -255,8 +255,7 @@ pub async fn record_event(
     at: Timestamp,
     changes: Json,
 ) -> Result<(), Error> {
-    let id = random_id(EVENT_ID_PREFIX)
-        .map_err(|e| Error::Unexpected(anyhow::anyhow!("random: {e}")))?;
+    let id = random_id(EVENT_ID_PREFIX).map_err(|e| Error::unexpected(format!("random: {e}")))?;
     db.exec(
         SQL_INSERT_EVENT,
         vec![
@@ -337,7 +336,7 @@ async fn write_records(
         Some(key) => {
             for secret in after {
                 let record = key.record(secret.valid_until);
-                let bytes = serde_json::to_vec(&record).map_err(|e| Error::Unexpected(e.into()))?;
+                let bytes = serde_json::to_vec(&record).map_err(|e| Error::unexpected(e))?;
                 kv.set(&record_key(&secret.hash), &bytes).await?;
             }
         }
@@ -512,7 +511,7 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
                 current = Some(load_or_404(db, &key_id).await?);
             }
             let record = current.as_ref().expect("loaded above").record(valid_until);
-            let bytes = serde_json::to_vec(&record).map_err(|e| Error::Unexpected(e.into()))?;
+            let bytes = serde_json::to_vec(&record).map_err(|e| Error::unexpected(e))?;
             kv.set(&record_key(&hash), &bytes).await?;
             live.insert(hash);
         }

@@ -7,7 +7,7 @@ use spin_sdk::key_value::Store;
 pub struct Kv(Store);
 
 fn store_error(what: &str, err: impl std::fmt::Debug) -> Error {
-    Error::StoreUnavailable(anyhow::anyhow!("key-value: {what}: {err:?}"))
+    Error::store(format!("key-value: {what}: {err:?}"))
 }
 
 impl Kv {
