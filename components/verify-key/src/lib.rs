@@ -91,7 +91,7 @@ async fn check(key: &str, query: VerifyQuery<'_>) -> Result<Outcome, Error> {
     let record = match kv.get(&record_key(&presented.hash().to_hex())).await? {
         Some(bytes) => Some(
             serde_json::from_slice::<VerificationRecord>(&bytes).map_err(|_| {
-                Error::unexpected(format!("a verification record is corrupt; refusing"))
+                Error::unexpected("a verification record is corrupt; refusing".to_string())
             })?,
         ),
         None => None,

@@ -13,8 +13,9 @@ pub async fn method_names(db: &Db) -> Result<Vec<MethodName>, Error> {
     let rows = db.rows(SQL_METHOD_NAMES, vec![]).await?;
     rows.iter()
         .map(|r| {
-            MethodName::parse(&db::text(r, 0)?)
-                .ok_or_else(|| Error::unexpected(format!("catalog holds a malformed method name")))
+            MethodName::parse(&db::text(r, 0)?).ok_or_else(|| {
+                Error::unexpected("catalog holds a malformed method name".to_string())
+            })
         })
         .collect()
 }

@@ -257,7 +257,7 @@ impl Response {
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, Error> {
-    let bytes = serde_json::to_vec(body).map_err(|e| Error::unexpected(e))?;
+    let bytes = serde_json::to_vec(body).map_err(Error::unexpected)?;
     Ok(with_body(status, JSON, bytes))
 }
 

@@ -53,7 +53,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<
 }
 
 fn to_json_text(value: &impl Serialize) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::unexpected(e))
+    serde_json::to_string(value).map_err(Error::unexpected)
 }
 
 /// Reads a key from a row of [`KEY_COLUMNS`]; returns it with its `seq` (list cursor).
@@ -336,7 +336,7 @@ async fn write_records(
         Some(key) => {
             for secret in after {
                 let record = key.record(secret.valid_until);
-                let bytes = serde_json::to_vec(&record).map_err(|e| Error::unexpected(e))?;
+                let bytes = serde_json::to_vec(&record).map_err(Error::unexpected)?;
                 kv.set(&record_key(&secret.hash), &bytes).await?;
             }
         }
@@ -511,7 +511,7 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
                 current = Some(load_or_404(db, &key_id).await?);
             }
             let record = current.as_ref().expect("loaded above").record(valid_until);
-            let bytes = serde_json::to_vec(&record).map_err(|e| Error::unexpected(e))?;
+            let bytes = serde_json::to_vec(&record).map_err(Error::unexpected)?;
             kv.set(&record_key(&hash), &bytes).await?;
             live.insert(hash);
         }
