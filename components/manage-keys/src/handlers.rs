@@ -14,13 +14,9 @@ use keys_spin::db::Db;
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
+use keys_spin::paging::{DEFAULT_LIMIT, parse_limit};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
-
-/// Default page size of lists.
-const DEFAULT_LIMIT: u32 = 20;
-/// Largest page size of lists.
-const MAX_LIMIT: u32 = 100;
 
 /// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
@@ -152,16 +148,6 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     .await?;
     let location = format!("{}/keys/{}", keys_spin::http::API_BASE, key.id);
     Ok(json(201, &key.view(None).with_secret(&secret))?.header("location", location))
-}
-
-fn parse_limit(value: &str) -> Result<u32, Error> {
-    value
-        .parse::<u32>()
-        .ok()
-        .filter(|l| (1..=MAX_LIMIT).contains(l))
-        .ok_or_else(|| {
-            Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
-        })
 }
 
 fn parse_cursor(value: &str) -> Result<i64, Error> {

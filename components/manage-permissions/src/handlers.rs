@@ -10,6 +10,7 @@ use keys_spin::db::{self, Db};
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
+use keys_spin::paging::{DEFAULT_LIMIT, cut_page, parse_limit};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use spin_sdk::sqlite::Value;
@@ -33,9 +34,6 @@ const SQL_KEYS_RESTRICTED_TO: &str = "SELECT id FROM api_keys WHERE companies <>
 const MAX_NAME_CHARS: usize = 200;
 /// Longest catalog description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 2000;
-/// Default and largest page size of the company list.
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 100;
 
 /// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
@@ -374,17 +372,7 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
         match name.as_str() {
             "q" if value.chars().count() <= 200 => q = Some(value).filter(|v| !v.is_empty()),
             "q" => return Err(Error::bad_request("q must be at most 200 characters")),
-            "limit" => {
-                limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        Error::bad_request(format!(
-                            "limit must be an integer from 1 to {MAX_LIMIT}"
-                        ))
-                    })?
-            }
+            "limit" => limit = parse_limit(&value)?,
             _ => {
                 after = Some(
                     CompanyId::parse(&value)
@@ -393,14 +381,7 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
             }
         }
     }
-    let pattern = q.map(|q| {
-        format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = q.map(|q| format!("%{}%", keys::escape_like(&q)));
     let db = Db::open().await?;
     let rows = db
         .rows(
@@ -412,7 +393,7 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
             ],
         )
         .await?;
-    let mut data = rows
+    let data = rows
         .iter()
         .map(|r| {
             Ok(CompanyView {
@@ -421,12 +402,7 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let next_cursor = if data.len() > limit as usize {
-        data.truncate(limit as usize);
-        data.last().map(|c| c.id.clone())
-    } else {
-        None
-    };
+    let (data, next_cursor) = cut_page(data, limit, |c| c.id.clone());
     json(200, &json!({ "data": data, "next_cursor": next_cursor }))
 }
 

@@ -399,20 +399,16 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Optio
             ],
         )
         .await?;
-    let mut keys = rows
+    let keys = rows
         .iter()
         .map(key_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if keys.len() > filter.limit as usize {
-        keys.truncate(filter.limit as usize);
-        keys.last().map(|(_, seq)| *seq)
-    } else {
-        None
-    };
+    let (keys, next) = crate::paging::cut_page(keys, filter.limit, |(_, seq)| *seq);
     Ok((keys.into_iter().map(|(k, _)| k).collect(), next))
 }
 
-fn escape_like(text: &str) -> String {
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -472,12 +468,7 @@ pub async fn list_events(
             db::int(row, 7)?,
         ));
     }
-    let next = if events.len() > limit as usize {
-        events.truncate(limit as usize);
-        events.last().map(|(_, seq)| *seq)
-    } else {
-        None
-    };
+    let (events, next) = crate::paging::cut_page(events, limit, |(_, seq)| *seq);
     Ok((events.into_iter().map(|(e, _)| e).collect(), next))
 }
 

@@ -10,3 +10,4 @@ pub mod db;
 pub mod http;
 pub mod keys;
 pub mod kv;
+pub mod paging;

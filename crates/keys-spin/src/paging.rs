@@ -1,0 +1,56 @@
+//! Cursor pagination shared by every list: page sizes and cutting a page.
+
+use keys_domain::Error;
+
+/// Page size when `limit` is absent.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest accepted `limit`.
+pub const MAX_LIMIT: u32 = 100;
+
+/// Parses a `limit` query parameter: an integer from 1 to [`MAX_LIMIT`].
+pub fn parse_limit(value: &str) -> Result<u32, Error> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|l| (1..=MAX_LIMIT).contains(l))
+        .ok_or_else(|| {
+            Error::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
+        })
+}
+
+/// Cuts rows fetched with `LIMIT limit + 1` into the page and the cursor of the next one
+/// (the cursor of the page's last row, when a further row exists).
+pub fn cut_page<T, C>(
+    mut rows: Vec<T>,
+    limit: u32,
+    cursor_of: impl Fn(&T) -> C,
+) -> (Vec<T>, Option<C>) {
+    if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(cursor_of);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_outside_one_to_a_hundred_are_refused() {
+        assert_eq!(parse_limit("1").unwrap(), 1);
+        assert_eq!(parse_limit("100").unwrap(), 100);
+        for bad in ["0", "101", "-1", "abc", ""] {
+            assert_eq!(parse_limit(bad).unwrap_err().status(), 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_has_a_next_cursor_only_when_more_rows_exist() {
+        assert_eq!(cut_page(vec![1, 2, 3], 2, |n| *n), (vec![1, 2], Some(2)));
+        assert_eq!(cut_page(vec![1, 2], 2, |n| *n), (vec![1, 2], None));
+        assert_eq!(cut_page(Vec::<i32>::new(), 2, |n| *n), (vec![], None));
+    }
+}
