@@ -340,6 +340,19 @@ impl TestHost {
         self.inner.stores.kv_dump(label)
     }
 
+    /// Writes `value` under `key` in the key-value store `label`, as a component's `set`
+    /// would, but from the test itself: not counted in [`Counters`] and never faulted.
+    ///
+    /// Test-only seeding (e.g. the benchmarks' 100,000 verification records); the app's own
+    /// writes go through its components.
+    pub fn kv_put(&self, label: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.inner.stores.has_kv_label(label),
+            "no key-value store {label:?}"
+        );
+        Ok(self.inner.stores.kv_set(label, key, value)?)
+    }
+
     /// A deterministic text of every user table and row of the SQLite database `label`.
     pub fn sqlite_dump(&self, label: &str) -> anyhow::Result<String> {
         self.inner.stores.sqlite_dump(label)
