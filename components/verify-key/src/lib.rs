@@ -8,8 +8,8 @@ use keys_domain::Error;
 use keys_domain::key::PresentedKey;
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{
-    LAST_USED_RESOLUTION_SECS, VerificationRecord, VerifyCode, VerifyQuery, decide, last_used_key,
-    record_key,
+    LAST_USED_RESOLUTION_SECS, VerificationRecord, VerifyCode, VerifyQuery, authorize_status,
+    decide, last_used_key, record_key,
 };
 use keys_domain::time::Timestamp;
 use keys_spin::http::{ApiRequest, Response, empty, json, problem_with, route_not_found};
@@ -170,17 +170,17 @@ async fn authorize(req: &ApiRequest) -> Response {
         Ok(outcome) => outcome,
         Err(err) => return keys_spin::http::problem(&err),
     };
-    match (outcome.code, &outcome.record) {
-        (VerifyCode::Valid, Some(record)) => empty(204)
+    match (authorize_status(outcome.code), &outcome.record) {
+        (204, Some(record)) => empty(204)
             .header(HEADER_KEY_ID, record.key_id.as_str())
             .header(HEADER_KEY_HINT, record.hint.as_str()),
-        (code @ (VerifyCode::MethodNotAllowed | VerifyCode::CompanyNotAllowed), _) => problem_with(
+        (403, _) => problem_with(
             403,
             "Forbidden",
-            code.as_str(),
+            outcome.code.as_str(),
             "the key may not make this call",
         ),
-        (code, _) => unauthorized(code, "the API key is unknown, inactive or expired"),
+        _ => unauthorized(outcome.code, "the API key is unknown, inactive or expired"),
     }
 }
 

@@ -78,6 +78,17 @@ impl VerifyCode {
     }
 }
 
+/// The forward-auth (`/authorize`) status of a verification: 204 allowed, 401 when the key
+/// itself is refused (missing, malformed, unknown, inactive, expired), 403 when the key is
+/// good but not for this method or company.
+pub fn authorize_status(code: VerifyCode) -> u16 {
+    match code {
+        VerifyCode::Valid => 204,
+        VerifyCode::MethodNotAllowed | VerifyCode::CompanyNotAllowed => 403,
+        VerifyCode::NotFound | VerifyCode::Disabled | VerifyCode::Expired => 401,
+    }
+}
+
 /// What a verification asks: the method and company to check, each optional.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VerifyQuery<'a> {
@@ -275,6 +286,21 @@ mod tests {
         assert_eq!(back.metadata.unwrap().get(), r#"{"crm":"X-1"}"#);
         let tampered = json.replacen('{', "{\"admin\":true,", 1);
         assert!(serde_json::from_str::<VerificationRecord>(&tampered).is_err());
+    }
+
+    #[test]
+    fn forward_auth_maps_key_problems_to_401_and_access_problems_to_403() {
+        assert_eq!(authorize_status(VerifyCode::Valid), 204);
+        for code in [
+            VerifyCode::NotFound,
+            VerifyCode::Disabled,
+            VerifyCode::Expired,
+        ] {
+            assert_eq!(authorize_status(code), 401, "{code:?}");
+        }
+        for code in [VerifyCode::MethodNotAllowed, VerifyCode::CompanyNotAllowed] {
+            assert_eq!(authorize_status(code), 403, "{code:?}");
+        }
     }
 
     #[test]
