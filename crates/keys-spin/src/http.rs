@@ -100,9 +100,14 @@ impl ApiRequest {
         if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
             return Err(too_large);
         }
+        let mut body = Vec::new();
+        if method == "GET" || method == "HEAD" {
+            // No route reads a GET or HEAD body: skip opening the stream (a few host calls
+            // less on the forward-auth hot path).
+            return Ok(Self::new(method, &target, headers, body));
+        }
         let (done, done_reader) = wit_future::new(|| Ok(()));
         let (mut stream, _trailers) = WasiRequest::consume_body(request, done_reader);
-        let mut body = Vec::new();
         loop {
             let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
             match result {
@@ -116,18 +121,22 @@ impl ApiRequest {
             }
         }
         drop(done);
+        Ok(Self::new(method, &target, headers, body))
+    }
+
+    fn new(method: String, target: &str, headers: Vec<(String, Vec<u8>)>, body: Vec<u8>) -> Self {
         let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path, Some(query.to_owned())),
-            None => (target.as_str(), None),
+            None => (target, None),
         };
         let path = path.strip_prefix(API_BASE).unwrap_or(path).to_owned();
-        Ok(Self {
+        Self {
             method,
             path,
             query,
             headers,
             body,
-        })
+        }
     }
 
     /// A header's value, if present and valid text.
