@@ -15,7 +15,7 @@ use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, parse_limit};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
@@ -77,22 +77,17 @@ fn internal(err: impl std::fmt::Display) -> Error {
     Error::unexpected(err)
 }
 
-/// Reads a present JSON field as `Some`, so `null` and absence can be told apart.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     label: String,
     #[serde(default)]
     methods: Vec<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     companies: Option<CompanyScope>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     expires_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     metadata: Option<Option<Map<String, Value>>>,
 }
 
@@ -216,11 +211,11 @@ async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     label: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     expires_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     metadata: Option<Option<Map<String, Value>>>,
 }
 

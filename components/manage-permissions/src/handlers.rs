@@ -11,7 +11,7 @@ use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, cut_page, parse_limit};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use spin_sdk::sqlite::Value;
 
@@ -20,13 +20,11 @@ const SQL_UPSERT_METHOD: &str = "INSERT INTO api_methods (name, group_name, labe
      VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET group_name = excluded.group_name, \
      label_fr = excluded.label_fr, label_en = excluded.label_en, description = excluded.description";
 const SQL_DELETE_METHOD: &str = "DELETE FROM api_methods WHERE name = ?";
-const SQL_METHOD_EXISTS: &str = "SELECT 1 FROM api_methods WHERE name = ?";
 const SQL_KEYS_GRANTING: &str = "SELECT id FROM api_keys WHERE EXISTS (SELECT 1 FROM json_each(api_keys.methods) WHERE value = ?)";
 const SQL_LIST_COMPANIES: &str = "SELECT id, name FROM companies WHERE (?1 IS NULL OR id LIKE ?1 ESCAPE '\\' \
      OR name LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3";
 const SQL_UPSERT_COMPANY: &str = "INSERT INTO companies (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name";
 const SQL_DELETE_COMPANY: &str = "DELETE FROM companies WHERE id = ?";
-const SQL_COMPANY_EXISTS: &str = "SELECT 1 FROM companies WHERE id = ?";
 const SQL_KEYS_RESTRICTED_TO: &str = "SELECT id FROM api_keys WHERE companies <> '\"all\"' \
      AND EXISTS (SELECT 1 FROM json_each(api_keys.companies) WHERE value = ?)";
 
@@ -81,10 +79,6 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     }
 }
 
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 #[derive(Serialize)]
 struct Permissions<'a> {
     methods: &'a [String],
@@ -128,7 +122,7 @@ struct PatchBody {
     add_methods: Vec<String>,
     #[serde(default)]
     remove_methods: Vec<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     companies: Option<CompanyScope>,
 }
 
@@ -307,10 +301,7 @@ async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
         ));
     }
     let db = Db::open().await?;
-    let existed = !db
-        .rows(SQL_METHOD_EXISTS, vec![Value::Text(name.to_string())])
-        .await?
-        .is_empty();
+    let existed = catalog::method_exists(&db, name.as_str()).await?;
     db.exec(
         SQL_UPSERT_METHOD,
         vec![
@@ -338,11 +329,7 @@ async fn delete_method(req: &ApiRequest, name: &str) -> Result<Response, Error> 
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let db = Db::open().await?;
-    if db
-        .rows(SQL_METHOD_EXISTS, vec![Value::Text(name.to_owned())])
-        .await?
-        .is_empty()
-    {
+    if !catalog::method_exists(&db, name).await? {
         return Err(Error::NotFound("no such method in the catalog".into()));
     }
     let affected = db
@@ -419,13 +406,7 @@ async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let body: CompanyBody = req.json()?;
     let name = check_text("name", &body.name, MAX_NAME_CHARS)?;
     let db = Db::open().await?;
-    let existed = !db
-        .rows(
-            SQL_COMPANY_EXISTS,
-            vec![Value::Text(id.as_str().to_owned())],
-        )
-        .await?
-        .is_empty();
+    let existed = catalog::company_exists(&db, id.as_str()).await?;
     db.exec(
         SQL_UPSERT_COMPANY,
         vec![
@@ -449,11 +430,7 @@ async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let db = Db::open().await?;
-    if db
-        .rows(SQL_COMPANY_EXISTS, vec![Value::Text(id.to_owned())])
-        .await?
-        .is_empty()
-    {
+    if !catalog::company_exists(&db, id).await? {
         return Err(Error::NotFound("no such company in the registry".into()));
     }
     let affected = db

@@ -7,6 +7,23 @@ use spin_sdk::sqlite::Value;
 
 const SQL_METHOD_NAMES: &str = "SELECT name FROM api_methods ORDER BY name";
 const SQL_COMPANY_EXISTS: &str = "SELECT 1 FROM companies WHERE id = ?";
+const SQL_METHOD_EXISTS: &str = "SELECT 1 FROM api_methods WHERE name = ?";
+
+/// Whether the company registry holds this id.
+pub async fn company_exists(db: &Db, id: &str) -> Result<bool, Error> {
+    Ok(!db
+        .rows(SQL_COMPANY_EXISTS, vec![Value::Text(id.to_owned())])
+        .await?
+        .is_empty())
+}
+
+/// Whether the method catalog holds this name.
+pub async fn method_exists(db: &Db, name: &str) -> Result<bool, Error> {
+    Ok(!db
+        .rows(SQL_METHOD_EXISTS, vec![Value::Text(name.to_owned())])
+        .await?
+        .is_empty())
+}
 
 /// Every method name of the catalog.
 pub async fn method_names(db: &Db) -> Result<Vec<MethodName>, Error> {
@@ -50,14 +67,7 @@ pub async fn check_companies(db: &Db, scope: &CompanyScope) -> Result<(), Error>
     };
     let mut unknown = Vec::new();
     for company in list {
-        if db
-            .rows(
-                SQL_COMPANY_EXISTS,
-                vec![Value::Text(company.as_str().to_owned())],
-            )
-            .await?
-            .is_empty()
-        {
+        if !company_exists(db, company.as_str()).await? {
             unknown.push(format!("`{}`", company.as_str()));
         }
     }

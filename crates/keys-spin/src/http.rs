@@ -216,6 +216,15 @@ impl ApiRequest {
     }
 }
 
+/// Reads a JSON field that is present as `Some` (with `#[serde(default, deserialize_with =
+/// "keys_spin::http::present")]` on an `Option<Option<T>>`), so `null` and absence can be
+/// told apart.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// A response to send: status, headers and a small body.
 pub struct Response {
     /// HTTP status.
