@@ -3,8 +3,8 @@
 use keys_domain::Error;
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::model::{
-    Actor, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Status, StoredKey, change,
-    check_companies, check_metadata, parse_expiry, parse_grants,
+    Actor, Changes, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Metadata, Status,
+    StoredKey, check_companies, parse_expiry, parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::time::Timestamp;
@@ -14,9 +14,8 @@ use keys_spin::db::Db;
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
-use keys_spin::paging::{DEFAULT_LIMIT, parse_limit};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_limit};
+use serde::Deserialize;
 
 /// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
@@ -88,7 +87,7 @@ struct CreateBody {
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     expires_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
-    metadata: Option<Option<Map<String, Value>>>,
+    metadata: Option<Option<Metadata>>,
 }
 
 async fn create(req: &ApiRequest) -> Result<Response, Error> {
@@ -106,7 +105,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         .transpose()?;
     let metadata = body.metadata.flatten();
     if let Some(m) = &metadata {
-        check_metadata(m)?;
+        m.check_size()?;
     }
     let (db, kv) = (Db::open().await?, Kv::open().await?);
     catalog::check_grants(&db, &grants).await?;
@@ -126,10 +125,12 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         created_by: actor.clone(),
         updated_at: now,
     };
-    let summary = json!({
-        "label": key.label, "methods": key.methods, "companies": key.companies,
-        "expires_at": key.expires_at, "metadata": key.metadata,
-    });
+    let summary = Changes::new()
+        .set("label", &key.label)?
+        .set("methods", &key.methods)?
+        .set("companies", &key.companies)?
+        .set("expires_at", &key.expires_at)?
+        .set("metadata", &key.metadata)?;
     keys::change(
         &db,
         &kv,
@@ -151,12 +152,6 @@ fn parse_cursor(value: &str) -> Result<i64, Error> {
         .ok()
         .filter(|c| *c > 0)
         .ok_or_else(|| Error::bad_request("cursor is not one this API returned"))
-}
-
-#[derive(Serialize)]
-struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
 }
 
 async fn list(req: &ApiRequest) -> Result<Response, Error> {
@@ -216,7 +211,7 @@ struct UpdateBody {
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     expires_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
-    metadata: Option<Option<Map<String, Value>>>,
+    metadata: Option<Option<Metadata>>,
 }
 
 async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
@@ -229,7 +224,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         .map(|e| e.map(|t| parse_expiry(&t, now)).transpose())
         .transpose()?;
     if let Some(Some(m)) = &body.metadata {
-        check_metadata(m)?;
+        m.check_size()?;
     }
     let (db, kv) = (Db::open().await?, Kv::open().await?);
     let updated = keys::change(
@@ -239,25 +234,25 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
-            let mut events: Vec<(EventKind, Value)> = Vec::new();
+            let mut events: Vec<(EventKind, Changes)> = Vec::new();
             if let Some(label) = label.filter(|l| l.as_str() != key.label) {
                 events.push((
                     EventKind::LabelChanged,
-                    json!({ "label": change(&key.label, label.as_str()) }),
+                    Changes::new().change("label", &key.label, &label.as_str())?,
                 ));
                 key.label = label.as_str().to_owned();
             }
             if let Some(expires_at) = expires_at.filter(|e| *e != key.expires_at) {
                 events.push((
                     EventKind::ExpiryChanged,
-                    json!({ "expires_at": change(key.expires_at, expires_at) }),
+                    Changes::new().change("expires_at", &key.expires_at, &expires_at)?,
                 ));
                 key.expires_at = expires_at;
             }
             if let Some(metadata) = body.metadata.filter(|m| *m != key.metadata) {
                 events.push((
                     EventKind::MetadataChanged,
-                    json!({ "metadata": change(&key.metadata, &metadata) }),
+                    Changes::new().change("metadata", &key.metadata, &metadata)?,
                 ));
                 key.metadata = metadata;
             }
@@ -296,7 +291,9 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
                 EventKind::Deleted,
                 &actor,
                 now,
-                json!({ "label": key.label, "hint": key.hint }),
+                Changes::new()
+                    .set("label", &key.label)?
+                    .set("hint", &key.hint)?,
             )
             .await
         }),
@@ -334,11 +331,10 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
             let mut key = keys::load_or_404(&db, id).await?;
             keys::retire_current_secret(&db, id, grace_until).await?;
             keys::add_secret(&db, id, &secret.hash().to_hex(), now).await?;
-            let changes = json!({
-                "hint": change(&key.hint, secret.hint()),
-                "grace_period_seconds": body.grace_period_seconds,
-                "previous_secret_valid_until": grace_until,
-            });
+            let changes = Changes::new()
+                .change("hint", &key.hint, &secret.hint())?
+                .set("grace_period_seconds", &body.grace_period_seconds)?
+                .set("previous_secret_valid_until", &grace_until)?;
             key.hint = secret.hint();
             key.updated_at = now;
             keys::update(&db, &key).await?;
@@ -369,7 +365,7 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
                 } else {
                     EventKind::Deactivated
                 };
-                let changes = json!({ "status": change(key.status, status) });
+                let changes = Changes::new().change("status", &key.status, &status)?;
                 key.status = status;
                 key.updated_at = now;
                 keys::update(&db, &key).await?;

@@ -1,7 +1,7 @@
 //! The routes of manage-permissions, one function each.
 
 use keys_domain::Error;
-use keys_domain::model::{Actor, EventKind, StoredKey, change, check_companies, parse_grants};
+use keys_domain::model::{Actor, Changes, EventKind, StoredKey, check_companies, parse_grants};
 use keys_domain::permissions::{CompanyId, CompanyScope, MethodGrant, MethodName};
 use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
@@ -10,9 +10,8 @@ use keys_spin::db::{self, Db};
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
-use keys_spin::paging::{DEFAULT_LIMIT, cut_page, parse_limit};
+use keys_spin::paging::{DEFAULT_LIMIT, List, Page, cut_page, parse_limit};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use spin_sdk::sqlite::Value;
 
 const SQL_LIST_METHODS: &str = "SELECT name, group_name, label_fr, label_en, description FROM api_methods ORDER BY group_name, name";
@@ -185,10 +184,9 @@ async fn apply(
             if methods == key.methods && companies == key.companies {
                 return Ok(());
             }
-            let changes = json!({
-                "methods": change(&key.methods, &methods),
-                "companies": change(&key.companies, &companies),
-            });
+            let changes = Changes::new()
+                .change("methods", &key.methods, &methods)?
+                .change("companies", &key.companies, &companies)?;
             key.methods = methods;
             key.companies = companies;
             key.updated_at = now;
@@ -234,14 +232,38 @@ async fn list_methods(req: &ApiRequest) -> Result<Response, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    json(200, &json!({ "data": data }))
+    json(200, &List { data })
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A method's label as sent: one text for both languages, or `{"fr": …, "en": …}`.
 enum LabelInput {
     Both(String),
     Each(Labels),
+}
+
+impl<'de> Deserialize<'de> for LabelInput {
+    /// A hand-written visitor rather than an untagged enum, which would buffer the value
+    /// first (more code in the component, vaguer errors).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LabelVisitor;
+        impl<'de> serde::de::Visitor<'de> for LabelVisitor {
+            type Value = LabelInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a text or an object {\"fr\": text, \"en\": text}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelInput, E> {
+                Ok(LabelInput::Both(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<LabelInput, A::Error> {
+                Labels::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(LabelInput::Each)
+            }
+        }
+        d.deserialize_any(LabelVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -390,7 +412,13 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let (data, next_cursor) = cut_page(data, limit, |c| c.id.clone());
-    json(200, &json!({ "data": data, "next_cursor": next_cursor }))
+    json(
+        200,
+        &Page {
+            data,
+            next_cursor: next_cursor.map(|c| c.as_str().to_owned()),
+        },
+    )
 }
 
 #[derive(Deserialize)]

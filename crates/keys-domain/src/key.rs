@@ -160,8 +160,39 @@ fn checksum(body: &[u8]) -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
+/// CRC-32 (IEEE 802.3, as in zlib and PNG), one table lookup per byte.
+///
+/// Hand-written rather than taken from `crc32fast`: that crate's slicing-by-16 tables are
+/// 16 KiB of read-only data in every component, for a 43-byte input.
+fn crc32(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, &b| {
+        CRC32_TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8)
+    })
+}
+
+/// The CRC-32 of every byte value (reflected polynomial `0xEDB88320`), built at compile time.
+const CRC32_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 == 1 {
+                0xEDB8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
 fn checksum_into(body: &[u8], out: &mut [u8; CHECKSUM_LEN]) {
-    let mut n = crc32fast::hash(body);
+    let mut n = crc32(body);
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
@@ -229,6 +260,19 @@ mod tests {
         assert_eq!(base62_fixed(&[0, 61], 3), "00z");
         assert_eq!(base62_fixed(&[0, 62], 3), "010");
         assert_eq!(base62_fixed(&[1, 0], 3), "048"); // 256 = 4*62 + 8
+    }
+
+    #[test]
+    fn the_checksum_is_the_standard_crc32() {
+        // Check values of CRC-32/ISO-HDLC (zlib, PNG), the CRC that crc32fast computed for
+        // every key issued before this implementation: old keys keep verifying.
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(crc32(b"a"), 0xE8B7_BE43);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
     }
 
     #[test]

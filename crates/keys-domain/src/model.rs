@@ -5,8 +5,8 @@ use crate::key::KEY_PREFIX;
 use crate::permissions::{CompanyScope, MethodGrant};
 use crate::record::VerificationRecord;
 use crate::time::Timestamp;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// Longest label, in characters.
 pub const MAX_LABEL_CHARS: usize = 200;
@@ -52,17 +52,130 @@ impl Label {
     }
 }
 
-/// Free-form metadata of a key: a JSON object of at most 4 KiB.
-pub fn check_metadata(metadata: &Map<String, Value>) -> Result<(), Error> {
-    let size = serde_json::to_vec(metadata)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > MAX_METADATA_BYTES {
-        return Err(Error::invalid(format!(
-            "metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"
-        )));
+/// Free-form metadata of a key: a JSON object, kept as compact JSON text in the order it was
+/// sent. Reading one refuses anything but an object and duplicate member names (400); the
+/// size limit is [`Metadata::check_size`] (422). Kept as text rather than a
+/// `serde_json::Value`: the components only store and return it, and a `Value` tree costs
+/// every admin component about 10 KB of code.
+#[derive(Debug, Clone)]
+pub struct Metadata(Box<RawValue>);
+
+impl Metadata {
+    /// Reads stored metadata (compact JSON text written by [`Metadata::as_json`]).
+    pub fn from_stored(text: &str) -> Option<Self> {
+        Self::from_compact(text)
     }
-    Ok(())
+
+    fn from_compact(text: &str) -> Option<Self> {
+        // `from_slice`, like the request bodies: one JSON reader in the components' code.
+        serde_json::from_slice::<Box<RawValue>>(text.as_bytes())
+            .ok()
+            .filter(|raw| raw.get().starts_with('{'))
+            .map(Self)
+    }
+
+    /// The compact JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Fails with 422 when the metadata is over [`MAX_METADATA_BYTES`].
+    pub fn check_size(&self) -> Result<(), Error> {
+        if self.as_json().len() > MAX_METADATA_BYTES {
+            return Err(Error::invalid(format!(
+                "metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_json() == other.as_json()
+    }
+}
+
+impl Serialize for Metadata {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if !raw.get().starts_with('{') {
+            return Err(D::Error::invalid_type(
+                serde::de::Unexpected::Other("a JSON value that is not an object"),
+                &"a JSON object",
+            ));
+        }
+        let text = compact_json(raw.get());
+        if let Some(name) = duplicate_member(&text) {
+            return Err(D::Error::custom(format!(
+                "metadata has the member `{}` twice",
+                name.chars().take(100).collect::<String>()
+            )));
+        }
+        Self::from_compact(&text).ok_or_else(|| D::Error::custom("metadata is not valid JSON"))
+    }
+}
+
+/// Removes the insignificant whitespace of valid JSON text.
+fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The first member name that a JSON object (valid JSON text) repeats, if any.
+fn duplicate_member(object: &str) -> Option<String> {
+    struct Members(Option<String>);
+    impl<'de> Deserialize<'de> for Members {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Members;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Members, A::Error> {
+                    let mut seen: Vec<String> = Vec::new();
+                    while let Some(name) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        if seen.contains(&name) {
+                            return Ok(Members(Some(name)));
+                        }
+                        seen.push(name);
+                    }
+                    Ok(Members(None))
+                }
+            }
+            d.deserialize_map(Visitor)
+        }
+    }
+    serde_json::from_slice::<Members>(object.as_bytes())
+        .ok()
+        .and_then(|m| m.0)
 }
 
 /// Parses an expiry that must lie in the future.
@@ -174,7 +287,7 @@ pub struct StoredKey {
     /// Company access restrictions.
     pub companies: CompanyScope,
     /// Free-form metadata.
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<Metadata>,
     /// Optional expiry.
     pub expires_at: Option<Timestamp>,
     /// Creation instant.
@@ -197,10 +310,7 @@ impl StoredKey {
             companies: self.companies.clone(),
             expires_at: self.expires_at.map(Timestamp::unix),
             valid_until: valid_until.map(Timestamp::unix),
-            metadata: self
-                .metadata
-                .as_ref()
-                .and_then(|m| serde_json::value::to_raw_value(m).ok()),
+            metadata: self.metadata.as_ref().map(|m| m.0.clone()),
         }
     }
 
@@ -254,7 +364,7 @@ pub struct KeyView<'a> {
     /// Last successful verification, to the minute.
     pub last_used_at: Option<Timestamp>,
     /// Free-form metadata.
-    pub metadata: Option<&'a Map<String, Value>>,
+    pub metadata: Option<&'a Metadata>,
 }
 
 impl<'a> KeyView<'a> {
@@ -308,9 +418,58 @@ impl EventKind {
     }
 }
 
-/// A `{"from": …, "to": …}` pair for an audit event.
-pub fn change(from: impl Serialize, to: impl Serialize) -> Value {
-    serde_json::json!({ "from": from, "to": to })
+/// What an audit event changed: a JSON object written member by member, e.g.
+/// `{"label":{"from":"A","to":"B"}}`. Never give it a secret.
+#[derive(Debug)]
+pub struct Changes(String);
+
+impl Default for Changes {
+    fn default() -> Self {
+        Self("{".to_owned())
+    }
+}
+
+impl Changes {
+    /// No change recorded yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the member `name` with `value`.
+    pub fn set(mut self, name: &str, value: &impl Serialize) -> Result<Self, Error> {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0.push_str(&to_json(&name)?);
+        self.0.push(':');
+        self.0.push_str(&to_json(value)?);
+        Ok(self)
+    }
+
+    /// Adds the member `name` with `{"from": from, "to": to}`.
+    pub fn change(
+        self,
+        name: &str,
+        from: &impl Serialize,
+        to: &impl Serialize,
+    ) -> Result<Self, Error> {
+        #[derive(Serialize)]
+        struct FromTo<'a, F: Serialize, T: Serialize> {
+            from: &'a F,
+            to: &'a T,
+        }
+        self.set(name, &FromTo { from, to })
+    }
+
+    /// The JSON object.
+    pub fn into_json(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::unexpected)
 }
 
 #[cfg(test)]
@@ -347,13 +506,60 @@ mod tests {
         assert!(parse_expiry("tomorrow", now).is_err());
     }
 
+    fn metadata(json: &str) -> Result<Metadata, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
     #[test]
     fn metadata_is_bounded_in_size() {
-        let mut map = Map::new();
-        map.insert("crm".into(), Value::String("x".repeat(100)));
-        assert!(check_metadata(&map).is_ok());
-        map.insert("big".into(), Value::String("x".repeat(MAX_METADATA_BYTES)));
-        assert_eq!(check_metadata(&map).unwrap_err().status(), 422);
+        let small = metadata(&format!(r#"{{"crm":"{}"}}"#, "x".repeat(100))).unwrap();
+        assert!(small.check_size().is_ok());
+        let big = metadata(&format!(
+            r#"{{"crm":"{}"}}"#,
+            "x".repeat(MAX_METADATA_BYTES)
+        ))
+        .unwrap();
+        assert_eq!(big.check_size().unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn metadata_is_an_object_kept_compact_and_in_order() {
+        let m =
+            metadata("{ \"z\" : [1, 2],\n \"a\": {\"s\": \"two  words, \\\" \\\\ \"} }").unwrap();
+        assert_eq!(m.as_json(), r#"{"z":[1,2],"a":{"s":"two  words, \" \\ "}}"#);
+        assert_eq!(serde_json::to_string(&m).unwrap(), m.as_json());
+        for bad in ["\"x\"", "[1]", "null", "3", "{\"a\":1,\"a\":2}"] {
+            assert!(metadata(bad).is_err(), "{bad}");
+        }
+        assert!(
+            metadata("{\"a\":{\"b\":1},\"b\":{\"b\":2}}").is_ok(),
+            "nested names may repeat"
+        );
+        assert_eq!(Metadata::from_stored("{}").unwrap().as_json(), "{}");
+        assert!(Metadata::from_stored("[]").is_none());
+        assert!(Metadata::from_stored("{").is_none());
+    }
+
+    #[test]
+    fn changes_are_a_json_object_of_members() {
+        let changes = Changes::new()
+            .change("label", &"A", &"B \"quoted\"")
+            .unwrap()
+            .set("grace_period_seconds", &60)
+            .unwrap()
+            .set("expires_at", &None::<Timestamp>)
+            .unwrap()
+            .into_json();
+        let parsed: serde_json::Value = serde_json::from_str(&changes).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "label": { "from": "A", "to": "B \"quoted\"" },
+                "grace_period_seconds": 60,
+                "expires_at": null,
+            })
+        );
+        assert_eq!(Changes::new().into_json(), "{}");
     }
 
     #[test]

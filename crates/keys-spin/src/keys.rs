@@ -14,12 +14,12 @@ use crate::db::{self, Db, Step};
 use crate::kv::Kv;
 use keys_domain::Error;
 use keys_domain::key::random_id;
-use keys_domain::model::{Actor, EVENT_ID_PREFIX, EventKind, Status, StoredKey};
+use keys_domain::model::{Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey};
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{RECORD_KEY_PREFIX, last_used_key, record_key};
 use keys_domain::time::Timestamp;
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
+use serde_json::value::RawValue;
 use spin_sdk::sqlite::{RowResult, Value};
 
 const KEY_COLUMNS: &str = "id, label, hint, status, methods, companies, metadata, expires_at, \
@@ -49,7 +49,7 @@ fn unexpected(what: &str) -> Error {
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
-    serde_json::from_str(text).map_err(|_| unexpected(what))
+    serde_json::from_slice(text.as_bytes()).map_err(|_| unexpected(what))
 }
 
 fn to_json_text(value: &impl Serialize) -> Result<String, Error> {
@@ -59,7 +59,7 @@ fn to_json_text(value: &impl Serialize) -> Result<String, Error> {
 /// Reads a key from a row of [`KEY_COLUMNS`]; returns it with its `seq` (list cursor).
 fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
     let metadata = db::opt_text(row, 6)
-        .map(|m| parse_json::<Map<String, Json>>(&m, "metadata"))
+        .map(|m| Metadata::from_stored(&m).ok_or_else(|| unexpected("metadata")))
         .transpose()?;
     let key = StoredKey {
         id: db::text(row, 0)?,
@@ -112,13 +112,7 @@ fn key_params(key: &StoredKey) -> Result<[Value; 7], Error> {
         Value::Text(key.status.as_str().to_owned()),
         Value::Text(to_json_text(&key.methods)?),
         Value::Text(to_json_text(&key.companies)?),
-        db::opt_text_param(
-            key.metadata
-                .as_ref()
-                .map(to_json_text)
-                .transpose()?
-                .as_deref(),
-        ),
+        db::opt_text_param(key.metadata.as_ref().map(Metadata::as_json)),
         db::opt_int_param(key.expires_at.map(Timestamp::unix)),
     ])
 }
@@ -253,7 +247,7 @@ pub async fn record_event(
     kind: EventKind,
     actor: &Actor,
     at: Timestamp,
-    changes: Json,
+    changes: Changes,
 ) -> Result<(), Error> {
     let id = random_id(EVENT_ID_PREFIX).map_err(|e| Error::unexpected(format!("random: {e}")))?;
     db.exec(
@@ -265,7 +259,7 @@ pub async fn record_event(
             Value::Text(actor.id.clone()),
             db::opt_text_param(actor.name.as_deref()),
             Value::Integer(at.unix()),
-            Value::Text(changes.to_string()),
+            Value::Text(changes.into_json()),
         ],
     )
     .await
@@ -429,7 +423,7 @@ pub struct EventView {
     /// When.
     pub at: Timestamp,
     /// What changed (`{"field": {"from": …, "to": …}}`), never a secret.
-    pub changes: Json,
+    pub changes: Box<RawValue>,
 }
 
 /// One page of audit events, newest first, optionally of one key.

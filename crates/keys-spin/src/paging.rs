@@ -1,11 +1,29 @@
 //! Cursor pagination shared by every list: page sizes and cutting a page.
 
 use keys_domain::Error;
+use serde::Serialize;
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest accepted `limit`.
 pub const MAX_LIMIT: u32 = 100;
+
+/// One page of a list: `{"data": [...], "next_cursor": "..."}`, `next_cursor` null on the
+/// last page.
+#[derive(Serialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub data: Vec<T>,
+    /// The cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A whole, unpaginated list: `{"data": [...]}`.
+#[derive(Serialize)]
+pub struct List<T> {
+    /// Every item.
+    pub data: Vec<T>,
+}
 
 /// Parses a `limit` query parameter: an integer from 1 to [`MAX_LIMIT`].
 pub fn parse_limit(value: &str) -> Result<u32, Error> {
