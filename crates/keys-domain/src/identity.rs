@@ -1,9 +1,8 @@
 //! Identity tokens of INGENEO administrators: HS256 JWTs carrying the caller's rights.
 
+use crate::base64url;
 use crate::error::Error;
 use crate::time::Timestamp;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -130,9 +129,7 @@ pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Res
     if header.alg != "HS256" {
         return Err(invalid());
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| invalid())?;
+    let signature = base64url::decode(signature_b64).ok_or_else(invalid)?;
     let mut mac =
         Hmac::<Sha256>::new_from_slice(config.secret.as_bytes()).map_err(|_| invalid())?;
     mac.update(&token.as_bytes()[..header_b64.len() + 1 + claims_b64.len()]);
@@ -185,19 +182,19 @@ pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Res
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    let bytes = base64url::decode(part)?;
     serde_json::from_slice(&bytes).ok()
 }
 
 /// Signs claims into an HS256 token: for tests and for developers minting local tokens.
 pub fn sign_token(claims: &serde_json::Value, secret: &str) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let header = base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let body = base64url::encode(claims.to_string());
     let signing_input = format!("{header}.{body}");
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    let signature = base64url::encode(mac.finalize().into_bytes());
     format!("{signing_input}.{signature}")
 }
 
@@ -245,7 +242,7 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let mut forged = claims();
         forged["rights"] = json!(["platform_configuration", "superuser"]);
-        let forged_body = URL_SAFE_NO_PAD.encode(forged.to_string());
+        let forged_body = base64url::encode(forged.to_string());
         let forged_token = format!("{}.{}.{}", parts[0], forged_body, parts[2]);
         assert_eq!(check(&forged_token, &config()).unwrap_err().status(), 401);
     }
@@ -255,7 +252,7 @@ mod tests {
         let token = sign_token(&claims(), SECRET);
         let body = token.split('.').nth(1).unwrap();
         for alg in ["none", "HS512", "RS256"] {
-            let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}"}}"#));
+            let header = base64url::encode(format!(r#"{{"alg":"{alg}"}}"#));
             assert!(
                 check(&format!("{header}.{body}."), &config()).is_err(),
                 "{alg}"

@@ -3,6 +3,7 @@
 //! and the error type.
 #![deny(missing_docs)]
 
+mod base64url;
 pub mod error;
 pub mod identity;
 pub mod key;

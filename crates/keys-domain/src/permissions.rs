@@ -167,7 +167,7 @@ impl CompanyScope {
         match self {
             Self::All => Self::All,
             Self::Only(mut list) => {
-                list.sort();
+                list.sort_unstable();
                 list.dedup();
                 Self::Only(list)
             }
@@ -247,7 +247,7 @@ pub fn unknown_grants<'a>(
 
 /// Sorts and deduplicates grants.
 pub fn normalize_grants(mut grants: Vec<MethodGrant>) -> Vec<MethodGrant> {
-    grants.sort();
+    grants.sort_unstable();
     grants.dedup();
     grants
 }
