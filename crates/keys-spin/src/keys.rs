@@ -486,7 +486,7 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
         let rows = db
             .rows(SQL_ALL_LIVE_SECRETS, vec![Value::Integer(now.unix())])
             .await?;
-        let mut live = std::collections::HashSet::with_capacity(rows.len());
+        let mut live = std::collections::BTreeSet::new();
         let mut current: Option<StoredKey> = None;
         for row in &rows {
             let hash = db::text(row, 0)?;
