@@ -6,15 +6,14 @@
 
 use keys_domain::Error;
 use keys_domain::key::PresentedKey;
-use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{
-    LAST_USED_RESOLUTION_SECS, VerificationRecord, VerifyCode, VerifyQuery, authorize_status,
-    decide, last_used_key, record_key,
+    LAST_USED_RESOLUTION_SECS, RecordView, VerifyCode, VerifyQuery, authorize_status, decide,
+    last_used_key, record_key, verify_answer,
 };
 use keys_domain::time::Timestamp;
-use keys_spin::http::{ApiRequest, Response, empty, json, problem_with, route_not_found};
+use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with, route_not_found};
 use keys_spin::kv::Kv;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Response header naming the verified key, for the upstream service.
 const HEADER_KEY_ID: &str = "x-api-key-id";
@@ -55,45 +54,25 @@ struct VerifyBody {
     company: Option<String>,
 }
 
-#[derive(Serialize)]
-struct VerifyAnswer<'a> {
-    valid: bool,
-    code: VerifyCode,
-    #[serde(flatten)]
-    details: Option<Details<'a>>,
-}
+/// A stored record's bytes, or none.
+type Stored = Option<Vec<u8>>;
 
-#[derive(Serialize)]
-struct Details<'a> {
-    key_id: &'a str,
-    label: &'a str,
-    methods: &'a [String],
-    companies: &'a CompanyScope,
-    expires_at: Option<Timestamp>,
-    metadata: Option<&'a serde_json::value::RawValue>,
-}
-
-/// The outcome of one verification: the code and, when the key exists, its record.
-struct Outcome {
-    code: VerifyCode,
-    record: Option<VerificationRecord>,
-}
-
-/// Checksum, hash, one key-value read, decision. Store failures are errors (never `VALID`).
-async fn check(key: &str, query: VerifyQuery<'_>) -> Result<Outcome, Error> {
+/// Checksum, hash, one key-value read, decision; calls `answer` with the code and, when the
+/// key exists, its record. Store failures and unreadable records are errors (never `VALID`).
+async fn check<T>(
+    key: &str,
+    query: VerifyQuery<'_>,
+    answer: impl FnOnce(VerifyCode, Option<&RecordView<'_>>) -> T,
+) -> Result<T, Error> {
     let Ok(presented) = PresentedKey::parse(key) else {
-        return Ok(Outcome {
-            code: VerifyCode::NotFound,
-            record: None,
-        });
+        return Ok(answer(VerifyCode::NotFound, None));
     };
     let kv = Kv::open().await?;
-    let record = match kv.get(&record_key(&presented.hash().to_hex())).await? {
-        Some(bytes) => Some(
-            serde_json::from_slice::<VerificationRecord>(&bytes).map_err(|_| {
-                Error::unexpected("a verification record is corrupt; refusing".to_string())
-            })?,
-        ),
+    let stored: Stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
+    let record = match &stored {
+        Some(bytes) => Some(RecordView::decode(bytes).ok_or_else(|| {
+            Error::unexpected("a verification record is unreadable; refusing".to_string())
+        })?),
         None => None,
     };
     let now = Timestamp::now();
@@ -101,10 +80,12 @@ async fn check(key: &str, query: VerifyQuery<'_>) -> Result<Outcome, Error> {
     if code == VerifyCode::Valid
         && let Some(r) = &record
     {
-        touch_last_used(&kv, &r.key_id, now).await;
+        touch_last_used(&kv, r.key_id, now).await;
     }
-    let record = record.filter(|_| code != VerifyCode::NotFound);
-    Ok(Outcome { code, record })
+    Ok(answer(
+        code,
+        record.as_ref().filter(|_| code != VerifyCode::NotFound),
+    ))
 }
 
 /// Records the last use of a key, at most once per minute. Display information only: a
@@ -129,23 +110,8 @@ async fn verify(req: &ApiRequest) -> Result<Response, Error> {
         method: body.method.as_deref(),
         company: body.company.as_deref(),
     };
-    let outcome = check(&body.key, query).await?;
-    let details = outcome.record.as_ref().map(|r| Details {
-        key_id: &r.key_id,
-        label: &r.label,
-        methods: &r.methods,
-        companies: &r.companies,
-        expires_at: r.expires_at.map(Timestamp::from_unix),
-        metadata: r.metadata.as_deref(),
-    });
-    json(
-        200,
-        &VerifyAnswer {
-            valid: outcome.code == VerifyCode::Valid,
-            code: outcome.code,
-            details,
-        },
-    )
+    let answer = check(&body.key, query, verify_answer).await?;
+    Ok(json_bytes(200, answer))
 }
 
 /// Forward-auth: 204 with the key's id and hint, 401 for a missing, malformed, unknown,
@@ -166,22 +132,24 @@ async fn authorize(req: &ApiRequest) -> Response {
         method: req.header(HEADER_METHOD),
         company: req.header(HEADER_COMPANY),
     };
-    let outcome = match check(key, query).await {
-        Ok(outcome) => outcome,
-        Err(err) => return keys_spin::http::problem(&err),
-    };
-    match (authorize_status(outcome.code), &outcome.record) {
-        (204, Some(record)) => empty(204)
-            .header(HEADER_KEY_ID, record.key_id.as_str())
-            .header(HEADER_KEY_HINT, record.hint.as_str()),
-        (403, _) => problem_with(
-            403,
-            "Forbidden",
-            outcome.code.as_str(),
-            "the key may not make this call",
-        ),
-        _ => unauthorized(outcome.code, "the API key is unknown, inactive or expired"),
-    }
+    let decided = check(key, query, |code, record| {
+        let status = authorize_status(code);
+        match (status, record) {
+            (204, Some(record)) => empty(204)
+                .header(HEADER_KEY_ID, record.key_id)
+                .header(HEADER_KEY_HINT, record.hint),
+            (403, _) => problem_with(
+                403,
+                "Forbidden",
+                code.as_str(),
+                "the key may not make this call",
+            ),
+            _ => unauthorized(code, "the API key is unknown, inactive or expired"),
+        }
+    });
+    decided
+        .await
+        .unwrap_or_else(|err| keys_spin::http::problem(&err))
 }
 
 fn unauthorized(code: VerifyCode, detail: &str) -> Response {

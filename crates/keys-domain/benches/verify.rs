@@ -1,26 +1,23 @@
 //! Micro-benchmarks of verify-key's domain work, natively (no Wasm, no store):
 //!
 //! * `key/*`: parsing a presented key, checksum rejection of a malformed one, SHA-256;
-//! * `record/*`: decoding a stored verification record (typical, and 50 methods × 200
-//!   companies);
+//! * `record/*`: encoding (admin side) and decoding (verify-key) a stored verification record,
+//!   typical and 50 methods × 200 companies;
 //! * `decide/*`: the decision alone on a decoded record;
 //! * `verify/*`: the full decision as verify-key takes it — parse and checksum, SHA-256, hex,
 //!   record key, decode the stored record, status, expiry, method (wildcards), company
 //!   (budget: ≤ 2 µs median for 50 methods and 200 companies);
-//! * `answer/*`: serialising `/verify`'s JSON answer (the component's shape, copied here);
-//! * `proposal/*`: the same decision with the record decoded without allocating per string,
-//!   to size the fix proposed in docs/performance.md. Not used by the app.
+//! * `answer/*`: writing `/verify`'s JSON answer (`record::verify_answer`).
 //!
 //! Run: `cargo bench -p keys-domain --bench verify` (see docs/performance.md).
 
 use criterion::Criterion;
 use keys_domain::key::{KeyFormatError, NewSecret, PresentedKey};
-use keys_domain::permissions::{
-    CompanyId, CompanyScope, grants_allow, is_company_id, is_method_name,
+use keys_domain::permissions::{CompanyId, CompanyScope};
+use keys_domain::record::{
+    RecordView, VerificationRecord, VerifyCode, VerifyQuery, decide, record_key, verify_answer,
 };
-use keys_domain::record::{VerificationRecord, VerifyCode, VerifyQuery, decide, record_key};
 use keys_domain::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 
 /// A fixed "now", so that no benchmark reads the clock.
@@ -61,9 +58,7 @@ fn typical_record() -> VerificationRecord {
         ]),
         expires_at: Some(NOW.unix() + 86_400),
         valid_until: None,
-        metadata: Some(
-            serde_json::value::RawValue::from_string(r#"{"crm":"X-1"}"#.into()).unwrap(),
-        ),
+        metadata: Some(r#"{"crm":"X-1"}"#.into()),
     }
 }
 
@@ -106,7 +101,7 @@ fn full_decision(key: &str, stored: &[u8], query: VerifyQuery<'_>) -> (VerifyCod
     };
     let name = record_key(&presented.hash().to_hex());
     // The component reads `name` from the store here.
-    let record: VerificationRecord = serde_json::from_slice(stored).expect("a valid record");
+    let record = RecordView::decode(stored).expect("a valid record");
     (decide(Some(&record), NOW, query), name.len())
 }
 
@@ -138,23 +133,27 @@ fn key_benches(c: &mut Criterion) {
 }
 
 fn record_benches(c: &mut Criterion) {
-    let typical = serde_json::to_vec(&typical_record()).unwrap();
-    let large = serde_json::to_vec(&large_record()).unwrap();
+    let (typical, large) = (typical_record(), large_record());
+    let typical_bytes = typical.encode().unwrap();
+    let large_bytes = large.encode().unwrap();
     println!(
         "stored record sizes: typical {} bytes, 50 methods × 200 companies {} bytes",
-        typical.len(),
-        large.len()
+        typical_bytes.len(),
+        large_bytes.len()
     );
     let mut g = c.benchmark_group("record");
+    g.bench_function("encode_50m_200c", |b| {
+        b.iter(|| black_box(&large).encode().unwrap())
+    });
     g.bench_function("decode_typical", |b| {
-        b.iter(|| serde_json::from_slice::<VerificationRecord>(black_box(&typical)).unwrap())
+        b.iter(|| RecordView::decode(black_box(&typical_bytes)).unwrap())
     });
     g.bench_function("decode_50m_200c", |b| {
-        b.iter(|| serde_json::from_slice::<VerificationRecord>(black_box(&large)).unwrap())
+        b.iter(|| RecordView::decode(black_box(&large_bytes)).unwrap())
     });
     g.finish();
 
-    let record = large_record();
+    let record = RecordView::decode(&large_bytes).unwrap();
     let query = VerifyQuery {
         method: Some(LARGE_METHOD),
         company: Some(LARGE_COMPANY),
@@ -170,8 +169,8 @@ fn record_benches(c: &mut Criterion) {
 fn verify_benches(c: &mut Criterion) {
     let secret = secret();
     let key = secret.expose().to_string();
-    let typical = serde_json::to_vec(&typical_record()).unwrap();
-    let large = serde_json::to_vec(&large_record()).unwrap();
+    let typical = typical_record().encode().unwrap();
+    let large = large_record().encode().unwrap();
     let typical_query = VerifyQuery {
         method: Some("employees.read"),
         company: Some("ACME"),
@@ -188,6 +187,17 @@ fn verify_benches(c: &mut Criterion) {
         full_decision(&key, &typical, typical_query).0,
         VerifyCode::Valid
     );
+    // Near misses scan everything and must still be refused.
+    for (method, company, code) in [
+        ("payroll2.x", LARGE_COMPANY, VerifyCode::MethodNotAllowed),
+        (LARGE_METHOD, "C200", VerifyCode::CompanyNotAllowed),
+    ] {
+        let q = VerifyQuery {
+            method: Some(method),
+            company: Some(company),
+        };
+        assert_eq!(full_decision(&key, &large, q).0, code);
+    }
     let mut g = c.benchmark_group("verify");
     g.bench_function("full_decision_typical", |b| {
         b.iter(|| {
@@ -202,308 +212,18 @@ fn verify_benches(c: &mut Criterion) {
         b.iter(|| full_decision(black_box(&key), black_box(&large), black_box(large_query)))
     });
     g.finish();
-
-    // The proposal: decode the record without allocating a String per grant and company.
-    assert_eq!(
-        borrowed_full_decision(&key, &large, large_query).0,
-        VerifyCode::Valid
-    );
-    assert_eq!(
-        borrowed_full_decision(&key, &typical, typical_query).0,
-        VerifyCode::Valid
-    );
-    for (name, other_method, other_company) in [
-        ("method", Some("payroll2.x"), Some(LARGE_COMPANY)),
-        ("company", Some(LARGE_METHOD), Some("C200")),
-    ] {
-        let q = VerifyQuery {
-            method: other_method,
-            company: other_company,
-        };
-        assert_eq!(
-            borrowed_full_decision(&key, &large, q).0,
-            full_decision(&key, &large, q).0,
-            "the proposal decides like the domain ({name})"
-        );
-    }
-    let mut g = c.benchmark_group("proposal");
-    g.bench_function("borrowed_decode_50m_200c", |b| {
-        b.iter(|| serde_json::from_slice::<RecordView<'_>>(black_box(&large)).unwrap())
-    });
-    g.bench_function("borrowed_full_decision_typical", |b| {
-        b.iter(|| {
-            borrowed_full_decision(
-                black_box(&key),
-                black_box(&typical),
-                black_box(typical_query),
-            )
-        })
-    });
-    g.bench_function("borrowed_full_decision_50m_200c", |b| {
-        b.iter(|| {
-            borrowed_full_decision(black_box(&key), black_box(&large), black_box(large_query))
-        })
-    });
-
-    // The second proposal: the lists kept as raw JSON, scanned in place.
-    for (q, stored) in [(large_query, &large), (typical_query, &typical)] {
-        assert_eq!(raw_full_decision(&key, stored, q).0, VerifyCode::Valid);
-    }
-    for (method, company) in [
-        (Some("payroll2.x"), Some(LARGE_COMPANY)),
-        (Some(LARGE_METHOD), Some("C200")),
-        (Some("payroll"), None),
-        (Some("bench.m3"), None),
-        (Some("bench.m39"), Some("C19")),
-        (Some("employees.read"), Some("C000")),
-        (None, Some("ACME")),
-    ] {
-        let q = VerifyQuery { method, company };
-        for stored in [&large, &typical] {
-            assert_eq!(
-                raw_full_decision(&key, stored, q).0,
-                full_decision(&key, stored, q).0,
-                "the raw proposal decides like the domain ({method:?}, {company:?})"
-            );
-        }
-    }
-    g.bench_function("raw_full_decision_typical", |b| {
-        b.iter(|| {
-            raw_full_decision(
-                black_box(&key),
-                black_box(&typical),
-                black_box(typical_query),
-            )
-        })
-    });
-    g.bench_function("raw_full_decision_50m_200c", |b| {
-        b.iter(|| raw_full_decision(black_box(&key), black_box(&large), black_box(large_query)))
-    });
-    let raw: RecordRaw<'_> = serde_json::from_slice(&large).unwrap();
-    let answer = RawAnswer {
-        valid: true,
-        code: VerifyCode::Valid,
-        key_id: raw.key_id,
-        label: &raw.label,
-        methods: raw.methods,
-        companies: raw.companies,
-        expires_at: raw.expires_at.map(Timestamp::from_unix),
-        metadata: raw.metadata,
-    };
-    g.bench_function("raw_answer_json_50m_200c", |b| {
-        b.iter(|| serde_json::to_vec(black_box(&answer)).unwrap())
-    });
-    g.finish();
-}
-
-/// A verification record with the grant and company lists left as raw JSON: serde_json only
-/// checks them while skipping, and the decision scans them in place (no allocation).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // decoded to be checked
-struct RecordRaw<'a> {
-    key_id: &'a str,
-    #[serde(borrow)]
-    label: std::borrow::Cow<'a, str>,
-    hint: &'a str,
-    active: bool,
-    #[serde(borrow)]
-    methods: &'a serde_json::value::RawValue,
-    #[serde(borrow)]
-    companies: &'a serde_json::value::RawValue,
-    expires_at: Option<i64>,
-    valid_until: Option<i64>,
-    #[serde(borrow)]
-    metadata: Option<&'a serde_json::value::RawValue>,
-}
-
-/// The strings of a raw JSON array of grants or company ids. Their grammars exclude `"`,
-/// `\`, `,` and white space, so splitting on commas is exact; anything else (a string
-/// with an escape, white space) returns `None` and a real implementation would fall back to
-/// the full decoder.
-fn raw_strings(raw: &str) -> Option<impl Iterator<Item = &str>> {
-    let inner = raw.strip_prefix('[')?.strip_suffix(']')?;
-    if inner.bytes().any(|b| b == b'\\' || b.is_ascii_whitespace()) {
-        return None;
-    }
-    Some(
-        inner
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| s.trim_matches('"')),
-    )
-}
-
-/// [`full_decision`] over a [`RecordRaw`]: same order of checks as `record::decide`.
-fn raw_full_decision(key: &str, stored: &[u8], query: VerifyQuery<'_>) -> (VerifyCode, usize) {
-    let Ok(presented) = PresentedKey::parse(key) else {
-        return (VerifyCode::NotFound, 0);
-    };
-    let name = record_key(&presented.hash().to_hex());
-    let r: RecordRaw<'_> = serde_json::from_slice(stored).expect("a valid record");
-    let code = if r.valid_until.is_some_and(|until| NOW.unix() >= until) {
-        VerifyCode::NotFound
-    } else if !r.active {
-        VerifyCode::Disabled
-    } else if r.expires_at.is_some_and(|at| NOW.unix() >= at) {
-        VerifyCode::Expired
-    } else if query.method.is_some_and(|m| {
-        !is_method_name(m)
-            || !raw_strings(r.methods.get())
-                .expect("plain grants")
-                .any(|g| keys_domain::permissions::grant_covers(g, m))
-    }) {
-        VerifyCode::MethodNotAllowed
-    } else if query.company.is_some_and(|c| {
-        !is_company_id(c)
-            || (r.companies.get() != "\"all\""
-                && !raw_strings(r.companies.get())
-                    .expect("plain ids")
-                    .any(|x| x == c))
-    }) {
-        VerifyCode::CompanyNotAllowed
-    } else {
-        VerifyCode::Valid
-    };
-    (code, name.len())
-}
-
-/// `/verify`'s answer with the lists copied from the record's raw JSON.
-#[derive(Serialize)]
-struct RawAnswer<'a> {
-    valid: bool,
-    code: VerifyCode,
-    key_id: &'a str,
-    label: &'a str,
-    methods: &'a serde_json::value::RawValue,
-    companies: &'a serde_json::value::RawValue,
-    expires_at: Option<Timestamp>,
-    metadata: Option<&'a serde_json::value::RawValue>,
-}
-
-/// `/verify`'s answer, with the same fields and order as components/verify-key.
-#[derive(Serialize)]
-struct Answer<'a> {
-    valid: bool,
-    code: VerifyCode,
-    key_id: &'a str,
-    label: &'a str,
-    methods: &'a [String],
-    companies: &'a CompanyScope,
-    expires_at: Option<Timestamp>,
-    metadata: Option<&'a serde_json::value::RawValue>,
 }
 
 fn answer_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("answer");
     for (name, record) in [("typical", typical_record()), ("50m_200c", large_record())] {
-        let answer = Answer {
-            valid: true,
-            code: VerifyCode::Valid,
-            key_id: &record.key_id,
-            label: &record.label,
-            methods: &record.methods,
-            companies: &record.companies,
-            expires_at: record.expires_at.map(Timestamp::from_unix),
-            metadata: record.metadata.as_deref(),
-        };
+        let bytes = record.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
         g.bench_function(format!("verify_json_{name}"), |b| {
-            b.iter(|| serde_json::to_vec(black_box(&answer)).unwrap())
+            b.iter(|| verify_answer(VerifyCode::Valid, Some(black_box(&view))))
         });
     }
     g.finish();
-}
-
-/// A verification record read in place: strings borrowed from the stored bytes (grants and
-/// company ids cannot contain JSON escapes; a record that has some would fall back to the
-/// owned decoder in a real implementation — here it fails, which the asserts would show).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // the fields the decision does not read are decoded to be checked
-struct RecordView<'a> {
-    key_id: &'a str,
-    label: std::borrow::Cow<'a, str>,
-    hint: &'a str,
-    active: bool,
-    #[serde(borrow)]
-    methods: Vec<&'a str>,
-    #[serde(borrow)]
-    companies: ScopeView<'a>,
-    expires_at: Option<i64>,
-    valid_until: Option<i64>,
-    #[serde(borrow)]
-    metadata: Option<&'a serde_json::value::RawValue>,
-}
-
-/// `"all"` or a list of borrowed company ids.
-enum ScopeView<'a> {
-    All,
-    Only(Vec<&'a str>),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for ScopeView<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = ScopeView<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("\"all\" or an array of company ids")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> Result<Self::Value, E> {
-                if v == "all" {
-                    Ok(ScopeView::All)
-                } else {
-                    Err(E::custom("not \"all\""))
-                }
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(id) = seq.next_element::<&'de str>()? {
-                    list.push(id);
-                }
-                Ok(ScopeView::Only(list))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// [`full_decision`] over a [`RecordView`]: same order of checks as `record::decide`.
-fn borrowed_full_decision(key: &str, stored: &[u8], query: VerifyQuery<'_>) -> (VerifyCode, usize) {
-    let Ok(presented) = PresentedKey::parse(key) else {
-        return (VerifyCode::NotFound, 0);
-    };
-    let name = record_key(&presented.hash().to_hex());
-    let r: RecordView<'_> = serde_json::from_slice(stored).expect("a valid record");
-    let code = if r.valid_until.is_some_and(|until| NOW.unix() >= until) {
-        VerifyCode::NotFound
-    } else if !r.active {
-        VerifyCode::Disabled
-    } else if r.expires_at.is_some_and(|at| NOW.unix() >= at) {
-        VerifyCode::Expired
-    } else if query
-        .method
-        .is_some_and(|m| !is_method_name(m) || !grants_allow(&r.methods, m))
-    {
-        VerifyCode::MethodNotAllowed
-    } else if query.company.is_some_and(|c| {
-        !is_company_id(c)
-            || match &r.companies {
-                ScopeView::All => false,
-                ScopeView::Only(list) => !list.contains(&c),
-            }
-    }) {
-        VerifyCode::CompanyNotAllowed
-    } else {
-        VerifyCode::Valid
-    };
-    (code, name.len())
 }
 
 /// Every benchmark, in the order of the summary, with its budget (median, ns) if any.
@@ -513,6 +233,7 @@ const SUMMARY: &[(&str, Option<f64>)] = &[
     ("key/parse_valid", None),
     ("key/sha256", None),
     ("key/sha256_hex_record_key", None),
+    ("record/encode_50m_200c", None),
     ("record/decode_typical", None),
     ("record/decode_50m_200c", None),
     ("decide/50m_200c_wildcard_last_company_last", None),
@@ -520,12 +241,6 @@ const SUMMARY: &[(&str, Option<f64>)] = &[
     ("verify/full_decision_50m_200c", Some(2_000.0)),
     ("answer/verify_json_typical", None),
     ("answer/verify_json_50m_200c", None),
-    ("proposal/borrowed_decode_50m_200c", None),
-    ("proposal/borrowed_full_decision_typical", None),
-    ("proposal/borrowed_full_decision_50m_200c", None),
-    ("proposal/raw_full_decision_typical", None),
-    ("proposal/raw_full_decision_50m_200c", Some(2_000.0)),
-    ("proposal/raw_answer_json_50m_200c", None),
 ];
 
 /// Where criterion writes its estimates (its own rule: `CRITERION_HOME`, else the cargo

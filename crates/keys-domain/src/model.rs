@@ -310,7 +310,7 @@ impl StoredKey {
             companies: self.companies.clone(),
             expires_at: self.expires_at.map(Timestamp::unix),
             valid_until: valid_until.map(Timestamp::unix),
-            metadata: self.metadata.as_ref().map(|m| m.0.clone()),
+            metadata: self.metadata.as_ref().map(|m| m.as_json().to_owned()),
         }
     }
 

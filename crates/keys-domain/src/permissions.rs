@@ -103,11 +103,6 @@ pub fn grant_covers(grant: &str, method: &str) -> bool {
     }
 }
 
-/// Whether any of `grants` allows `method`. Deny by default.
-pub fn grants_allow<S: AsRef<str>>(grants: &[S], method: &str) -> bool {
-    grants.iter().any(|g| grant_covers(g.as_ref(), method))
-}
-
 /// An opaque company id of the platform: 1–64 characters of `A–Z a–z 0–9 . _ : -`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String")]
@@ -154,14 +149,6 @@ pub enum CompanyScope {
 }
 
 impl CompanyScope {
-    /// Whether the scope allows `company`.
-    pub fn allows(&self, company: &str) -> bool {
-        match self {
-            Self::All => true,
-            Self::Only(list) => list.iter().any(|c| c.as_str() == company),
-        }
-    }
-
     /// Sorted, without duplicates.
     pub fn normalized(self) -> Self {
         match self {
@@ -302,10 +289,9 @@ mod tests {
     }
 
     #[test]
-    fn the_star_grant_allows_everything_and_no_grant_allows_nothing() {
+    fn the_star_grant_covers_everything() {
         assert!(grant_covers("*", "anything.at.all"));
-        assert!(!grants_allow::<&str>(&[], "employees.read"));
-        assert!(grants_allow(&["employees.read", "payroll.*"], "payroll.x"));
+        assert!(grant_covers("*", "employees.read"));
     }
 
     #[test]
@@ -365,18 +351,6 @@ mod tests {
         for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "a,b"] {
             assert!(CompanyId::parse(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn company_scope_all_allows_any_company_and_a_list_only_its_members() {
-        assert!(CompanyScope::All.allows("anything"));
-        let only = CompanyScope::Only(vec![CompanyId::parse("ACME").unwrap()]);
-        assert!(only.allows("ACME"));
-        assert!(!only.allows("acme"));
-        assert!(
-            !CompanyScope::Only(vec![]).allows("ACME"),
-            "an emptied list reaches no company"
-        );
     }
 
     #[test]

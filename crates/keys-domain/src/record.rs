@@ -1,9 +1,35 @@
 //! The verification record: what verify-key reads from the key-value store for one secret,
-//! and the decision it takes from it.
+//! and the decision and answer it takes from it.
+//!
+//! # Stored layout
+//!
+//! A record is UTF-8 text of ten lines separated by `\n` (no trailing newline):
+//!
+//! ```text
+//! ingk-record/2
+//! key_1a2b…                      key id
+//! ingk_...Ab3d                   hint of the secret
+//! 1                              1 active, 0 deactivated
+//! 1893456000                     expiry, Unix seconds, or empty
+//!                                end of a replaced secret's grace period, or empty
+//! Welyb production               label (never holds a control character)
+//! {"crm":"X-1"}                  metadata, compact JSON object, or empty
+//! ["employees.read","payroll.*"] method grants, JSON array
+//! "all"                          companies: "all" or a JSON array of ids
+//! ```
+//!
+//! verify-key reads it without a JSON parser: it splits the lines, and looks a method or a
+//! company up in the raw arrays by substring search. That is sound because the grants and
+//! company ids have grammars without quotes, commas, backslashes or control characters
+//! (checked again by [`VerificationRecord::encode`]), so in these arrays `"x"` occurs exactly
+//! when `x` is an item. The arrays and the metadata go into `/verify`'s answer as they are.
+//! Records are written only by the admin components; verify-key checks the layout (tag,
+//! line count, brackets, numbers) and refuses a record it cannot read (fail closed).
 
-use crate::permissions::{CompanyScope, grants_allow, is_company_id, is_method_name};
+use crate::error::Error;
+use crate::permissions::{ALL_METHODS, CompanyId, CompanyScope, is_company_id, is_method_name};
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Prefix of the key-value key holding the verification record of a secret (then its hash).
 pub const RECORD_KEY_PREFIX: &str = "vk:";
@@ -11,6 +37,11 @@ pub const RECORD_KEY_PREFIX: &str = "vk:";
 pub const LAST_USED_KEY_PREFIX: &str = "used:";
 /// `last_used_at` is written at most once per this many seconds per key.
 pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+/// First line of every record: the layout's name and version.
+pub const RECORD_FORMAT: &str = "ingk-record/2";
+/// The company restriction of a key that may touch every company, as stored.
+const ALL_COMPANIES: &str = "\"all\"";
+const RECORD_LINES: usize = 10;
 
 /// The key-value key of the record of the secret with this hash (hex).
 pub fn record_key(hash_hex: &str) -> String {
@@ -22,9 +53,9 @@ pub fn last_used_key(key_id: &str) -> String {
     format!("{LAST_USED_KEY_PREFIX}{key_id}")
 }
 
-/// Everything verify-key needs to answer for one secret, denormalised from SQLite.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Everything verify-key needs to answer for one secret, denormalised from SQLite; what
+/// the admin components write (see the module docs for the stored layout).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerificationRecord {
     /// The key's id.
     pub key_id: String,
@@ -34,7 +65,7 @@ pub struct VerificationRecord {
     pub hint: String,
     /// False while the key is deactivated.
     pub active: bool,
-    /// Method access authorizations (grant strings, validated when written).
+    /// Method access authorizations (grant strings).
     pub methods: Vec<String>,
     /// Company access restrictions.
     pub companies: CompanyScope,
@@ -42,8 +73,167 @@ pub struct VerificationRecord {
     pub expires_at: Option<i64>,
     /// For a regenerated key's previous secret: end of its grace period, Unix seconds.
     pub valid_until: Option<i64>,
-    /// The key's free-form metadata, kept as raw JSON: verify-key only passes it through.
-    pub metadata: Option<Box<serde_json::value::RawValue>>,
+    /// The key's free-form metadata, compact JSON text of an object.
+    pub metadata: Option<String>,
+}
+
+impl VerificationRecord {
+    /// The stored form. Fails, writing nothing, when a field would break the layout: a line
+    /// break in a text, a grant or company id outside its grammar, metadata that is not a
+    /// compact object.
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        let corrupt = |what: &str| Error::unexpected(format!("cannot store a record: {what}"));
+        let one_line = |t: &str| !t.contains(['\n', '\r']);
+        // Company ids are checked by their type; grants are strings, checked here.
+        if !(one_line(&self.key_id) && one_line(&self.hint) && one_line(&self.label)) {
+            return Err(corrupt("a line break in a text"));
+        }
+        if !self.methods.iter().all(|m| is_grant(m)) {
+            return Err(corrupt("a malformed method grant"));
+        }
+        if let Some(m) = &self.metadata
+            && !(m.starts_with('{') && m.ends_with('}') && one_line(m))
+        {
+            return Err(corrupt("metadata that is not a compact JSON object"));
+        }
+        let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+        let lines = [
+            RECORD_FORMAT.to_owned(),
+            self.key_id.clone(),
+            self.hint.clone(),
+            if self.active { "1" } else { "0" }.to_owned(),
+            number(self.expires_at),
+            number(self.valid_until),
+            self.label.clone(),
+            self.metadata.clone().unwrap_or_default(),
+            json_array(self.methods.iter().map(String::as_str)),
+            match &self.companies {
+                CompanyScope::All => ALL_COMPANIES.to_owned(),
+                CompanyScope::Only(list) => json_array(list.iter().map(CompanyId::as_str)),
+            },
+        ];
+        Ok(lines.join("\n").into_bytes())
+    }
+}
+
+/// Whether `text` is a grant: a method name, `group.*` or `*`.
+fn is_grant(text: &str) -> bool {
+    text == ALL_METHODS
+        || is_method_name(text)
+        || text.strip_suffix(".*").is_some_and(is_method_name)
+}
+
+/// A JSON array of strings that need no escaping (checked by the caller).
+fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(item);
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// A stored record as verify-key reads it: borrowed from the stored bytes, nothing parsed
+/// beyond the line breaks and two numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// The key's id.
+    pub key_id: &'a str,
+    /// Prefix and last four characters of the key's current secret.
+    pub hint: &'a str,
+    /// False while the key is deactivated.
+    pub active: bool,
+    /// When the key stops verifying, Unix seconds.
+    pub expires_at: Option<i64>,
+    /// End of a replaced secret's grace period, Unix seconds.
+    pub valid_until: Option<i64>,
+    /// The key's label.
+    pub label: &'a str,
+    /// Compact JSON object, if any.
+    pub metadata: Option<&'a str>,
+    /// JSON array of the method grants.
+    pub methods: &'a str,
+    /// `"all"` or a JSON array of company ids.
+    pub companies: &'a str,
+}
+
+impl<'a> RecordView<'a> {
+    /// Reads a stored record; `None` when it does not have the layout of the module docs.
+    pub fn decode(bytes: &'a [u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let mut lines = text.splitn(RECORD_LINES, '\n');
+        let mut next = || lines.next();
+        if next()? != RECORD_FORMAT {
+            return None;
+        }
+        let number = |line: &str| -> Option<Option<i64>> {
+            if line.is_empty() {
+                Some(None)
+            } else {
+                line.parse().ok().map(Some)
+            }
+        };
+        let view = Self {
+            key_id: next()?,
+            hint: next()?,
+            active: match next()? {
+                "1" => true,
+                "0" => false,
+                _ => return None,
+            },
+            expires_at: number(next()?)?,
+            valid_until: number(next()?)?,
+            label: next()?,
+            metadata: Some(next()?).filter(|m| !m.is_empty()),
+            methods: next()?,
+            companies: next()?,
+        };
+        let is_array = |list: &str| list.starts_with('[') && list.ends_with(']');
+        let layout_ok = is_array(view.methods)
+            && (view.companies == ALL_COMPANIES || is_array(view.companies))
+            && view
+                .metadata
+                .is_none_or(|m| m.starts_with('{') && m.ends_with('}'));
+        layout_ok.then_some(view)
+    }
+
+    /// Whether the record still stands for a live secret at `now`.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.valid_until.is_none_or(|until| now.unix() < until)
+    }
+
+    /// Whether one of the grants covers `method` (a valid method name): the exact name, a
+    /// `group.*` for one of its dotted prefixes, or `*`. Deny by default.
+    pub fn allows_method(&self, method: &str) -> bool {
+        has_item(self.methods, method, "")
+            || has_item(self.methods, ALL_METHODS, "")
+            || method
+                .match_indices('.')
+                .any(|(dot, _)| has_item(self.methods, &method[..dot], ".*"))
+    }
+
+    /// Whether the key may touch `company` (a valid company id).
+    pub fn allows_company(&self, company: &str) -> bool {
+        self.companies == ALL_COMPANIES || has_item(self.companies, company, "")
+    }
+}
+
+/// Whether the raw JSON array `list`, whose items hold no quote, has the item `head` +
+/// `tail`, i.e. contains `"head tail"`. An occurrence cannot start at an item's closing
+/// quote (a comma or `]` follows it, never the first character of a valid name), so it
+/// spans exactly one item. `head` and `tail` must hold no quote (callers pass valid names).
+fn has_item(list: &str, head: &str, tail: &str) -> bool {
+    let mut needle = String::with_capacity(head.len() + tail.len() + 2);
+    needle.push('"');
+    needle.push_str(head);
+    needle.push_str(tail);
+    needle.push('"');
+    list.contains(needle.as_str())
 }
 
 /// The answer of a verification, checked in this order.
@@ -98,18 +288,13 @@ pub struct VerifyQuery<'a> {
     pub company: Option<&'a str>,
 }
 
-/// Whether a record still stands for a live secret at `now`.
-pub fn is_live(record: &VerificationRecord, now: Timestamp) -> bool {
-    record.valid_until.is_none_or(|until| now.unix() < until)
-}
-
 /// The verify decision: not found, disabled, expired, method, company — in that order.
 pub fn decide(
-    record: Option<&VerificationRecord>,
+    record: Option<&RecordView<'_>>,
     now: Timestamp,
     query: VerifyQuery<'_>,
 ) -> VerifyCode {
-    let Some(record) = record.filter(|r| is_live(r, now)) else {
+    let Some(record) = record.filter(|r| r.is_live(now)) else {
         return VerifyCode::NotFound;
     };
     if !record.active {
@@ -118,26 +303,71 @@ pub fn decide(
     if record.expires_at.is_some_and(|at| now.unix() >= at) {
         return VerifyCode::Expired;
     }
-    // A malformed method or company can never have been granted, whatever the grants say.
+    // A malformed method or company can never have been granted, whatever the grants say
+    // (and the raw-array lookups rely on valid names).
     if query
         .method
-        .is_some_and(|m| !is_method_name(m) || !grants_allow(&record.methods, m))
+        .is_some_and(|m| !is_method_name(m) || !record.allows_method(m))
     {
         return VerifyCode::MethodNotAllowed;
     }
     if query
         .company
-        .is_some_and(|c| !is_company_id(c) || !record.companies.allows(c))
+        .is_some_and(|c| !is_company_id(c) || !record.allows_company(c))
     {
         return VerifyCode::CompanyNotAllowed;
     }
     VerifyCode::Valid
 }
 
+/// `/verify`'s JSON answer: `{"valid", "code"}` plus, when the key exists (any code but
+/// `NOT_FOUND`), `key_id`, `label`, `methods`, `companies`, `expires_at` and `metadata`.
+/// Written directly: the arrays and the metadata are copied from the record, not re-encoded.
+pub fn verify_answer(code: VerifyCode, record: Option<&RecordView<'_>>) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(128 + record.map_or(0, |r| r.methods.len() + r.companies.len()));
+    out.extend_from_slice(b"{\"valid\":");
+    out.extend_from_slice(if code == VerifyCode::Valid {
+        b"true"
+    } else {
+        b"false"
+    });
+    out.extend_from_slice(b",\"code\":\"");
+    out.extend_from_slice(code.as_str().as_bytes());
+    out.push(b'"');
+    if let Some(r) = record.filter(|_| code != VerifyCode::NotFound) {
+        out.extend_from_slice(b",\"key_id\":");
+        json_string(&mut out, r.key_id);
+        out.extend_from_slice(b",\"label\":");
+        json_string(&mut out, r.label);
+        out.extend_from_slice(b",\"methods\":");
+        out.extend_from_slice(r.methods.as_bytes());
+        out.extend_from_slice(b",\"companies\":");
+        out.extend_from_slice(r.companies.as_bytes());
+        out.extend_from_slice(b",\"expires_at\":");
+        match r.expires_at {
+            Some(at) => json_string(&mut out, &Timestamp::from_unix(at).to_string()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"metadata\":");
+        out.extend_from_slice(r.metadata.unwrap_or("null").as_bytes());
+    }
+    out.push(b'}');
+    out
+}
+
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    // Serializing a `str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::permissions::CompanyId;
+
+    fn companies(ids: &[&str]) -> CompanyScope {
+        CompanyScope::Only(ids.iter().map(|c| CompanyId::parse(c).unwrap()).collect())
+    }
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
@@ -148,11 +378,18 @@ mod tests {
             hint: "ingk_...abcd".into(),
             active: true,
             methods: vec!["employees.read".into(), "payroll.*".into()],
-            companies: CompanyScope::Only(vec![CompanyId::parse("ACME").unwrap()]),
+            companies: companies(&["ACME"]),
             expires_at: None,
             valid_until: None,
             metadata: None,
         }
+    }
+
+    /// Encodes, decodes and decides, as the components do.
+    fn check(record: &VerificationRecord, query: VerifyQuery<'_>) -> VerifyCode {
+        let bytes = record.encode().unwrap();
+        let view = RecordView::decode(&bytes).expect("an encoded record decodes");
+        decide(Some(&view), NOW, query)
     }
 
     fn ask<'a>(method: Option<&'a str>, company: Option<&'a str>) -> VerifyQuery<'a> {
@@ -168,14 +405,14 @@ mod tests {
     fn an_active_key_with_the_method_and_company_is_valid() {
         let r = record();
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))),
+            check(&r, ask(Some("employees.read"), Some("ACME"))),
             VerifyCode::Valid
         );
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some("payroll.payslips.read"), None)),
+            check(&r, ask(Some("payroll.payslips.read"), None)),
             VerifyCode::Valid
         );
-        assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::Valid);
+        assert_eq!(check(&r, ask(None, None)), VerifyCode::Valid);
     }
 
     #[test]
@@ -184,13 +421,13 @@ mod tests {
         r.active = false;
         r.expires_at = Some(NOW.unix() - 1);
         let q = ask(Some("employees.write"), Some("OTHER"));
-        assert_eq!(decide(Some(&r), NOW, q), VerifyCode::Disabled);
+        assert_eq!(check(&r, q), VerifyCode::Disabled);
         r.active = true;
-        assert_eq!(decide(Some(&r), NOW, q), VerifyCode::Expired);
+        assert_eq!(check(&r, q), VerifyCode::Expired);
         r.expires_at = None;
-        assert_eq!(decide(Some(&r), NOW, q), VerifyCode::MethodNotAllowed);
+        assert_eq!(check(&r, q), VerifyCode::MethodNotAllowed);
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some("employees.read"), Some("OTHER"))),
+            check(&r, ask(Some("employees.read"), Some("OTHER"))),
             VerifyCode::CompanyNotAllowed
         );
     }
@@ -199,21 +436,21 @@ mod tests {
     fn a_key_expires_at_the_exact_second_of_its_expiry() {
         let mut r = record();
         r.expires_at = Some(NOW.unix() + 1);
-        assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::Valid);
+        assert_eq!(check(&r, ask(None, None)), VerifyCode::Valid);
         r.expires_at = Some(NOW.unix());
-        assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::Expired);
+        assert_eq!(check(&r, ask(None, None)), VerifyCode::Expired);
     }
 
     #[test]
     fn a_replaced_secret_verifies_until_its_grace_period_ends_then_is_not_found() {
         let mut r = record();
         r.valid_until = Some(NOW.unix() + 1);
-        assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::Valid);
+        assert_eq!(check(&r, ask(None, None)), VerifyCode::Valid);
         r.valid_until = Some(NOW.unix());
-        assert_eq!(decide(Some(&r), NOW, ask(None, None)), VerifyCode::NotFound);
+        assert_eq!(check(&r, ask(None, None)), VerifyCode::NotFound);
         r.active = false;
         assert_eq!(
-            decide(Some(&r), NOW, ask(None, None)),
+            check(&r, ask(None, None)),
             VerifyCode::NotFound,
             "details of a dead secret are never shown"
         );
@@ -224,28 +461,22 @@ mod tests {
         let mut r = record();
         r.methods.clear();
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some("employees.read"), None)),
+            check(&r, ask(Some("employees.read"), None)),
             VerifyCode::MethodNotAllowed
         );
-        assert_eq!(
-            decide(Some(&r), NOW, ask(None, Some("ACME"))),
-            VerifyCode::Valid
-        );
+        assert_eq!(check(&r, ask(None, Some("ACME"))), VerifyCode::Valid);
     }
 
     #[test]
     fn a_key_restricted_to_no_company_reaches_none() {
         let mut r = record();
-        r.companies = CompanyScope::Only(vec![]);
+        r.companies = companies(&[]);
         assert_eq!(
-            decide(Some(&r), NOW, ask(None, Some("ACME"))),
+            check(&r, ask(None, Some("ACME"))),
             VerifyCode::CompanyNotAllowed
         );
         r.companies = CompanyScope::All;
-        assert_eq!(
-            decide(Some(&r), NOW, ask(None, Some("NEWCO"))),
-            VerifyCode::Valid
-        );
+        assert_eq!(check(&r, ask(None, Some("NEWCO"))), VerifyCode::Valid);
     }
 
     #[test]
@@ -254,38 +485,246 @@ mod tests {
         r.methods = vec!["*".into()];
         r.companies = CompanyScope::All;
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some("employees.read"), Some("ACME"))),
+            check(&r, ask(Some("employees.read"), Some("ACME"))),
             VerifyCode::Valid
         );
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some("DROP TABLE"), None)),
+            check(&r, ask(Some("DROP TABLE"), None)),
             VerifyCode::MethodNotAllowed
         );
+        assert_eq!(check(&r, ask(Some(""), None)), VerifyCode::MethodNotAllowed);
         assert_eq!(
-            decide(Some(&r), NOW, ask(Some(""), None)),
-            VerifyCode::MethodNotAllowed
-        );
-        assert_eq!(
-            decide(Some(&r), NOW, ask(None, Some("a/b"))),
+            check(&r, ask(None, Some("a/b"))),
             VerifyCode::CompanyNotAllowed
         );
         assert_eq!(
-            decide(Some(&r), NOW, ask(None, Some(""))),
+            check(&r, ask(None, Some(""))),
             VerifyCode::CompanyNotAllowed
         );
     }
 
     #[test]
-    fn records_round_trip_through_json_and_refuse_unknown_fields() {
+    fn records_round_trip_through_their_stored_layout() {
         let mut r = record();
-        r.metadata =
-            Some(serde_json::value::RawValue::from_string(r#"{"crm":"X-1"}"#.into()).unwrap());
-        let json = serde_json::to_string(&r).unwrap();
-        let back = serde_json::from_str::<VerificationRecord>(&json).unwrap();
-        assert_eq!(serde_json::to_string(&back).unwrap(), json);
-        assert_eq!(back.metadata.unwrap().get(), r#"{"crm":"X-1"}"#);
-        let tampered = json.replacen('{', "{\"admin\":true,", 1);
-        assert!(serde_json::from_str::<VerificationRecord>(&tampered).is_err());
+        r.metadata = Some(r#"{"crm":"X-1","n":[1,2]}"#.into());
+        r.expires_at = Some(NOW.unix() + 3600);
+        r.valid_until = Some(NOW.unix() + 60);
+        r.label = "Welyb \"prod\" — paie".into();
+        let bytes = r.encode().unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert_eq!(text.lines().count(), 10, "{text}");
+        assert!(
+            text.starts_with("ingk-record/2\nkey_1\ningk_...abcd\n1\n"),
+            "{text}"
+        );
+        let view = RecordView::decode(&bytes).unwrap();
+        assert_eq!(
+            view,
+            RecordView {
+                key_id: "key_1",
+                hint: "ingk_...abcd",
+                active: true,
+                expires_at: Some(NOW.unix() + 3600),
+                valid_until: Some(NOW.unix() + 60),
+                label: "Welyb \"prod\" — paie",
+                metadata: Some(r#"{"crm":"X-1","n":[1,2]}"#),
+                methods: r#"["employees.read","payroll.*"]"#,
+                companies: r#"["ACME"]"#,
+            }
+        );
+        r.companies = CompanyScope::All;
+        r.methods.clear();
+        r.metadata = None;
+        r.active = false;
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        assert_eq!(
+            (view.companies, view.methods, view.metadata, view.active),
+            ("\"all\"", "[]", None, false)
+        );
+    }
+
+    #[test]
+    fn a_record_that_would_break_the_layout_is_never_written() {
+        let cases: [fn(&mut VerificationRecord); 5] = [
+            |r| r.label = "two\nlines".into(),
+            |r| r.key_id = "key\r1".into(),
+            |r| r.methods.push("payroll\",\"*".into()),
+            |r| r.methods.push("*.read".into()),
+            |r| r.metadata = Some("[1]".into()),
+        ];
+        for (i, spoil) in cases.iter().enumerate() {
+            let mut r = record();
+            spoil(&mut r);
+            assert!(r.encode().is_err(), "case {i}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_without_the_layout_is_refused() {
+        let good = String::from_utf8(record().encode().unwrap()).unwrap();
+        let bad = [
+            String::new(),
+            good.replacen("ingk-record/2", "ingk-record/1", 1),
+            good.replacen("\n1\n", "\nyes\n", 1),
+            good.rsplit_once('\n').unwrap().0.to_owned(),
+            good.replacen("[\"employees", "\"employees", 1),
+            good.replacen("[\"ACME\"]", "ACME", 1),
+            format!("{good}\nextra"),
+            r#"{"key_id":"key_1","label":"Welyb","hint":"h","active":true,"methods":["*"],"companies":"all","expires_at":null,"valid_until":null,"metadata":null}"#.to_owned(),
+        ];
+        for text in bad {
+            assert!(RecordView::decode(text.as_bytes()).is_none(), "{text}");
+        }
+        assert!(RecordView::decode(b"\xff\xfe").is_none());
+    }
+
+    #[test]
+    fn method_lookups_match_whole_items_only() {
+        let mut r = record();
+        r.methods = vec![
+            "employees.read".into(),
+            "payroll.payslips.*".into(),
+            "time.read".into(),
+        ];
+        r.companies = companies(&["ACME", "ACME-2", "B"]);
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        for (method, allowed) in [
+            ("employees.read", true),
+            ("employees.rea", false),
+            ("mployees.read", false),
+            ("employees.read.all", false),
+            ("payroll.payslips.read", true),
+            ("payroll.payslips.2026.read", true),
+            ("payroll.payslips", false),
+            ("payroll.read", false),
+            ("time.read", true),
+            ("read", false),
+        ] {
+            assert_eq!(view.allows_method(method), allowed, "{method}");
+        }
+        for (company, allowed) in [
+            ("ACME", true),
+            ("ACME-2", true),
+            ("ACM", false),
+            ("CME", false),
+            ("B", true),
+            ("C", false),
+        ] {
+            assert_eq!(view.allows_company(company), allowed, "{company}");
+        }
+        r.methods = vec!["*".into()];
+        let bytes = r.encode().unwrap();
+        assert!(
+            RecordView::decode(&bytes)
+                .unwrap()
+                .allows_method("any.thing")
+        );
+    }
+
+    #[test]
+    fn raw_lookups_decide_like_the_grant_rules_on_every_combination() {
+        use crate::permissions::grant_covers;
+        let grants = [
+            "*", "a.*", "a.b", "a.b.*", "a.bc", "ab.*", "b.a", "b.a-b.*", "c_d.e",
+        ];
+        let methods = [
+            "a", "a.b", "a.b.c", "a.bc", "a.bcd", "ab.c", "ab", "b.a", "b.a-b.x", "b.a-bx.y",
+            "b.a", "c_d.e", "c_d.ef", "x.a.b",
+        ];
+        // Every subset of the grants, against every method.
+        for mask in 0u32..(1 << grants.len()) {
+            let chosen: Vec<&str> = (0..grants.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| grants[i])
+                .collect();
+            let mut r = record();
+            r.methods = chosen.iter().map(|g| g.to_string()).collect();
+            let bytes = r.encode().unwrap();
+            let view = RecordView::decode(&bytes).unwrap();
+            for method in methods {
+                let expected = chosen.iter().any(|g| grant_covers(g, method));
+                assert_eq!(view.allows_method(method), expected, "{chosen:?} {method}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_company_is_allowed_by_all_and_a_list_only_reaches_its_members() {
+        let mut r = record();
+        r.companies = CompanyScope::All;
+        let bytes = r.encode().unwrap();
+        assert!(
+            RecordView::decode(&bytes)
+                .unwrap()
+                .allows_company("anything")
+        );
+        r.companies = companies(&["ACME"]);
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        assert!(view.allows_company("ACME") && !view.allows_company("acme"));
+        r.companies = companies(&[]);
+        let bytes = r.encode().unwrap();
+        assert!(
+            !RecordView::decode(&bytes).unwrap().allows_company("ACME"),
+            "an emptied list reaches no company"
+        );
+    }
+
+    #[test]
+    fn the_verify_answer_carries_details_only_for_existing_keys() {
+        let mut r = record();
+        r.metadata = Some(r#"{"crm":"X-1"}"#.into());
+        r.expires_at = Some(1_893_456_000);
+        r.label = "Welyb \"prod\"".into();
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_slice(&verify_answer(VerifyCode::Valid, Some(&view))).unwrap();
+        assert_eq!(
+            answer,
+            serde_json::json!({
+                "valid": true,
+                "code": "VALID",
+                "key_id": "key_1",
+                "label": "Welyb \"prod\"",
+                "methods": ["employees.read", "payroll.*"],
+                "companies": ["ACME"],
+                "expires_at": "2030-01-01T00:00:00Z",
+                "metadata": { "crm": "X-1" },
+            })
+        );
+        let denied: serde_json::Value =
+            serde_json::from_slice(&verify_answer(VerifyCode::Disabled, Some(&view))).unwrap();
+        assert_eq!(denied["valid"], false);
+        assert_eq!(denied["code"], "DISABLED");
+        assert_eq!(denied["metadata"]["crm"], "X-1");
+        r.metadata = None;
+        r.expires_at = None;
+        r.companies = CompanyScope::All;
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        let plain: serde_json::Value =
+            serde_json::from_slice(&verify_answer(VerifyCode::Valid, Some(&view))).unwrap();
+        assert_eq!(
+            (
+                &plain["companies"],
+                &plain["expires_at"],
+                &plain["metadata"]
+            ),
+            (
+                &serde_json::json!("all"),
+                &serde_json::Value::Null,
+                &serde_json::Value::Null
+            )
+        );
+        for record in [None, Some(&view)] {
+            assert_eq!(
+                verify_answer(VerifyCode::NotFound, record),
+                br#"{"valid":false,"code":"NOT_FOUND"}"#
+            );
+        }
     }
 
     #[test]

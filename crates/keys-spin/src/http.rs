@@ -279,6 +279,11 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, Error> {
     Ok(with_body(status, JSON, bytes))
 }
 
+/// A JSON response from an already encoded body.
+pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+    with_body(status, JSON, body)
+}
+
 /// A response with no body.
 pub fn empty(status: u16) -> Response {
     Response {

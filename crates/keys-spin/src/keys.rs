@@ -330,7 +330,7 @@ async fn write_records(
         Some(key) => {
             for secret in after {
                 let record = key.record(secret.valid_until);
-                let bytes = serde_json::to_vec(&record).map_err(Error::unexpected)?;
+                let bytes = record.encode()?;
                 kv.set(&record_key(&secret.hash), &bytes).await?;
             }
         }
@@ -496,7 +496,7 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
                 current = Some(load_or_404(db, &key_id).await?);
             }
             let record = current.as_ref().expect("loaded above").record(valid_until);
-            let bytes = serde_json::to_vec(&record).map_err(Error::unexpected)?;
+            let bytes = record.encode()?;
             kv.set(&record_key(&hash), &bytes).await?;
             live.insert(hash);
         }

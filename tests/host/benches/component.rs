@@ -974,7 +974,7 @@ fn seed(host: &TestHost, n: usize, tag: u8, last_use_writes: bool) -> Vec<String
         host.kv_put(
             "default",
             &record_key(&secret.hash().to_hex()),
-            &serde_json::to_vec(&record).unwrap(),
+            &record.encode().expect("a well-formed record"),
         )
         .expect("seed record");
         if !last_use_writes {
