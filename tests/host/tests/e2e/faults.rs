@@ -254,3 +254,48 @@ async fn rebuild_removes_records_sqlite_does_not_know() {
     );
     assert_eq!(records(&app), 2);
 }
+
+#[tokio::test]
+async fn a_record_left_by_an_earlier_build_fails_closed_until_the_rebuild_rewrites_it() {
+    let app = App::start();
+    let (_, secret) = app
+        .create_key(json!({ "label": "Welyb", "methods": ["employees.read"] }))
+        .await;
+    let name = format!("vk:{}", keys_domain::key::KeyHash::of(&secret).to_hex());
+    // The JSON layout written before `ingk-record/2`, granting everything.
+    let earlier = json!({
+        "key_id": "key_x", "label": "Welyb", "hint": "ingk_...xxxx", "active": true,
+        "methods": ["*"], "companies": "all", "expires_at": null, "valid_until": null,
+        "metadata": null,
+    });
+    app.host
+        .kv_put("default", &name, earlier.to_string().as_bytes())
+        .unwrap();
+
+    let (status, body) = verify_status(&app, &secret).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("internal_error"), "{body}");
+    assert!(!body.contains("VALID"), "{body}");
+    let gateway = app
+        .send(
+            app.call("GET", "/api/v1/authorize")
+                .header("x-api-key", &secret)
+                .header("x-api-method", "payroll.read"),
+        )
+        .await;
+    assert_eq!(gateway.status, 500, "{}", gateway.text());
+
+    let rebuilt = app
+        .admin("POST", "/api/v1/verification-records/rebuild", None)
+        .await;
+    assert_eq!(rebuilt.status, 200, "{}", rebuilt.text());
+    assert_eq!(
+        app.code(&secret, Some("employees.read"), None).await,
+        "VALID"
+    );
+    assert_eq!(
+        app.code(&secret, Some("payroll.read"), None).await,
+        "METHOD_NOT_ALLOWED",
+        "the rewritten record carries SQLite's grants, not the stale ones"
+    );
+}

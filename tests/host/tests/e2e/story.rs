@@ -339,3 +339,61 @@ async fn the_global_audit_trail_lists_every_change_newest_first() {
         ]
     );
 }
+
+#[tokio::test]
+async fn metadata_comes_back_as_sent_in_order_and_without_whitespace() {
+    let app = App::start();
+    let sent = "{\"label\": \"Welyb\", \"metadata\": {\n  \"zone\": \"eu\",\n  \"crm\": {\"id\": \"X 1\", \"tags\": [1, 2]}\n}}";
+    let created = app
+        .send(
+            app.call("POST", "/api/v1/keys")
+                .admin()
+                .header("content-type", "application/json")
+                .body(sent),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let compact = r#""metadata":{"zone":"eu","crm":{"id":"X 1","tags":[1,2]}}"#;
+    assert!(created.text().contains(compact), "{}", created.text());
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let secret = created.json()["key"].as_str().unwrap().to_owned();
+    let read = app.admin("GET", &format!("/api/v1/keys/{id}"), None).await;
+    assert!(read.text().contains(compact), "{}", read.text());
+    let verified = app
+        .send(
+            app.call("POST", "/api/v1/verify")
+                .json(&json!({ "key": secret })),
+        )
+        .await;
+    assert!(verified.text().contains(compact), "{}", verified.text());
+
+    // The same object with other whitespace is no change: no event.
+    let same = app
+        .send(
+            app.call("PATCH", &format!("/api/v1/keys/{id}"))
+                .admin()
+                .header("content-type", "application/json")
+                .body(r#"{"metadata":{ "zone" : "eu", "crm" : { "id" : "X 1", "tags" : [ 1 , 2 ] } }}"#),
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.text());
+    let events = app
+        .admin("GET", &format!("/api/v1/keys/{id}/events"), None)
+        .await
+        .json();
+    assert_eq!(events["data"].as_array().unwrap().len(), 1, "{events}");
+
+    // A member named twice is refused and changes nothing.
+    let before = app.dump();
+    let twice = app
+        .send(
+            app.call("PATCH", &format!("/api/v1/keys/{id}"))
+                .admin()
+                .header("content-type", "application/json")
+                .body(r#"{"metadata":{"zone":"eu","zone":"us"}}"#),
+        )
+        .await;
+    assert_eq!(twice.problem(400), "invalid_request");
+    assert!(twice.text().contains("`zone` twice"), "{}", twice.text());
+    assert_eq!(app.dump(), before);
+}
