@@ -81,7 +81,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
@@ -482,13 +482,47 @@ fn simple_response(status: http::StatusCode, body: &[u8]) -> http::Response<Vec<
 }
 
 /// The process-wide engine: compiled components are shared by all hosts of a test binary.
+///
+/// Instances are allocated like Spin allocates them: from wasmtime's pooling allocator with
+/// spin-core's default limits, which keeps memory and stack slots mapped and reuses them
+/// instead of mapping and unmapping them for every request. Where the pool cannot be
+/// reserved (a small virtual address space, e.g. under `ulimit -v`), the host falls back to
+/// on-demand allocation, as Spin does, and says so on stderr.
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.wasm_component_model_async(true);
-        Engine::new(&config).expect("the wasmtime configuration is valid")
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(spin_pooling_config()));
+        Engine::new(&config).unwrap_or_else(|err| {
+            eprintln!(
+                "spin-test-host: pooling allocator unavailable ({err:#}); allocating on demand"
+            );
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            Engine::new(&config).expect("the wasmtime configuration is valid")
+        })
     })
+}
+
+/// spin-core's default pooling limits (Spin 3 and 4, without their `SPIN_WASMTIME_*`
+/// overrides).
+fn spin_pooling_config() -> PoolingAllocationConfig {
+    const MIB: usize = 1 << 20;
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(1_000)
+        .max_component_instance_size(10 * MIB)
+        .max_core_instance_size(10 * MIB)
+        .max_core_instances_per_component(200)
+        .max_tables_per_component(20)
+        .table_elements(100_000)
+        .max_memories_per_component(32)
+        .total_memories(1_000)
+        .total_tables(2_000)
+        .max_memory_size(4 << 30)
+        .linear_memory_keep_resident(2 * MIB)
+        .table_keep_resident(MIB / 2);
+    pooling
 }
 
 /// Compiles a component file, or reuses the compilation of the same unchanged file.
