@@ -1138,3 +1138,35 @@ async fn problem_details_never_echo_a_key_sent_in_place_of_a_name_or_an_id() {
 
     assert_no_echo(&secret, &seen);
 }
+
+#[tokio::test]
+async fn deeply_nested_json_is_read_to_serde_json_s_limit_and_refused_beyond_without_a_trap() {
+    // The components run on a 128 KiB stack (.cargo/config.toml): JSON nesting must stay
+    // within it. 120 levels of metadata are accepted; far deeper bodies are a 400.
+    let app = App::start();
+    let nested = |depth: usize| format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    let ok = app
+        .send(
+            app.call("POST", "/api/v1/keys")
+                .admin()
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"label":"Deep","metadata":{}}}"#, nested(120))),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.text());
+    let secret = ok.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(app.code(&secret, None, None).await, "VALID");
+    let before = app.dump();
+    for (method, path) in [("POST", "/api/v1/keys"), ("POST", "/api/v1/verify")] {
+        let deep = app
+            .send(
+                app.call(method, path)
+                    .admin()
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"label":{}}}"#, nested(5_000))),
+            )
+            .await;
+        assert_eq!(deep.problem(400), "invalid_request", "{path}");
+    }
+    assert_eq!(app.dump(), before);
+}
