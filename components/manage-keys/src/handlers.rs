@@ -3,8 +3,8 @@
 use keys_domain::Error;
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::model::{
-    Actor, Changes, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Metadata, Status,
-    StoredKey, check_companies, parse_expiry, parse_grants,
+    Changes, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Metadata, Status, StoredKey,
+    check_companies, parse_expiry, parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::time::Timestamp;
@@ -63,10 +63,6 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
         ["events"] => match m {
             "GET" => events(req, None).await,
             _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
-        ["verification-records", "rebuild"] => match m {
-            "POST" => rebuild(req).await,
-            _ => Err(Error::MethodNotAllowed { allow: "POST" }),
         },
         _ => Err(route_not_found(&req.path)),
     }
@@ -405,16 +401,4 @@ async fn events(req: &ApiRequest, key_id: Option<&str>) -> Result<Response, Erro
             next_cursor: next.map(|n| n.to_string()),
         },
     )
-}
-
-async fn rebuild(req: &ApiRequest) -> Result<Response, Error> {
-    let actor: Actor = require_platform_configuration(req).await?;
-    req.require_empty_body()?;
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
-    let report = keys::rebuild(&db, &kv, Timestamp::now()).await?;
-    eprintln!(
-        "info: verification records rebuilt by {}: {} written, {} stale removed",
-        actor.id, report.records_written, report.stale_records_removed
-    );
-    json(200, &report)
 }

@@ -1,6 +1,5 @@
 //! manage-keys: the lifecycle of INGENEO third-party API keys (create, list, read, edit,
-//! regenerate, deactivate, activate, delete), their audit trail and the rebuild of the
-//! verification records.
+//! regenerate, deactivate, activate, delete) and their audit trail.
 
 mod handlers;
 

@@ -20,6 +20,7 @@ pub fn manifest() -> PathBuf {
         "manage_keys",
         "manage_permissions",
         "verify_key",
+        "rebuild_records",
         "admin_ui",
     ] {
         let wasm = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
