@@ -81,7 +81,9 @@ use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, Store,
+};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
@@ -481,6 +483,9 @@ fn simple_response(status: http::StatusCode, body: &[u8]) -> http::Response<Vec<
     response
 }
 
+/// Environment variable that makes the host write a perf map of the compiled components.
+const PERFMAP_VAR: &str = "SPIN_TEST_HOST_PERFMAP";
+
 /// The process-wide engine: compiled components are shared by all hosts of a test binary.
 ///
 /// Instances are allocated like Spin allocates them: from wasmtime's pooling allocator with
@@ -494,6 +499,10 @@ fn engine() -> &'static Engine {
         let mut config = Config::new();
         config.wasm_component_model_async(true);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(spin_pooling_config()));
+        if std::env::var_os(PERFMAP_VAR).is_some() {
+            // Names the components' compiled functions for `perf report` (/tmp/perf-PID.map).
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         Engine::new(&config).unwrap_or_else(|err| {
             eprintln!(
                 "spin-test-host: pooling allocator unavailable ({err:#}); allocating on demand"
