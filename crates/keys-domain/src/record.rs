@@ -194,7 +194,9 @@ impl<'a> RecordView<'a> {
             companies: next()?,
         };
         let is_array = |list: &str| list.starts_with('[') && list.ends_with(']');
+        // The last line takes the rest of the text: it must be one line too.
         let layout_ok = is_array(view.methods)
+            && !view.companies.contains('\n')
             && (view.companies == ALL_COMPANIES || is_array(view.companies))
             && view
                 .metadata
@@ -571,6 +573,7 @@ mod tests {
             good.replacen("[\"employees", "\"employees", 1),
             good.replacen("[\"ACME\"]", "ACME", 1),
             format!("{good}\nextra"),
+            format!("{good}\n]"),
             r#"{"key_id":"key_1","label":"Welyb","hint":"h","active":true,"methods":["*"],"companies":"all","expires_at":null,"valid_until":null,"metadata":null}"#.to_owned(),
         ];
         for text in bad {
