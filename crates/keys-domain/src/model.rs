@@ -144,7 +144,7 @@ fn compact_json(json: &str) -> String {
     out
 }
 
-/// The first member name that a JSON object (valid JSON text) repeats, if any.
+/// A member name that a JSON object (valid JSON text) repeats, if any.
 fn duplicate_member(object: &str) -> Option<String> {
     struct Members(Option<String>);
     impl<'de> Deserialize<'de> for Members {
@@ -159,15 +159,16 @@ fn duplicate_member(object: &str) -> Option<String> {
                     self,
                     mut map: A,
                 ) -> Result<Members, A::Error> {
-                    let mut seen: Vec<String> = Vec::new();
+                    let mut names: Vec<String> = Vec::new();
                     while let Some(name) = map.next_key::<String>()? {
                         map.next_value::<serde::de::IgnoredAny>()?;
-                        if seen.contains(&name) {
-                            return Ok(Members(Some(name)));
-                        }
-                        seen.push(name);
+                        names.push(name);
                     }
-                    Ok(Members(None))
+                    // Sorted rather than compared pairwise: a 64 KiB body can hold
+                    // thousands of members, and this runs before the size check.
+                    names.sort_unstable();
+                    let twice = names.windows(2).find(|w| w[0] == w[1]);
+                    Ok(Members(twice.map(|w| w[0].clone())))
                 }
             }
             d.deserialize_map(Visitor)
@@ -538,6 +539,21 @@ mod tests {
         assert_eq!(Metadata::from_stored("{}").unwrap().as_json(), "{}");
         assert!(Metadata::from_stored("[]").is_none());
         assert!(Metadata::from_stored("{").is_none());
+    }
+
+    #[test]
+    fn a_member_repeated_among_thousands_is_found() {
+        let members: Vec<String> = (0..5_000).map(|i| format!(r#""m{i}":{i}"#)).collect();
+        let many = format!("{{{}}}", members.join(","));
+        let parsed = metadata(&many).unwrap();
+        assert_eq!(
+            parsed.check_size().unwrap_err().status(),
+            422,
+            "too big, but readable"
+        );
+        let repeated = format!(r#"{{{},"m4321":0}}"#, members.join(","));
+        let err = metadata(&repeated).unwrap_err().to_string();
+        assert!(err.contains("`m4321` twice"), "{err}");
     }
 
     #[test]
