@@ -54,9 +54,6 @@ struct VerifyBody {
     company: Option<String>,
 }
 
-/// A stored record's bytes, or none.
-type Stored = Option<Vec<u8>>;
-
 /// Checksum, hash, one key-value read, decision; calls `answer` with the code and, when the
 /// key exists, its record. Store failures and unreadable records are errors (never `VALID`).
 async fn check<T>(
@@ -68,7 +65,7 @@ async fn check<T>(
         return Ok(answer(VerifyCode::NotFound, None));
     };
     let kv = Kv::open().await?;
-    let stored: Stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
+    let stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
     let record = match &stored {
         Some(bytes) => Some(RecordView::decode(bytes).ok_or_else(|| {
             Error::unexpected("a verification record is unreadable; refusing".to_string())

@@ -61,12 +61,8 @@ impl Label {
 pub struct Metadata(Box<RawValue>);
 
 impl Metadata {
-    /// Reads stored metadata (compact JSON text written by [`Metadata::as_json`]).
+    /// Reads compact JSON text of an object, as [`Metadata::as_json`] gives and SQLite holds.
     pub fn from_stored(text: &str) -> Option<Self> {
-        Self::from_compact(text)
-    }
-
-    fn from_compact(text: &str) -> Option<Self> {
         // `from_slice`, like the request bodies: one JSON reader in the components' code.
         serde_json::from_slice::<Box<RawValue>>(text.as_bytes())
             .ok()
@@ -119,7 +115,7 @@ impl<'de> Deserialize<'de> for Metadata {
                 name.chars().take(100).collect::<String>()
             )));
         }
-        Self::from_compact(&text).ok_or_else(|| D::Error::custom("metadata is not valid JSON"))
+        Self::from_stored(&text).ok_or_else(|| D::Error::custom("metadata is not valid JSON"))
     }
 }
 

@@ -27,7 +27,7 @@
 //! line count, brackets, numbers) and refuses a record it cannot read (fail closed).
 
 use crate::error::Error;
-use crate::permissions::{ALL_METHODS, CompanyId, CompanyScope, is_company_id, is_method_name};
+use crate::permissions::{ALL_METHODS, CompanyScope, MethodGrant, is_company_id, is_method_name};
 use crate::time::Timestamp;
 use serde::Serialize;
 
@@ -88,7 +88,7 @@ impl VerificationRecord {
         if !(one_line(&self.key_id) && one_line(&self.hint) && one_line(&self.label)) {
             return Err(corrupt("a line break in a text"));
         }
-        if !self.methods.iter().all(|m| is_grant(m)) {
+        if !self.methods.iter().all(|m| MethodGrant::parse(m).is_some()) {
             return Err(corrupt("a malformed method grant"));
         }
         if let Some(m) = &self.metadata
@@ -106,36 +106,13 @@ impl VerificationRecord {
             number(self.valid_until),
             self.label.clone(),
             self.metadata.clone().unwrap_or_default(),
-            json_array(self.methods.iter().map(String::as_str)),
-            match &self.companies {
-                CompanyScope::All => ALL_COMPANIES.to_owned(),
-                CompanyScope::Only(list) => json_array(list.iter().map(CompanyId::as_str)),
-            },
+            // Grants and company ids need no escaping: these are the raw arrays (or `"all"`)
+            // that verify-key searches.
+            serde_json::to_string(&self.methods).map_err(Error::unexpected)?,
+            serde_json::to_string(&self.companies).map_err(Error::unexpected)?,
         ];
         Ok(lines.join("\n").into_bytes())
     }
-}
-
-/// Whether `text` is a grant: a method name, `group.*` or `*`.
-fn is_grant(text: &str) -> bool {
-    text == ALL_METHODS
-        || is_method_name(text)
-        || text.strip_suffix(".*").is_some_and(is_method_name)
-}
-
-/// A JSON array of strings that need no escaping (checked by the caller).
-fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        out.push_str(item);
-        out.push('"');
-    }
-    out.push(']');
-    out
 }
 
 /// A stored record as verify-key reads it: borrowed from the stored bytes, nothing parsed
@@ -366,6 +343,7 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::permissions::CompanyId;
 
     fn companies(ids: &[&str]) -> CompanyScope {
         CompanyScope::Only(ids.iter().map(|c| CompanyId::parse(c).unwrap()).collect())

@@ -119,62 +119,26 @@ fn key_params(key: &StoredKey) -> Result<[Value; 7], Error> {
 
 /// Inserts a new key and its first secret.
 pub async fn insert(db: &Db, key: &StoredKey, secret_hash: &str) -> Result<(), Error> {
-    let [
-        label,
-        hint,
-        status,
-        methods,
-        companies,
-        metadata,
-        expires_at,
-    ] = key_params(key)?;
-    db.exec(
-        SQL_INSERT_KEY,
-        vec![
-            Value::Text(key.id.clone()),
-            label,
-            hint,
-            status,
-            methods,
-            companies,
-            metadata,
-            expires_at,
-            Value::Integer(key.created_at.unix()),
-            Value::Text(key.created_by.id.clone()),
-            db::opt_text_param(key.created_by.name.as_deref()),
-            Value::Integer(key.updated_at.unix()),
-        ],
-    )
-    .await?;
+    let mut params = vec![Value::Text(key.id.clone())];
+    params.extend(key_params(key)?);
+    params.extend([
+        Value::Integer(key.created_at.unix()),
+        Value::Text(key.created_by.id.clone()),
+        db::opt_text_param(key.created_by.name.as_deref()),
+        Value::Integer(key.updated_at.unix()),
+    ]);
+    db.exec(SQL_INSERT_KEY, params).await?;
     add_secret(db, &key.id, secret_hash, key.created_at).await
 }
 
 /// Writes every mutable column of a key.
 pub async fn update(db: &Db, key: &StoredKey) -> Result<(), Error> {
-    let [
-        label,
-        hint,
-        status,
-        methods,
-        companies,
-        metadata,
-        expires_at,
-    ] = key_params(key)?;
-    db.exec(
-        SQL_UPDATE_KEY,
-        vec![
-            label,
-            hint,
-            status,
-            methods,
-            companies,
-            metadata,
-            expires_at,
-            Value::Integer(key.updated_at.unix()),
-            Value::Text(key.id.clone()),
-        ],
-    )
-    .await
+    let mut params = Vec::from(key_params(key)?);
+    params.extend([
+        Value::Integer(key.updated_at.unix()),
+        Value::Text(key.id.clone()),
+    ]);
+    db.exec(SQL_UPDATE_KEY, params).await
 }
 
 /// Deletes a key and all its secrets (its audit events stay).
