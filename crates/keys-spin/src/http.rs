@@ -24,10 +24,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const JSON: &str = "application/json";
 /// The RFC 9457 problem media type.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// The header stating the body's length, in bytes (lower case, as `wasi:http` wants names).
+const CONTENT_LENGTH: &str = "content-length";
 
 /// Exports a `wasi:http` handler that reads the request into an [`ApiRequest`], awaits
-/// `$dispatch(&request) -> Result<Response, Error>` and writes the response (errors go
-/// through [`problem`]).
+/// `$dispatch(&request) -> Result<Response, Error>`, [settles](settle) and writes the
+/// response (errors go through [`problem`]).
 #[macro_export]
 macro_rules! export_http_handler {
     ($dispatch:path) => {
@@ -44,10 +46,31 @@ macro_rules! export_http_handler {
                     Ok(request) => $dispatch(&request).await,
                     Err(err) => Err(err),
                 };
+                $crate::http::settle().await;
                 $crate::http::respond(result).into_wasi()
             }
         }
     };
+}
+
+/// How many times [`settle`] yields to the host.
+const SETTLE_YIELDS: usize = 2;
+
+/// Yields to the host twice before the response is handed over, so that headers and body
+/// leave Spin in one write.
+///
+/// After a store call (key-value, SQLite) Spin's HTTP server may write the response headers
+/// before the body has reached it; the body then leaves in a second small TCP segment, which
+/// Nagle's algorithm holds until the client's delayed ACK (about 40 ms on a keep-alive
+/// connection: Spin does not set `TCP_NODELAY`). Measured on Spin 4.1 with the app on one
+/// keep-alive connection: without yielding, most `/verify` answers on one CPU and 1–2 % on
+/// two waited 40 ms; one yield fixed the admin routes but not verify-key; two yields left no
+/// stalled answer in 14,000 requests, at no measurable throughput cost. See
+/// docs/performance.md, "Keep-alive and Nagle".
+pub async fn settle() {
+    for _ in 0..SETTLE_YIELDS {
+        spin_sdk::wit_bindgen::yield_async().await;
+    }
 }
 
 /// A request read whole: method, path under [`API_BASE`], query, headers and body.
@@ -95,7 +118,7 @@ impl ApiRequest {
         };
         let declared = headers
             .iter()
-            .find(|(n, _)| n == "content-length")
+            .find(|(n, _)| n == CONTENT_LENGTH)
             .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
         if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
             return Err(too_large);
@@ -170,13 +193,19 @@ impl ApiRequest {
         self.json()
     }
 
-    /// Fails with 400 unless the body is empty.
+    /// Fails with 400 unless the body is empty or an empty JSON object (`{}`, which generated
+    /// clients and many HTTP libraries send on every POST).
     pub fn require_empty_body(&self) -> Result<(), Error> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
-            Ok(())
-        } else {
-            Err(Error::bad_request("this route takes no request body"))
+            return Ok(());
         }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Nothing {}
+        self.json::<Nothing>().map(drop).map_err(|err| match err {
+            Error::UnsupportedMediaType => err,
+            _ => Error::bad_request("this route takes no request body (or `{}`)"),
+        })
     }
 
     fn require_json(&self) -> Result<(), Error> {
@@ -243,12 +272,24 @@ impl Response {
     }
 
     /// Converts into a `wasi:http` response; the body is written by a spawned task.
+    ///
+    /// A response with a body always carries its `Content-Length`. Without it Spin sends the
+    /// body chunked, and the last chunk (`0\r\n\r\n`) leaves in a segment of its own once the
+    /// guest closes the stream; Spin's listener does not set `TCP_NODELAY`, so on a keep-alive
+    /// connection Nagle's algorithm holds that segment until the client's delayed ACK, about
+    /// 40 ms (see docs/performance.md, "Keep-alive and Nagle").
     pub fn into_wasi(self) -> Result<WasiResponse, ErrorCode> {
-        let entries: Vec<(String, Vec<u8>)> = self
+        let mut entries: Vec<(String, Vec<u8>)> = self
             .headers
             .into_iter()
             .map(|(n, v)| (n.to_owned(), v.into_bytes()))
             .collect();
+        if !self.body.is_empty() {
+            entries.push((
+                CONTENT_LENGTH.to_owned(),
+                self.body.len().to_string().into_bytes(),
+            ));
+        }
         let headers = Fields::from_list(&entries)
             .map_err(|e| ErrorCode::InternalError(Some(format!("response headers: {e:?}"))))?;
         let (trailers_writer, trailers) = wit_future::new(|| Ok(None));
