@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The project's test command (what CI runs): from a clean checkout, installs the wasm
-# target and tools, checks formatting, builds the components for wasm32-wasip2, runs
-# clippy on native and wasm crates, then every test (domain unit tests, the test host's
-# own tests, the end-to-end suite against the built components, and the browser tests of
-# the admin UI).
+# The project's test command (what CI runs). From a clean checkout it installs what is
+# missing (the wasm target, rustfmt and clippy; the Spin CLI, through scripts/ensure-spin.sh;
+# Debian's chromium and the npm packages of tests/ui, through scripts/ui-test.sh), checks
+# formatting, builds the app with `spin build` and the test fixtures with cargo, runs clippy
+# on native and wasm crates, then every test:
+#   - domain unit tests and the test host's own tests;
+#   - the end-to-end suite against the app on `spin up` (the tests that inject store faults
+#     or count store calls run in the in-process test host);
+#   - the browser tests of the admin screen, against `spin up`;
+#   - the schema-driven API fuzzer (schemathesis) against `spin up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +16,16 @@ if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null
     rustup target add wasm32-wasip2 >/dev/null
 fi
+SPIN_BIN=$(scripts/ensure-spin.sh)
+export SPIN_BIN
+echo "==> $("$SPIN_BIN" --version) ($SPIN_BIN)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "==> build components (wasm32-wasip2, release)"
+echo "==> spin build"
+"$SPIN_BIN" build
+echo "==> build test fixtures (wasm32-wasip2, release)"
 scripts/build-components.sh
 
 echo "==> clippy (wasm components)"
@@ -25,8 +35,8 @@ cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -- -D warnings
 echo "==> clippy (native crates)"
 cargo clippy --locked --all-targets -- -D warnings
 
-echo "==> tests"
+echo "==> tests (end-to-end suite on spin up)"
 cargo test --locked
 
-echo "==> browser tests"
+echo "==> browser tests (spin up)"
 scripts/ui-test.sh

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of the admin UI: headless Debian Chromium driven by playwright-core against
-# the app served by the test host (which the tests start and stop themselves). Installs
-# Chromium (apt) and the npm packages when missing. Needs the components built
-# (scripts/build-components.sh).
+# the app served by `spin up` (which the tests start and stop themselves). Installs Chromium
+# (apt), Spin (scripts/ensure-spin.sh) and the npm packages when missing. Needs the
+# components built (scripts/build-components.sh or `spin build`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,8 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
 fi
 export CHROMIUM_PATH
 
-cargo build --locked -p spin-test-host
+SPIN_BIN=$(scripts/ensure-spin.sh)
+export SPIN_BIN
 cd tests/ui
 npm ci --no-audit --no-fund --silent
 npm test

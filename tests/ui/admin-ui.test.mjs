@@ -1,12 +1,14 @@
 // Browser tests of the "APIs externes" screen: headless Debian Chromium, driven by
-// playwright-core, against the real components served by the project's test host.
+// playwright-core, against the app served by the Spin CLI (`spin up`).
 // Screenshots of the main screens go to target/screenshots/, or to $UI_SCREENSHOTS_DIR
 // (the README's come from `UI_SCREENSHOTS_DIR=docs/screenshots scripts/ui-test.sh`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -29,24 +31,68 @@ function token(rights = ["platform_configuration"]) {
 }
 
 let server;
+let stateDir;
 let base;
 let browser;
 let page;
 const ADMIN = token();
 
-async function startServer() {
-  const bin = path.join(ROOT, "target/debug/spin-test-host");
-  server = spawn(bin, ["serve", "--manifest", path.join(ROOT, "spin.toml"), "--listen", "127.0.0.1:0",
-    "--var", `identity_token_secret=${SECRET}`], { stdio: ["ignore", "pipe", "inherit"] });
-  base = await new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout.on("data", (chunk) => {
-      out += chunk;
-      const match = out.match(/listening on (http:\/\/\S+)/);
-      if (match) resolve(match[1]);
+/** A free loopback port (released at once; `spin up` binds it next). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
     });
-    server.on("exit", (code) => reject(new Error(`test host exited with ${code}`)));
   });
+}
+
+/** Starts the app on `spin up` (the Spin CLI of $SPIN_BIN, else `spin` on PATH) with a fresh
+ *  state directory, in its own process group, and waits until it answers. */
+async function startServer() {
+  const port = await freePort();
+  stateDir = mkdtempSync(path.join(tmpdir(), "ui-spin-"));
+  const logPath = path.join(stateDir, "spin-up.log");
+  const log = openSync(logPath, "w");
+  server = spawn(process.env.SPIN_BIN || "spin", ["up", "--from", path.join(ROOT, "spin.toml"),
+    "--listen", `127.0.0.1:${port}`, "--state-dir", stateDir,
+    "--variable", `identity_token_secret=${SECRET}`], { stdio: ["ignore", log, log], detached: true });
+  const exited = new Promise((_, reject) => server.on("exit", (code) =>
+    reject(new Error(`spin up exited with ${code}:\n${readFileSync(logPath, "utf8")}`))));
+  exited.catch(() => {}); // only the wait below cares; an exit at teardown is expected
+  base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/.well-known/spin/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`spin up did not answer on ${base}`);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))]);
+  }
+}
+
+/** Stops the process group started above (`spin up` and its `spin trigger http` child),
+ *  waits for it to exit (SIGKILL after 5 s), then removes its state directory. */
+async function stopServer() {
+  if (server?.pid && server.exitCode === null && server.signalCode === null) {
+    const gone = new Promise((resolve) => server.once("exit", resolve));
+    const signal = (name) => {
+      try {
+        process.kill(-server.pid, name);
+      } catch {
+        // already gone
+      }
+    };
+    signal("SIGTERM");
+    const timer = setTimeout(() => signal("SIGKILL"), 5000);
+    await gone;
+    clearTimeout(timer);
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 
 async function api(method, route, body, bearer = ADMIN) {
@@ -92,7 +138,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill();
+  await stopServer();
 });
 
 let secret;

@@ -54,6 +54,11 @@
 //!   guest's work after it has returned its response only runs until the body is complete.
 //! * Outbound networking of any kind, OpenTelemetry, `spin.toml` `[component.x.build]`.
 //!
+//! # The real Spin CLI
+//!
+//! [`spin_cli::SpinApp`] runs the same app on `spin up` (the Spin users run) for the
+//! end-to-end suite, with dumps and logs read from Spin's state directory.
+//!
 //! # Test helpers
 //!
 //! Faults can be injected into the key-value and SQLite calls ([`Fault`]), calls are counted
@@ -68,6 +73,7 @@ mod interfaces;
 pub mod manifest;
 pub mod router;
 mod serve;
+pub mod spin_cli;
 mod state;
 pub mod stores;
 

@@ -313,9 +313,7 @@ impl Stores {
 
     /// Opens a new connection to a database (each component `open` gets its own).
     pub fn sqlite_open(&self, label: &str) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(self.sqlite_path(label))?;
-        conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
-        Ok(conn)
+        open_reader(&self.sqlite_path(label))
     }
 
     /// Runs one statement on a connection, counting it and applying the SQLite fault.
@@ -339,35 +337,48 @@ impl Stores {
 
     /// Every user table of a database, sorted by name, with every row ordered by all columns.
     pub fn sqlite_dump(&self, label: &str) -> anyhow::Result<String> {
-        use std::fmt::Write;
         anyhow::ensure!(self.has_sqlite_label(label), "no SQLite database {label:?}");
-        let conn = self.sqlite_open(label)?;
-        let tables: Vec<(String, String)> = conn
-            .prepare(
-                "SELECT name, sql FROM sqlite_schema \
-                 WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-            )?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut out = String::new();
-        for (name, sql) in tables {
-            writeln!(out, "table {name:?}: {sql}")?;
-            let stmt = conn.prepare(&format!("SELECT * FROM {}", quote_ident(&name)))?;
-            let count = stmt.column_count();
-            let order: Vec<String> = (1..=count).map(|i| i.to_string()).collect();
-            let mut stmt = conn.prepare(&format!(
-                "SELECT * FROM {} ORDER BY {}",
-                quote_ident(&name),
-                order.join(", ")
-            ))?;
-            let (_, rows) = run_statement(&mut stmt, &[])?;
-            for row in rows {
-                let values: Vec<String> = row.iter().map(render_value).collect();
-                writeln!(out, "  ({})", values.join(", "))?;
-            }
-        }
-        Ok(out)
+        dump_database(&self.sqlite_open(label)?)
     }
+}
+
+/// Opens a SQLite file that another process (a Spin server) may be writing, waiting for its
+/// locks like the host's own connections do.
+pub fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// A deterministic text of a database: every user table, sorted by name, with its rows
+/// ordered by all columns.
+pub fn dump_database(conn: &rusqlite::Connection) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let tables: Vec<(String, String)> = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema \
+             WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = String::new();
+    for (name, sql) in tables {
+        writeln!(out, "table {name:?}: {sql}")?;
+        let stmt = conn.prepare(&format!("SELECT * FROM {}", quote_ident(&name)))?;
+        let count = stmt.column_count();
+        let order: Vec<String> = (1..=count).map(|i| i.to_string()).collect();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT * FROM {} ORDER BY {}",
+            quote_ident(&name),
+            order.join(", ")
+        ))?;
+        let (_, rows) = run_statement(&mut stmt, &[])?;
+        for row in rows {
+            let values: Vec<String> = row.iter().map(render_value).collect();
+            writeln!(out, "  ({})", values.join(", "))?;
+        }
+    }
+    Ok(out)
 }
 
 fn run_statement(

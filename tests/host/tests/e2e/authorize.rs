@@ -131,7 +131,7 @@ async fn the_key_is_never_read_from_the_query_string() {
 
 #[tokio::test]
 async fn a_verification_costs_one_key_value_read_and_no_sqlite() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (_, secret) = app
         .create_key(json!({ "label": "Hot path", "methods": ["employees.read"] }))
         .await;
@@ -142,9 +142,9 @@ async fn a_verification_costs_one_key_value_read_and_no_sqlite() {
         (secret.as_str(), "employees.read"),
         (secret.as_str(), "payroll.read"),
     ] {
-        app.host.reset_counters();
+        app.test_host().reset_counters();
         app.verify(key, Some(method), None).await;
-        let c = app.host.counters();
+        let c = app.test_host().counters();
         let reads = if method == "employees.read" { 2 } else { 1 };
         assert_eq!(
             (c.kv_get, c.kv_set, c.kv_delete, c.sqlite_execute),
@@ -155,9 +155,9 @@ async fn a_verification_costs_one_key_value_read_and_no_sqlite() {
 
     let mut garbage = secret.clone();
     garbage.replace_range(10..11, if &secret[10..11] == "A" { "B" } else { "A" });
-    app.host.reset_counters();
+    app.test_host().reset_counters();
     assert_eq!(app.code(&garbage, None, None).await, "NOT_FOUND");
-    let c = app.host.counters();
+    let c = app.test_host().counters();
     assert_eq!(
         (c.kv_get, c.kv_other, c.sqlite_execute),
         (0, 0, 0),
@@ -167,13 +167,13 @@ async fn a_verification_costs_one_key_value_read_and_no_sqlite() {
 
 #[tokio::test]
 async fn last_use_is_written_at_most_once_a_minute_per_key() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (key, secret) = app.create_key(json!({ "label": "Busy" })).await;
-    app.host.reset_counters();
+    app.test_host().reset_counters();
     for _ in 0..5 {
         app.verify(&secret, None, None).await;
     }
-    assert_eq!(app.host.counters().kv_set, 1);
+    assert_eq!(app.test_host().counters().kv_set, 1);
     let read = app
         .admin(
             "GET",

@@ -703,6 +703,43 @@ async fn routes_without_a_body_refuse_one() {
 }
 
 #[tokio::test]
+async fn routes_without_a_body_accept_an_empty_json_object() {
+    let world = World::new().await;
+    let calls = [
+        ("POST", world.key("/deactivate"), 200),
+        ("POST", world.key("/activate"), 200),
+        (
+            "POST",
+            "/api/v1/verification-records/rebuild".to_owned(),
+            200,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/methods/{}", world.fx.method),
+            204,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/companies/{}", world.fx.company),
+            204,
+        ),
+        ("DELETE", world.key(""), 204),
+    ];
+    for (method, path, status) in calls {
+        let call = world.app.call(method, &path).admin().json(&json!({}));
+        let reply = world.app.send(call).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{method} {path} with {{}}: {}",
+            reply.text()
+        );
+    }
+    let gone = world.app.admin("GET", &world.key(""), None).await;
+    assert_eq!(gone.problem(404), "not_found");
+}
+
+#[tokio::test]
 async fn unknown_routes_under_the_api_are_a_404_problem() {
     let mut world = World::new().await;
     let paths = [
@@ -1077,7 +1114,7 @@ async fn problem_details_never_echo_a_key_sent_in_a_wrong_typed_field() {
     let seen: Vec<(String, String)> = names.into_iter().zip(texts).collect();
     assert_no_echo(&secret, &seen);
     assert!(
-        !shows_secret(&world.app.host.logs(), &secret),
+        !shows_secret(&world.app.logs(), &secret),
         "the logs hold the key"
     );
 }

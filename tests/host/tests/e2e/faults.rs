@@ -17,14 +17,14 @@ async fn verify_status(app: &App, key: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn with_the_key_value_store_failing_verification_refuses() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (_, secret) = app.create_key(json!({ "label": "Fragile" })).await;
     for fault in [Fault::Always, Fault::Nth(1), Fault::Nth(2)] {
-        app.host.set_kv_fault(fault);
+        app.test_host().set_kv_fault(fault);
         let (status, body) = verify_status(&app, &secret).await;
         assert_eq!(status, 503, "{fault:?}: {body}");
         assert!(!body.contains("VALID"), "{body}");
-        app.host.set_kv_fault(Fault::Always);
+        app.test_host().set_kv_fault(Fault::Always);
         let gateway = app
             .send(
                 app.call("GET", "/api/v1/authorize")
@@ -32,7 +32,7 @@ async fn with_the_key_value_store_failing_verification_refuses() {
             )
             .await;
         assert_eq!(gateway.problem(503), "store_unavailable");
-        app.host.set_kv_fault(Fault::None);
+        app.test_host().set_kv_fault(Fault::None);
     }
     assert_eq!(
         app.code(&secret, None, None).await,
@@ -43,23 +43,23 @@ async fn with_the_key_value_store_failing_verification_refuses() {
 
 #[tokio::test]
 async fn a_failing_last_use_write_does_not_change_a_valid_answer() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (_, secret) = app.create_key(json!({ "label": "Read only store" })).await;
-    app.host.set_kv_fault(Fault::Writes);
+    app.test_host().set_kv_fault(Fault::Writes);
     assert_eq!(app.code(&secret, None, None).await, "VALID");
 }
 
 #[tokio::test]
 async fn a_deactivation_whose_key_value_write_fails_answers_5xx_and_changes_nothing() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (key, secret) = app.create_key(json!({ "label": "Stays" })).await;
     let id = key["id"].as_str().unwrap();
-    app.host.set_kv_fault(Fault::Writes);
+    app.test_host().set_kv_fault(Fault::Writes);
     let reply = app
         .admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
         .await;
     assert_eq!(reply.problem(503), "store_unavailable");
-    app.host.set_kv_fault(Fault::None);
+    app.test_host().set_kv_fault(Fault::None);
 
     // SQLite was rolled back: the key is still active, no event says otherwise; the admin
     // was told the call failed and can retry.
@@ -83,10 +83,10 @@ async fn a_deactivation_whose_key_value_write_fails_answers_5xx_and_changes_noth
 /// Counts the store calls an admin call makes, on a twin key, so a fault can hit one
 /// precise call of the real one.
 async fn calls_of(app: &App, method: &str, path: &str) -> (u64, u64) {
-    app.host.reset_counters();
+    app.test_host().reset_counters();
     let reply = app.admin(method, path, None).await;
     assert!(reply.status < 300, "{}", reply.text());
-    let c = app.host.counters();
+    let c = app.test_host().counters();
     (
         c.kv_get + c.kv_set + c.kv_delete + c.kv_other,
         c.sqlite_execute + c.sqlite_other,
@@ -95,7 +95,7 @@ async fn calls_of(app: &App, method: &str, path: &str) -> (u64, u64) {
 
 #[tokio::test]
 async fn a_deactivation_whose_commit_fails_leaves_the_key_refused_until_rebuilt() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (twin, _) = app.create_key(json!({ "label": "Twin" })).await;
     let (key, secret) = app.create_key(json!({ "label": "Target" })).await;
     let (_, sqlite_calls) = calls_of(
@@ -106,13 +106,13 @@ async fn a_deactivation_whose_commit_fails_leaves_the_key_refused_until_rebuilt(
     .await;
 
     // COMMIT is the last SQLite call of a deactivation: make exactly it fail.
-    app.host.set_sqlite_fault(Fault::Nth(sqlite_calls));
+    app.test_host().set_sqlite_fault(Fault::Nth(sqlite_calls));
     let id = key["id"].as_str().unwrap();
     let reply = app
         .admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
         .await;
     assert_eq!(reply.problem(503), "store_unavailable");
-    app.host.set_sqlite_fault(Fault::None);
+    app.test_host().set_sqlite_fault(Fault::None);
 
     // The key-value record had already been narrowed; after the failed commit it was
     // removed: the key refuses rather than trusting either side.
@@ -136,7 +136,7 @@ async fn a_deactivation_whose_commit_fails_leaves_the_key_refused_until_rebuilt(
 #[tokio::test]
 async fn a_regeneration_whose_new_record_cannot_be_written_ends_the_old_secret_and_returns_no_new_one()
  {
-    let app = App::start();
+    let app = App::start_test_host();
     let (twin, _) = app.create_key(json!({ "label": "Twin" })).await;
     let (key, secret) = app.create_key(json!({ "label": "Target" })).await;
     let twin_path = format!("/api/v1/keys/{}/regenerate", twin["id"].as_str().unwrap());
@@ -144,7 +144,7 @@ async fn a_regeneration_whose_new_record_cannot_be_written_ends_the_old_secret_a
     // the last use. Fail the set.
     let (kv_calls, _) = calls_of(&app, "POST", &twin_path).await;
     assert_eq!(kv_calls, 4);
-    app.host.set_kv_fault(Fault::Nth(3));
+    app.test_host().set_kv_fault(Fault::Nth(3));
     let reply = app
         .admin(
             "POST",
@@ -157,7 +157,7 @@ async fn a_regeneration_whose_new_record_cannot_be_written_ends_the_old_secret_a
         !reply.text().contains("ingk_"),
         "no new secret escapes a failed call"
     );
-    app.host.set_kv_fault(Fault::None);
+    app.test_host().set_kv_fault(Fault::None);
     assert_eq!(
         app.code(&secret, None, None).await,
         "NOT_FOUND",
@@ -178,23 +178,23 @@ async fn a_regeneration_whose_new_record_cannot_be_written_ends_the_old_secret_a
 
 #[tokio::test]
 async fn a_create_whose_sqlite_write_fails_answers_5xx_and_writes_nothing() {
-    let app = App::start();
+    let app = App::start_test_host();
     app.admin("GET", "/api/v1/keys", None).await;
     let before = app.dump();
-    app.host.set_sqlite_fault(Fault::Writes);
+    app.test_host().set_sqlite_fault(Fault::Writes);
     let reply = app
         .admin("POST", "/api/v1/keys", Some(json!({ "label": "Never" })))
         .await;
     assert_eq!(reply.problem(503), "store_unavailable");
-    app.host.set_sqlite_fault(Fault::None);
+    app.test_host().set_sqlite_fault(Fault::None);
     assert_eq!(app.dump(), before);
 }
 
 #[tokio::test]
 async fn with_sqlite_down_admin_routes_answer_503_and_verification_still_works() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (_, secret) = app.create_key(json!({ "label": "Independent" })).await;
-    app.host.set_sqlite_fault(Fault::Always);
+    app.test_host().set_sqlite_fault(Fault::Always);
     assert_eq!(
         app.admin("GET", "/api/v1/keys", None).await.problem(503),
         "store_unavailable"
@@ -208,12 +208,12 @@ async fn with_sqlite_down_admin_routes_answer_503_and_verification_still_works()
 
 #[tokio::test]
 async fn rebuild_removes_records_sqlite_does_not_know() {
-    let app = App::start();
+    let app = App::start_test_host();
     app.create_key(json!({ "label": "Warm-up" })).await;
     // Store calls of a create: SQLite ends with COMMIT; the key-value store sees open, set.
-    app.host.reset_counters();
+    app.test_host().reset_counters();
     app.create_key(json!({ "label": "Twin" })).await;
-    let c = app.host.counters();
+    let c = app.test_host().counters();
     let (sqlite_calls, kv_calls) = (
         c.sqlite_execute + c.sqlite_other,
         c.kv_get + c.kv_set + c.kv_delete + c.kv_other,
@@ -222,14 +222,14 @@ async fn rebuild_removes_records_sqlite_does_not_know() {
 
     // COMMIT fails after the record was written, and so does the clean-up delete: a record
     // is left that SQLite does not know.
-    app.host.set_sqlite_fault(Fault::Nth(sqlite_calls));
-    app.host.set_kv_fault(Fault::Nth(kv_calls + 1));
+    app.test_host().set_sqlite_fault(Fault::Nth(sqlite_calls));
+    app.test_host().set_kv_fault(Fault::Nth(kv_calls + 1));
     let reply = app
         .admin("POST", "/api/v1/keys", Some(json!({ "label": "Ghost" })))
         .await;
     assert_eq!(reply.problem(503), "store_unavailable");
-    app.host.set_sqlite_fault(Fault::None);
-    app.host.set_kv_fault(Fault::None);
+    app.test_host().set_sqlite_fault(Fault::None);
+    app.test_host().set_kv_fault(Fault::None);
     let records = |app: &App| app.dump().0.keys().filter(|k| k.starts_with("vk:")).count();
     assert_eq!(
         records(&app),
@@ -257,7 +257,7 @@ async fn rebuild_removes_records_sqlite_does_not_know() {
 
 #[tokio::test]
 async fn a_record_left_by_an_earlier_build_fails_closed_until_the_rebuild_rewrites_it() {
-    let app = App::start();
+    let app = App::start_test_host();
     let (_, secret) = app
         .create_key(json!({ "label": "Welyb", "methods": ["employees.read"] }))
         .await;
@@ -268,7 +268,7 @@ async fn a_record_left_by_an_earlier_build_fails_closed_until_the_rebuild_rewrit
         "methods": ["*"], "companies": "all", "expires_at": null, "valid_until": null,
         "metadata": null,
     });
-    app.host
+    app.test_host()
         .kv_put("default", &name, earlier.to_string().as_bytes())
         .unwrap();
 

@@ -1,9 +1,10 @@
-//! Shared helpers of the end-to-end suite: an app running the real components in the test
-//! host, identity tokens, and request shortcuts.
+//! Shared helpers of the end-to-end suite: the app running the real components on `spin up`
+//! or in the test host, identity tokens, and request shortcuts.
 
 use keys_domain::identity::sign_token;
 use keys_domain::time::Timestamp;
 use serde_json::{Value, json};
+use spin_test_host::spin_cli::{SpinApp, SpinOptions};
 use spin_test_host::{HostOptions, TestHost};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,9 +99,21 @@ impl Reply {
     }
 }
 
+/// Environment variable choosing where [`App::start`] runs the app: `spin` (the default:
+/// `spin up`, the Spin CLI on `PATH` or `$SPIN_BIN`) or `host` (the in-process test host).
+pub const TARGET_VAR: &str = "E2E_TARGET";
+
+/// Where the app runs.
+pub enum Target {
+    /// The real Spin CLI.
+    Spin(SpinApp),
+    /// The in-process test host (fault injection, call counters).
+    Host(TestHost),
+}
+
 /// The app under test, with fresh stores.
 pub struct App {
-    pub host: TestHost,
+    pub target: Target,
 }
 
 /// A request about to be sent.
@@ -141,20 +154,71 @@ impl Call {
 }
 
 impl App {
-    /// Starts the app with the identity secret set.
+    /// Starts the app with the identity secret set, on the target [`TARGET_VAR`] names.
     pub fn start() -> App {
         Self::start_with(&[])
     }
 
-    /// Starts the app with extra variables.
+    /// Starts the app with extra variables, on the target [`TARGET_VAR`] names.
     pub fn start_with(variables: &[(&str, &str)]) -> App {
+        match std::env::var(TARGET_VAR).as_deref() {
+            Ok("host") => Self::start_test_host_with(variables),
+            Ok("spin") | Err(_) => Self::start_spin_with(variables),
+            Ok(other) => panic!("{TARGET_VAR}={other}: expected `spin` or `host`"),
+        }
+    }
+
+    /// Starts the app on `spin up`.
+    pub fn start_spin_with(variables: &[(&str, &str)]) -> App {
+        let mut options =
+            SpinOptions::new(manifest()).variable("identity_token_secret", TOKEN_SECRET);
+        for (name, value) in variables {
+            options = options.variable(name, value);
+        }
+        // Blocks until Spin answers; nothing else runs on the test's runtime yet.
+        App {
+            target: Target::Spin(SpinApp::start(options).expect("spin up serves the app")),
+        }
+    }
+
+    /// Starts the app in the test host, for tests that inject faults or count store calls.
+    pub fn start_test_host() -> App {
+        Self::start_test_host_with(&[])
+    }
+
+    /// Starts the app in the test host with extra variables.
+    pub fn start_test_host_with(variables: &[(&str, &str)]) -> App {
         let mut options =
             HostOptions::new(manifest()).variable("identity_token_secret", TOKEN_SECRET);
         for (name, value) in variables {
             options = options.variable(name, value);
         }
         App {
-            host: TestHost::start(options).expect("the app starts"),
+            target: Target::Host(TestHost::start(options).expect("the app starts")),
+        }
+    }
+
+    /// The test host running the app (for faults and counters); panics on Spin.
+    pub fn test_host(&self) -> &TestHost {
+        match &self.target {
+            Target::Host(host) => host,
+            Target::Spin(_) => panic!("this test needs the test host: use App::start_test_host"),
+        }
+    }
+
+    /// The Spin server running the app; panics on the test host.
+    pub fn spin(&self) -> &SpinApp {
+        match &self.target {
+            Target::Spin(spin) => spin,
+            Target::Host(_) => panic!("this test needs real Spin: use App::start_spin_with"),
+        }
+    }
+
+    /// Everything the components wrote to stdout and stderr so far.
+    pub fn logs(&self) -> String {
+        match &self.target {
+            Target::Spin(spin) => spin.logs(),
+            Target::Host(host) => host.logs(),
         }
     }
 
@@ -169,7 +233,11 @@ impl App {
     /// Sends a request.
     pub async fn send(&self, call: Call) -> Reply {
         let request = call.builder.body(call.body).expect("valid request");
-        let response = self.host.request(request).await.expect("the host answers");
+        let response = match &self.target {
+            Target::Spin(spin) => spin.request(request).await,
+            Target::Host(host) => host.request(request).await,
+        }
+        .expect("the app answers");
         let (parts, body) = response.into_parts();
         Reply {
             status: parts.status.as_u16(),
@@ -237,10 +305,16 @@ impl App {
 
     /// Both stores, for "nothing changed" assertions.
     pub fn dump(&self) -> (BTreeMap<String, Vec<u8>>, String) {
-        (
-            self.host.kv_dump("default").unwrap(),
-            self.host.sqlite_dump("default").unwrap(),
-        )
+        match &self.target {
+            Target::Spin(spin) => (
+                spin.kv_dump("default").unwrap(),
+                spin.sqlite_dump("default").unwrap(),
+            ),
+            Target::Host(host) => (
+                host.kv_dump("default").unwrap(),
+                host.sqlite_dump("default").unwrap(),
+            ),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! End-to-end suite: the real `.wasm` components of the app, run by the test host from the
-//! project's spin.toml. Build them first with `scripts/build-components.sh` (the test
-//! command does).
+//! End-to-end suite: the real `.wasm` components of the app, from the project's spin.toml,
+//! served by the Spin CLI (`spin up`, the default; `E2E_TARGET=host` runs the same tests in
+//! the in-process test host). Tests that inject store faults or count store calls always
+//! use the test host; `spin` holds what only real Spin shows (keep-alive, instance reuse).
+//! Build the components first with `scripts/build-components.sh` (the test command does).
 
 mod authorize;
 mod bad_input;
@@ -11,4 +13,5 @@ mod identity;
 mod openapi;
 mod permissions;
 mod secrets;
+mod spin;
 mod story;

@@ -176,10 +176,27 @@ fn assert_stores_hold_hashes_only(app: &App, secrets: &[String], live: &[&String
 
 #[tokio::test]
 async fn secrets_appear_only_in_create_and_regenerate_answers_and_never_in_trail_logs_or_stores() {
-    let app = App::start();
+    secrets_story(&App::start(), Failures::None).await;
+}
+
+#[tokio::test]
+async fn store_failures_along_the_story_are_logged_without_a_secret() {
+    secrets_story(&App::start_test_host(), Failures::Injected).await;
+}
+
+/// Whether [`secrets_story`] injects store failures on the way (test host only).
+#[derive(PartialEq)]
+enum Failures {
+    None,
+    Injected,
+}
+
+/// The whole lifecycle, recording every answer, then the checks that no secret, hash or token
+/// leaks into answers, the trail, the stores or the logs.
+async fn secrets_story(app: &App, failures: Failures) {
     let token = admin_token();
     let mut r = Recorder {
-        app: &app,
+        app,
         token: token.clone(),
         seen: Vec::new(),
     };
@@ -309,28 +326,31 @@ async fn secrets_appear_only_in_create_and_regenerate_answers_and_never_in_trail
     r.admin("POST", &key("/activate"), None, 200).await;
 
     // Failures on the way: store errors are logged, and must not log a secret.
-    app.host.set_kv_fault(Fault::Always);
-    assert_eq!(r.verify(&third, None, None).await, "HTTP 503");
-    app.host.set_kv_fault(Fault::Writes);
-    r.admin("POST", &key("/regenerate"), None, 503).await;
-    r.admin(
-        "POST",
-        "/api/v1/keys",
-        Some(json!({ "label": "Lost" })),
-        503,
-    )
-    .await;
-    app.host.set_kv_fault(Fault::None);
-    app.host.set_sqlite_fault(Fault::Writes);
-    r.admin("PATCH", &key(""), Some(json!({ "label": "Never" })), 503)
+    if failures == Failures::Injected {
+        let host = app.test_host();
+        host.set_kv_fault(Fault::Always);
+        assert_eq!(r.verify(&third, None, None).await, "HTTP 503");
+        host.set_kv_fault(Fault::Writes);
+        r.admin("POST", &key("/regenerate"), None, 503).await;
+        r.admin(
+            "POST",
+            "/api/v1/keys",
+            Some(json!({ "label": "Lost" })),
+            503,
+        )
         .await;
-    app.host.set_sqlite_fault(Fault::None);
+        host.set_kv_fault(Fault::None);
+        host.set_sqlite_fault(Fault::Writes);
+        r.admin("PATCH", &key(""), Some(json!({ "label": "Never" })), 503)
+            .await;
+        host.set_sqlite_fault(Fault::None);
+    }
 
     // Rebuild the verification records; the stores then hold the live secret's hash only.
     r.admin("POST", "/api/v1/verification-records/rebuild", None, 200)
         .await;
     assert_eq!(r.verify(&third, Some("absences.read"), None).await, "VALID");
-    assert_stores_hold_hashes_only(&app, &secrets, &[&third], "after the rebuild");
+    assert_stores_hold_hashes_only(app, &secrets, &[&third], "after the rebuild");
 
     // A second key, created and deleted.
     let doomed = r
@@ -460,10 +480,11 @@ async fn secrets_appear_only_in_create_and_regenerate_answers_and_never_in_trail
     }
 
     // The components' logs hold no secret and no identity token.
-    let logs = app.host.logs();
-    assert!(
+    let logs = app.logs();
+    assert_eq!(
         logs.contains("error:"),
-        "the store failures above were logged: {logs}"
+        failures == Failures::Injected,
+        "store failures, and only they, are logged: {logs}"
     );
     assert!(
         key_like_strings(&logs).is_empty(),
@@ -481,7 +502,7 @@ async fn secrets_appear_only_in_create_and_regenerate_answers_and_never_in_trail
     );
 
     // The stores hold hashes only, of the one live secret; never the identity token.
-    assert_stores_hold_hashes_only(&app, &secrets, &[&third], "at the end");
+    assert_stores_hold_hashes_only(app, &secrets, &[&third], "at the end");
     let (kv, sqlite) = app.dump();
     assert!(
         !sqlite.contains(signature),
