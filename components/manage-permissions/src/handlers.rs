@@ -45,7 +45,10 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
 /// Routes a request to its handler: 404 for unknown paths, then 405 for wrong methods, then
 /// 400 for a query on a route that takes none.
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let decoded = req
+        .path_segments()
+        .ok_or_else(|| route_not_found(&req.path))?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let m = req.method.as_str();
     let allow = allowed_methods(&segments).ok_or_else(|| route_not_found(&req.path))?;
     if !allow.split(", ").any(|a| a == m) {

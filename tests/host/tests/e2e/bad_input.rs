@@ -692,11 +692,16 @@ async fn routes_without_a_body_refuse_one() {
         ("DELETE", format!("/api/v1/methods/{}", world.fx.method)),
         ("DELETE", format!("/api/v1/companies/{}", world.fx.company)),
     ];
+    // White space alone is not JSON, hence not `{}`: only no byte at all is no body.
+    let bodies: [&[u8]; 3] = [br#"{"confirm":true}"#, b" ", b"\x0c\n"];
     let cases = paths
         .into_iter()
-        .map(|(method, path)| {
-            let bad = Bad::new(method, path).json(json!({ "confirm": true }));
-            (bad, 400, INVALID)
+        .chain([("POST", world.key("/regenerate"))])
+        .flat_map(|(method, path)| {
+            bodies.map(|body| {
+                let bad = Bad::new(method, &path).raw(Some("application/json"), body);
+                (bad, 400, INVALID)
+            })
         })
         .collect();
 
