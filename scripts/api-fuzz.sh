@@ -60,8 +60,12 @@ STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-fuzz-state.XXXXXX")
 REPORT_DIR="target/api-fuzz-report"
 LOG="$STATE_DIR/spin.log"
 SPIN_PID=
+FUZZ_PID=
 
 stop_spin() {
+    if [[ -n "$FUZZ_PID" ]]; then
+        kill -TERM "$FUZZ_PID" 2>/dev/null || true
+    fi
     if [[ -n "$SPIN_PID" ]] && kill -0 "$SPIN_PID" 2>/dev/null; then
         # `spin up` runs `spin trigger http` as a child: stop the whole group it leads.
         kill -TERM -- "-$SPIN_PID" 2>/dev/null || true
@@ -74,6 +78,8 @@ stop_spin() {
     rm -rf "$STATE_DIR"
 }
 trap stop_spin EXIT
+# Interrupted or terminated: exit, so that the EXIT trap stops Spin.
+trap 'exit 130' INT TERM
 
 TOKEN=$(cargo run --locked -q -p keys-domain --example mint_token -- "$SECRET" api-fuzz "API fuzzer" 60)
 
@@ -109,7 +115,7 @@ status=0
 mkdir -p "$REPORT_DIR"
 # Run from the report directory: schemathesis and Hypothesis keep their caches in the working
 # directory, and they belong under target/, not in the work tree.
-(cd "$REPORT_DIR" && HYPOTHESIS_STORAGE_DIRECTORY=.hypothesis "$ROOT/$VENV/bin/schemathesis" \
+(cd "$REPORT_DIR" && export HYPOTHESIS_STORAGE_DIRECTORY=.hypothesis && exec "$ROOT/$VENV/bin/schemathesis" \
     --config-file "$ROOT/scripts/api-fuzz.toml" run "$BASE/api/v1/openapi.json" \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "$MAX_EXAMPLES" \
@@ -120,7 +126,11 @@ mkdir -p "$REPORT_DIR"
     --header "Authorization: Bearer $TOKEN" \
     --report junit --report-dir . \
     --no-color \
-    "${seed_args[@]}") || status=$?
+    "${seed_args[@]}") &
+# In the background and waited for, so that an interruption reaches the trap at once.
+FUZZ_PID=$!
+wait "$FUZZ_PID" || status=$?
+FUZZ_PID=
 
 if [[ $status -ne 0 ]]; then
     echo "api-fuzz: schemathesis found failures (exit $status); Spin's log:" >&2
