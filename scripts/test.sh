@@ -40,3 +40,6 @@ cargo test --locked
 
 echo "==> browser tests (spin up)"
 scripts/ui-test.sh
+
+echo "==> schema-driven API fuzzing (schemathesis, spin up)"
+scripts/api-fuzz.sh

@@ -14,13 +14,29 @@ use keys_spin::db::Db;
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
-use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_limit};
+use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_cursor, parse_limit};
 use serde::Deserialize;
 
-/// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
+/// The methods a path serves, as its `Allow` header; `None` for a path no route serves.
+fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["keys"] => Some("GET, POST"),
+        ["keys", _] => Some("GET, PATCH, DELETE"),
+        ["keys", _, "regenerate" | "deactivate" | "activate"] => Some("POST"),
+        ["keys", _, "events"] | ["events"] => Some("GET"),
+        _ => None,
+    }
+}
+
+/// Routes a request to its handler: 404 for unknown paths, then 405 for wrong methods, then
+/// 400 for a query on a route that takes none.
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let m = req.method.as_str();
+    let allow = allowed_methods(&segments).ok_or_else(|| route_not_found(&req.path))?;
+    if !allow.split(", ").any(|a| a == m) {
+        return Err(Error::MethodNotAllowed { allow });
+    }
     // Only the lists take query parameters; anywhere else one is a mistake worth a 400.
     if !matches!(
         (m, segments.as_slice()),
@@ -28,42 +44,17 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     ) {
         req.no_query()?;
     }
-    match segments.as_slice() {
-        ["keys"] => match m {
-            "POST" => create(req).await,
-            "GET" => list(req).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
-        },
-        ["keys", id] => match m {
-            "GET" => get(req, id).await,
-            "PATCH" => update(req, id).await,
-            "DELETE" => delete(req, id).await,
-            _ => Err(Error::MethodNotAllowed {
-                allow: "GET, PATCH, DELETE",
-            }),
-        },
-        [
-            "keys",
-            id,
-            action @ ("regenerate" | "deactivate" | "activate"),
-        ] => {
-            if m != "POST" {
-                return Err(Error::MethodNotAllowed { allow: "POST" });
-            }
-            match *action {
-                "regenerate" => regenerate(req, id).await,
-                "deactivate" => set_status(req, id, Status::Inactive).await,
-                _ => set_status(req, id, Status::Active).await,
-            }
-        }
-        ["keys", id, "events"] => match m {
-            "GET" => events(req, Some(id)).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
-        ["events"] => match m {
-            "GET" => events(req, None).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
+    match (m, segments.as_slice()) {
+        ("POST", ["keys"]) => create(req).await,
+        ("GET", ["keys"]) => list(req).await,
+        ("GET", ["keys", id]) => get(req, id).await,
+        ("PATCH", ["keys", id]) => update(req, id).await,
+        ("DELETE", ["keys", id]) => delete(req, id).await,
+        (_, ["keys", id, "regenerate"]) => regenerate(req, id).await,
+        (_, ["keys", id, "deactivate"]) => set_status(req, id, Status::Inactive).await,
+        (_, ["keys", id, "activate"]) => set_status(req, id, Status::Active).await,
+        (_, ["keys", id, "events"]) => events(req, Some(id)).await,
+        (_, ["events"]) => events(req, None).await,
         _ => Err(route_not_found(&req.path)),
     }
 }
@@ -92,8 +83,9 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     let now = Timestamp::now();
     let label = Label::parse(&body.label)?;
     let grants = parse_grants(&body.methods)?;
-    let companies = body.companies.unwrap_or(CompanyScope::All).normalized();
+    let companies = body.companies.unwrap_or(CompanyScope::All);
     check_companies(&companies)?;
+    let companies = companies.normalized();
     let expires_at = body
         .expires_at
         .flatten()
@@ -140,14 +132,6 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     .await?;
     let location = format!("{}/keys/{}", keys_spin::http::API_BASE, key.id);
     Ok(json(201, &key.view(None).with_secret(&secret))?.header("location", location))
-}
-
-fn parse_cursor(value: &str) -> Result<i64, Error> {
-    value
-        .parse::<i64>()
-        .ok()
-        .filter(|c| *c > 0)
-        .ok_or_else(|| Error::bad_request("cursor is not one this API returned"))
 }
 
 async fn list(req: &ApiRequest) -> Result<Response, Error> {
@@ -301,21 +285,22 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RegenerateBody {
-    #[serde(default)]
-    grace_period_seconds: u32,
+    #[serde(default, deserialize_with = "keys_domain::model::whole_number")]
+    grace_period_seconds: u64,
 }
 
 async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     let body: RegenerateBody = req.json_or_default()?;
-    if body.grace_period_seconds > MAX_GRACE_PERIOD_SECS {
+    if body.grace_period_seconds > u64::from(MAX_GRACE_PERIOD_SECS) {
         return Err(Error::invalid(format!(
             "grace_period_seconds must be at most {MAX_GRACE_PERIOD_SECS} (7 days)"
         )));
     }
     let now = Timestamp::now();
-    let grace_until = (body.grace_period_seconds > 0)
-        .then(|| now.plus_seconds(i64::from(body.grace_period_seconds)));
+    // At most 7 days (checked above): the conversion cannot wrap.
+    let grace_until =
+        (body.grace_period_seconds > 0).then(|| now.plus_seconds(body.grace_period_seconds as i64));
     let secret = NewSecret::generate().map_err(internal)?;
     let (db, kv) = (Db::open().await?, Kv::open().await?);
     let key = keys::change(

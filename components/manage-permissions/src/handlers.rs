@@ -32,10 +32,28 @@ const MAX_NAME_CHARS: usize = 200;
 /// Longest catalog description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
-/// Routes a request to its handler (404 for unknown paths, 405 for wrong methods).
+/// The methods a path serves, as its `Allow` header; `None` for a path no route serves.
+fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["keys", _, "permissions"] => Some("GET, PUT, PATCH"),
+        ["methods" | "companies"] | ["methods" | "companies", ""] => Some("GET"),
+        ["methods" | "companies", _] => Some("PUT, DELETE"),
+        _ => None,
+    }
+}
+
+/// Routes a request to its handler: 404 for unknown paths, then 405 for wrong methods, then
+/// 400 for a query on a route that takes none.
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let decoded = req
+        .path_segments()
+        .ok_or_else(|| route_not_found(&req.path))?;
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let m = req.method.as_str();
+    let allow = allowed_methods(&segments).ok_or_else(|| route_not_found(&req.path))?;
+    if !allow.split(", ").any(|a| a == m) {
+        return Err(Error::MethodNotAllowed { allow });
+    }
     // Only the company list takes query parameters; anywhere else one is a mistake worth a 400.
     if !matches!(
         (m, segments.as_slice()),
@@ -43,37 +61,16 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
     ) {
         req.no_query()?;
     }
-    match segments.as_slice() {
-        ["keys", id, "permissions"] => match m {
-            "GET" => get_permissions(req, id).await,
-            "PUT" => put_permissions(req, id).await,
-            "PATCH" => patch_permissions(req, id).await,
-            _ => Err(Error::MethodNotAllowed {
-                allow: "GET, PUT, PATCH",
-            }),
-        },
-        ["methods"] | ["methods", ""] => match m {
-            "GET" => list_methods(req).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
-        ["methods", name] => match m {
-            "PUT" => put_method(req, name).await,
-            "DELETE" => delete_method(req, name).await,
-            _ => Err(Error::MethodNotAllowed {
-                allow: "PUT, DELETE",
-            }),
-        },
-        ["companies"] | ["companies", ""] => match m {
-            "GET" => list_companies(req).await,
-            _ => Err(Error::MethodNotAllowed { allow: "GET" }),
-        },
-        ["companies", id] => match m {
-            "PUT" => put_company(req, id).await,
-            "DELETE" => delete_company(req, id).await,
-            _ => Err(Error::MethodNotAllowed {
-                allow: "PUT, DELETE",
-            }),
-        },
+    match (m, segments.as_slice()) {
+        ("GET", ["keys", id, "permissions"]) => get_permissions(req, id).await,
+        ("PUT", ["keys", id, "permissions"]) => put_permissions(req, id).await,
+        (_, ["keys", id, "permissions"]) => patch_permissions(req, id).await,
+        ("GET", ["methods", ..]) => list_methods(req).await,
+        ("PUT", ["methods", name]) => put_method(req, name).await,
+        (_, ["methods", name]) => delete_method(req, name).await,
+        ("GET", ["companies", ..]) => list_companies(req).await,
+        ("PUT", ["companies", id]) => put_company(req, id).await,
+        (_, ["companies", id]) => delete_company(req, id).await,
         _ => Err(route_not_found(&req.path)),
     }
 }
@@ -109,8 +106,8 @@ async fn put_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> 
     let actor = require_platform_configuration(req).await?;
     let body: PutBody = req.json()?;
     let grants = parse_grants(&body.methods)?;
+    check_companies(&body.companies)?;
     let companies = body.companies.normalized();
-    check_companies(&companies)?;
     apply(&actor, id, Some(grants), Some(companies), None).await
 }
 
@@ -135,10 +132,10 @@ async fn patch_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error
             "`{both}` is both added and removed"
         )));
     }
-    let companies = body.companies.map(CompanyScope::normalized);
-    if let Some(c) = &companies {
+    if let Some(c) = &body.companies {
         check_companies(c)?;
     }
+    let companies = body.companies.map(CompanyScope::normalized);
     apply(&actor, id, None, companies, Some((add, remove))).await
 }
 

@@ -217,7 +217,8 @@ pub fn parse_grants(texts: &[String]) -> Result<Vec<MethodGrant>, Error> {
     Ok(crate::permissions::normalize_grants(grants))
 }
 
-/// Checks the size of a company list.
+/// Checks the size of a company list as sent, repeated ids included (call it before
+/// [`CompanyScope::normalized`]), so the limit is exactly the OpenAPI document's `maxItems`.
 pub fn check_companies(scope: &CompanyScope) -> Result<(), Error> {
     match scope {
         CompanyScope::Only(list) if list.len() > crate::permissions::MAX_COMPANIES => {
@@ -228,6 +229,35 @@ pub fn check_companies(scope: &CompanyScope) -> Result<(), Error> {
         }
         _ => Ok(()),
     }
+}
+
+/// Reads a JSON number with no fractional part (`60`, `60.0`, `6e1`) as a `u64`: JSON
+/// Schema's `integer`, which the OpenAPI document promises (a schema-driven client may well
+/// send `60.0`). Negative and fractional numbers are refused like any wrong type (400).
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    /// Largest integer an `f64` holds exactly (2^53).
+    const MAX_EXACT_F64: f64 = 9_007_199_254_740_992.0;
+    struct WholeNumber;
+    impl serde::de::Visitor<'_> for WholeNumber {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number, 0 or more")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v.fract() == 0.0 && (0.0..=MAX_EXACT_F64).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    d.deserialize_u64(WholeNumber)
 }
 
 /// Whether a key is in service.
@@ -572,6 +602,29 @@ mod tests {
             })
         );
         assert_eq!(Changes::new().into_json(), "{}");
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_fraction_of_zero() {
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "whole_number")]
+            n: u64,
+        }
+        let read = |json: &str| serde_json::from_str::<Body>(json).map(|b| b.n);
+        assert_eq!(read(r#"{"n":60}"#).unwrap(), 60);
+        assert_eq!(read(r#"{"n":60.0}"#).unwrap(), 60);
+        assert_eq!(read(r#"{"n":6e1}"#).unwrap(), 60);
+        assert_eq!(read(r#"{"n":-0.0}"#).unwrap(), 0);
+        for bad in [
+            r#"{"n":60.5}"#,
+            r#"{"n":-1}"#,
+            r#"{"n":-1.0}"#,
+            r#"{"n":"60"}"#,
+            r#"{"n":1e300}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

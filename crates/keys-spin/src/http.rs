@@ -162,6 +162,22 @@ impl ApiRequest {
         }
     }
 
+    /// The segments of [`ApiRequest::path`], each percent-decoded (`acme%3Afr` is `acme:fr`,
+    /// as clients that encode every reserved character send it); `None` when a segment does
+    /// not decode to UTF-8.
+    pub fn path_segments(&self) -> Option<Vec<String>> {
+        self.path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8()
+                    .ok()
+                    .map(|d| d.into_owned())
+            })
+            .collect()
+    }
+
     /// A header's value, if present and valid text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -185,18 +201,19 @@ impl ApiRequest {
         self.query_params(&[]).map(drop)
     }
 
-    /// Like [`ApiRequest::json`], but an empty body reads as `T::default()`.
+    /// Like [`ApiRequest::json`], but an empty body (no byte at all) reads as `T::default()`.
+    /// A body of white space only is not JSON: refused like any other malformed body.
     pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, Error> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
+        if self.body.is_empty() {
             return Ok(T::default());
         }
         self.json()
     }
 
-    /// Fails with 400 unless the body is empty or an empty JSON object (`{}`, which generated
-    /// clients and many HTTP libraries send on every POST).
+    /// Fails with 400 unless the body is empty (no byte at all) or an empty JSON object (`{}`,
+    /// which generated clients and many HTTP libraries send on every POST).
     pub fn require_empty_body(&self) -> Result<(), Error> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
+        if self.body.is_empty() {
             return Ok(());
         }
         #[derive(serde::Deserialize)]

@@ -7,6 +7,9 @@ use serde::Serialize;
 pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest accepted `limit`.
 pub const MAX_LIMIT: u32 = 100;
+/// Most digits of a row cursor: every 18-digit number fits SQLite's rowids, and the OpenAPI
+/// document can state the rule as a pattern (`^[1-9][0-9]{0,17}$`).
+pub const MAX_CURSOR_DIGITS: usize = 18;
 
 /// One page of a list: `{"data": [...], "next_cursor": "..."}`, `next_cursor` null on the
 /// last page.
@@ -36,6 +39,19 @@ pub fn parse_limit(value: &str) -> Result<u32, Error> {
         })
 }
 
+/// Parses a row cursor (`next_cursor` of a key or event page): a positive decimal number
+/// written as this API writes it, without sign, leading zero or more than
+/// [`MAX_CURSOR_DIGITS`] digits.
+pub fn parse_cursor(value: &str) -> Result<i64, Error> {
+    let canonical = (1..=MAX_CURSOR_DIGITS).contains(&value.len())
+        && !value.starts_with('0')
+        && value.bytes().all(|b| b.is_ascii_digit());
+    canonical
+        .then(|| value.parse::<i64>().ok())
+        .flatten()
+        .ok_or_else(|| Error::bad_request("cursor is not one this API returned"))
+}
+
 /// Cuts rows fetched with `LIMIT limit + 1` into the page and the cursor of the next one
 /// (the cursor of the page's last row, when a further row exists).
 pub fn cut_page<T, C>(
@@ -62,6 +78,28 @@ mod tests {
         assert_eq!(parse_limit("100").unwrap(), 100);
         for bad in ["0", "101", "-1", "abc", ""] {
             assert_eq!(parse_limit(bad).unwrap_err().status(), 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursors_are_positive_numbers_written_as_the_api_writes_them() {
+        assert_eq!(parse_cursor("1").unwrap(), 1);
+        assert_eq!(
+            parse_cursor("999999999999999999").unwrap(),
+            999_999_999_999_999_999
+        );
+        for bad in [
+            "",
+            "0",
+            "01",
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "1e3",
+            "1000000000000000000",
+        ] {
+            assert_eq!(parse_cursor(bad).unwrap_err().status(), 400, "{bad:?}");
         }
     }
 

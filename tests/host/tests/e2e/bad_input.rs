@@ -326,11 +326,6 @@ async fn wrong_types_and_missing_fields_are_a_400() {
             json!({ "grace_period_seconds": null }),
         ),
         (
-            "POST",
-            world.key("/regenerate"),
-            json!({ "grace_period_seconds": 4_294_967_296_u64 }),
-        ),
-        (
             "PUT",
             world.key("/permissions"),
             json!({ "methods": "x", "companies": "all" }),
@@ -523,6 +518,12 @@ async fn refused_content_is_a_422_with_its_own_code() {
             "validation_failed",
         ),
         (
+            "POST",
+            world.key("/regenerate"),
+            json!({ "grace_period_seconds": 4_294_967_296_u64 }),
+            "validation_failed",
+        ),
+        (
             "PUT",
             world.key("/permissions"),
             json!({ "methods": ["a..b"], "companies": "all" }),
@@ -691,11 +692,16 @@ async fn routes_without_a_body_refuse_one() {
         ("DELETE", format!("/api/v1/methods/{}", world.fx.method)),
         ("DELETE", format!("/api/v1/companies/{}", world.fx.company)),
     ];
+    // White space alone is not JSON, hence not `{}`: only no byte at all is no body.
+    let bodies: [&[u8]; 3] = [br#"{"confirm":true}"#, b" ", b"\x0c\n"];
     let cases = paths
         .into_iter()
-        .map(|(method, path)| {
-            let bad = Bad::new(method, path).json(json!({ "confirm": true }));
-            (bad, 400, INVALID)
+        .chain([("POST", world.key("/regenerate"))])
+        .flat_map(|(method, path)| {
+            bodies.map(|body| {
+                let bad = Bad::new(method, &path).raw(Some("application/json"), body);
+                (bad, 400, INVALID)
+            })
         })
         .collect();
 
@@ -846,6 +852,9 @@ async fn odd_query_strings_on_lists_are_a_400() {
             "cursor=abc",
             "cursor=0",
             "cursor=-5",
+            "cursor=+5",
+            "cursor=05",
+            "cursor=1000000000000000000",
             "cursor=",
             "=x",
         ]

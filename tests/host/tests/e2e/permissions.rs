@@ -357,3 +357,23 @@ async fn the_company_registry_searches_and_paginates() {
         .await;
     assert_eq!(bad.problem(422), "validation_failed");
 }
+
+#[tokio::test]
+async fn a_company_id_may_arrive_percent_encoded_in_the_path() {
+    let app = App::start();
+
+    let created = app
+        .admin(
+            "PUT",
+            "/api/v1/companies/acme%3Afr",
+            Some(json!({ "name": "Acme France" })),
+        )
+        .await;
+    let deleted = app
+        .admin("DELETE", "/api/v1/companies/acme%3Afr", None)
+        .await;
+
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["id"], "acme:fr");
+    assert_eq!(deleted.status, 204, "{}", deleted.text());
+}

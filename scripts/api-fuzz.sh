@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Fuzzes the HTTP API against its own OpenAPI document, on real Spin.
+#
+# Installs schemathesis (pinned) into target/api-fuzz-venv when missing, starts the app with
+# `spin up` on 127.0.0.1 (a free port, a fresh state directory, a random identity-token
+# secret), mints an identity token, and runs schemathesis against the served
+# /api/v1/openapi.json with every check, the stateful phase (OpenAPI links) included, within
+# a bounded number of examples and a bounded time. Exits non-zero on any failure. Spin is
+# always stopped, by the process group this script started.
+#
+# Every check runs: it is schemathesis's default. `--checks all` is not passed because a
+# check named on the command line overrides the per-operation settings of
+# scripts/api-fuzz.toml, which say which documented answers a schema-valid request may get.
+#
+# Assumes the components are built (scripts/build-components.sh); set API_FUZZ_BUILD=1 to
+# build them first. Knobs: API_FUZZ_MAX_EXAMPLES (per operation and phase, default 25),
+# API_FUZZ_MAX_TIME (seconds of schemathesis, default 150), API_FUZZ_SEED (default random),
+# API_FUZZ_PORT (default: the first free port from 3200).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SCHEMATHESIS_VERSION=4.32.5
+VENV=target/api-fuzz-venv
+SPIN=${SPIN_BIN:-$(scripts/ensure-spin.sh)}
+HOST=127.0.0.1
+MAX_EXAMPLES=${API_FUZZ_MAX_EXAMPLES:-25}
+MAX_TIME=${API_FUZZ_MAX_TIME:-150}
+# Seconds to wait for Spin to answer after starting it.
+STARTUP_TIMEOUT=60
+
+if [[ "${API_FUZZ_BUILD:-0}" == 1 ]]; then
+    scripts/build-components.sh
+fi
+
+if [[ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != *" $SCHEMATHESIS_VERSION" ]]; then
+    echo "api-fuzz: installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+# A free port on the loopback interface (bind-checked; nothing else is ever targeted).
+free_port() {
+    python3 - "$1" <<'EOF'
+import socket, sys
+for port in range(int(sys.argv[1]), 65536):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(port)
+        break
+EOF
+}
+PORT=${API_FUZZ_PORT:-$(free_port 3200)}
+BASE="http://$HOST:$PORT"
+SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-fuzz-state.XXXXXX")
+REPORT_DIR="target/api-fuzz-report"
+LOG="$STATE_DIR/spin.log"
+SPIN_PID=
+FUZZ_PID=
+
+stop_spin() {
+    if [[ -n "$FUZZ_PID" ]]; then
+        kill -TERM "$FUZZ_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$SPIN_PID" ]] && kill -0 "$SPIN_PID" 2>/dev/null; then
+        # `spin up` runs `spin trigger http` as a child: stop the whole group it leads.
+        kill -TERM -- "-$SPIN_PID" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$SPIN_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$SPIN_PID" 2>/dev/null || true
+    fi
+    rm -rf "$STATE_DIR"
+}
+trap stop_spin EXIT
+# Interrupted or terminated: exit, so that the EXIT trap stops Spin.
+trap 'exit 130' INT TERM
+
+TOKEN=$(cargo run --locked -q -p keys-domain --example mint_token -- "$SECRET" api-fuzz "API fuzzer" 60)
+
+echo "api-fuzz: starting Spin on $BASE"
+setsid "$SPIN" up --from spin.toml --listen "$HOST:$PORT" --state-dir "$STATE_DIR" \
+    --variable "identity_token_secret=$SECRET" >"$LOG" 2>&1 &
+SPIN_PID=$!
+
+for _ in $(seq $((STARTUP_TIMEOUT * 5))); do
+    if curl -fsS -o /dev/null "$BASE/api/v1/openapi.json" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "$SPIN_PID" 2>/dev/null; then
+        echo "api-fuzz: Spin exited before answering:" >&2
+        cat "$LOG" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+if ! curl -fsS -o /dev/null "$BASE/api/v1/openapi.json"; then
+    echo "api-fuzz: Spin did not answer within ${STARTUP_TIMEOUT}s:" >&2
+    cat "$LOG" >&2
+    exit 1
+fi
+
+seed_args=()
+if [[ -n "${API_FUZZ_SEED:-}" ]]; then
+    seed_args=(--seed "$API_FUZZ_SEED")
+fi
+
+echo "api-fuzz: schemathesis $SCHEMATHESIS_VERSION, every check, ≤ $MAX_EXAMPLES examples, ≤ ${MAX_TIME}s"
+status=0
+mkdir -p "$REPORT_DIR"
+# Run from the report directory: schemathesis and Hypothesis keep their caches in the working
+# directory, and they belong under target/, not in the work tree.
+(cd "$REPORT_DIR" && export HYPOTHESIS_STORAGE_DIRECTORY=.hypothesis && exec "$ROOT/$VENV/bin/schemathesis" \
+    --config-file "$ROOT/scripts/api-fuzz.toml" run "$BASE/api/v1/openapi.json" \
+    --phases examples,coverage,fuzzing,stateful \
+    --max-examples "$MAX_EXAMPLES" \
+    --max-time "$MAX_TIME" \
+    --request-timeout 10 \
+    --workers 1 \
+    --generation-database none \
+    --header "Authorization: Bearer $TOKEN" \
+    --report junit --report-dir . \
+    --no-color \
+    "${seed_args[@]}") &
+# In the background and waited for, so that an interruption reaches the trap at once.
+FUZZ_PID=$!
+wait "$FUZZ_PID" || status=$?
+FUZZ_PID=
+
+if [[ $status -ne 0 ]]; then
+    echo "api-fuzz: schemathesis found failures (exit $status); Spin's log:" >&2
+    tail -n 50 "$LOG" >&2
+fi
+exit "$status"
