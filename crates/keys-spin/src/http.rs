@@ -65,8 +65,9 @@ const SETTLE_YIELDS: usize = 2;
 /// connection: Spin does not set `TCP_NODELAY`). Measured on Spin 4.1 with the app on one
 /// keep-alive connection: without yielding, most `/verify` answers on one CPU and 1–2 % on
 /// two waited 40 ms; one yield fixed the admin routes but not verify-key; two yields left no
-/// stalled answer in 14,000 requests, at no measurable throughput cost. See
-/// docs/performance.md, "Keep-alive and Nagle".
+/// stalled answer in 14,000 requests, at no measurable throughput cost. With many concurrent
+/// keep-alive connections about 0.5 % of store-touching answers still wait: only Spin setting
+/// `TCP_NODELAY` removes that. See docs/performance.md, "Keep-alive and Nagle".
 pub async fn settle() {
     for _ in 0..SETTLE_YIELDS {
         spin_sdk::wit_bindgen::yield_async().await;

@@ -99,6 +99,15 @@ impl Reply {
     }
 }
 
+/// `options` with the identity secret and then `variables` set through `set`.
+fn with_variables<O>(options: O, variables: &[(&str, &str)], set: fn(O, &str, &str) -> O) -> O {
+    let secret = [("identity_token_secret", TOKEN_SECRET)];
+    secret
+        .iter()
+        .chain(variables)
+        .fold(options, |options, (name, value)| set(options, name, value))
+}
+
 /// Environment variable choosing where [`App::start`] runs the app: `spin` (the default:
 /// `spin up`, the Spin CLI on `PATH` or `$SPIN_BIN`) or `host` (the in-process test host).
 pub const TARGET_VAR: &str = "E2E_TARGET";
@@ -170,11 +179,11 @@ impl App {
 
     /// Starts the app on `spin up`.
     pub fn start_spin_with(variables: &[(&str, &str)]) -> App {
-        let mut options =
-            SpinOptions::new(manifest()).variable("identity_token_secret", TOKEN_SECRET);
-        for (name, value) in variables {
-            options = options.variable(name, value);
-        }
+        let options = with_variables(
+            SpinOptions::new(manifest()),
+            variables,
+            SpinOptions::variable,
+        );
         // Blocks until Spin answers; nothing else runs on the test's runtime yet.
         App {
             target: Target::Spin(SpinApp::start(options).expect("spin up serves the app")),
@@ -188,11 +197,11 @@ impl App {
 
     /// Starts the app in the test host with extra variables.
     pub fn start_test_host_with(variables: &[(&str, &str)]) -> App {
-        let mut options =
-            HostOptions::new(manifest()).variable("identity_token_secret", TOKEN_SECRET);
-        for (name, value) in variables {
-            options = options.variable(name, value);
-        }
+        let options = with_variables(
+            HostOptions::new(manifest()),
+            variables,
+            HostOptions::variable,
+        );
         App {
             target: Target::Host(TestHost::start(options).expect("the app starts")),
         }
