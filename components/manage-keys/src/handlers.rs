@@ -11,6 +11,7 @@ use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::Db;
+use keys_spin::deadline::ADMIN_STORE_DEADLINE;
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
@@ -95,7 +96,10 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     if let Some(m) = &metadata {
         m.check_size()?;
     }
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     catalog::check_grants(&db, &grants).await?;
     catalog::check_companies(&db, &companies).await?;
 
@@ -160,7 +164,10 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
             _ => filter.after = Some(parse_cursor(&value)?),
         }
     }
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     let (found, next) = keys::list(&db, &filter).await?;
     let mut data = Vec::with_capacity(found.len());
     for key in &found {
@@ -177,7 +184,10 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
 
 async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     let key = keys::load_or_404(&db, id).await?;
     let last_used = keys::last_used(&kv, &key.id).await;
     json(200, &key.view(last_used))
@@ -206,7 +216,10 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     if let Some(Some(m)) = &body.metadata {
         m.check_size()?;
     }
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     let updated = keys::change(
         &db,
         &kv,
@@ -256,7 +269,10 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let now = Timestamp::now();
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     keys::change(
         &db,
         &kv,
@@ -302,7 +318,10 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let grace_until =
         (body.grace_period_seconds > 0).then(|| now.plus_seconds(body.grace_period_seconds as i64));
     let secret = NewSecret::generate().map_err(internal)?;
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     let key = keys::change(
         &db,
         &kv,
@@ -332,7 +351,10 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let now = Timestamp::now();
-    let (db, kv) = (Db::open().await?, Kv::open().await?);
+    let (db, kv) = (
+        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
     let key = keys::change(
         &db,
         &kv,
@@ -370,7 +392,7 @@ async fn events(req: &ApiRequest, key_id: Option<&str>) -> Result<Response, Erro
             _ => after = Some(parse_cursor(&value)?),
         }
     }
-    let db = Db::open().await?;
+    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
     let (data, next) = keys::list_events(&db, key_id, after, limit).await?;
     if let Some(id) = key_id
         && data.is_empty()

@@ -11,6 +11,7 @@ use keys_domain::record::{
     last_used_key, record_key, verify_answer,
 };
 use keys_domain::time::Timestamp;
+use keys_spin::deadline::EDGE_STORE_DEADLINE;
 use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with, route_not_found};
 use keys_spin::kv::Kv;
 use serde::Deserialize;
@@ -64,7 +65,7 @@ async fn check<T>(
     let Ok(presented) = PresentedKey::parse(key) else {
         return Ok(answer(VerifyCode::NotFound, None));
     };
-    let kv = Kv::open().await?;
+    let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
     let stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
     let record = match &stored {
         Some(bytes) => Some(RecordView::decode(bytes).ok_or_else(|| {

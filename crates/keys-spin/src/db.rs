@@ -1,9 +1,13 @@
-//! SQLite access: the `default` database, its migrations and write transactions.
+//! SQLite access: the `default` database, its migrations and write transactions. Every call
+//! has a [deadline](crate::deadline): a database that does not answer fails the request with
+//! 503.
 
+use crate::deadline::{Deadline, call};
 use keys_domain::Error;
 use spin_sdk::sqlite::{Connection, RowResult, Value};
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 /// A boxed step of work borrowing from its caller. Transaction bodies are passed this way,
 /// rather than as generic closures, so the transaction code exists once per component
@@ -21,11 +25,13 @@ const SQL_BEGIN: &str = "BEGIN IMMEDIATE";
 const SQL_COMMIT: &str = "COMMIT";
 const SQL_ROLLBACK: &str = "ROLLBACK";
 
-/// A connection to the `default` database with its schema up to date.
-pub struct Db(Connection);
+/// The database's name in errors and logs.
+const STORE_NAME: &str = "sqlite";
 
-fn store_error(what: &str, err: impl std::fmt::Debug) -> Error {
-    Error::store(format!("sqlite: {what}: {err:?}"))
+/// A connection to the `default` database with its schema up to date.
+pub struct Db {
+    connection: Connection,
+    deadline: Deadline,
 }
 
 impl Db {
@@ -34,11 +40,17 @@ impl Db {
     /// Components apply the schema themselves (rather than `spin up --sqlite @file.sql`) so a
     /// fresh database works on every Spin host without manual steps; the check costs one
     /// `PRAGMA user_version` per admin request, and verify-key never opens SQLite.
-    pub async fn open() -> Result<Self, Error> {
-        let connection = Connection::open_default()
-            .await
-            .map_err(|e| store_error("open", e))?;
-        let db = Self(connection);
+    ///
+    /// The opening and every later statement must each finish within `limit`.
+    pub async fn open(limit: Duration) -> Result<Self, Error> {
+        let deadline = Deadline::new(STORE_NAME, limit);
+        let connection = deadline
+            .run("open", call(Connection::open_default()))
+            .await?;
+        let db = Self {
+            connection,
+            deadline,
+        };
         if db.user_version().await? < MIGRATIONS.len() as i64 {
             db.migrate().await?;
         }
@@ -73,12 +85,11 @@ impl Db {
 
     /// Runs a statement and collects its rows.
     pub async fn rows(&self, sql: &str, params: Vec<Value>) -> Result<Vec<RowResult>, Error> {
-        let result = self
-            .0
-            .execute(sql, params)
-            .await
-            .map_err(|e| store_error(sql, e))?;
-        result.collect().await.map_err(|e| store_error(sql, e))
+        let statement = async {
+            let result = self.connection.execute(sql, params).await?;
+            result.collect().await
+        };
+        self.deadline.run(sql, call(statement)).await
     }
 
     /// Runs `body` inside `BEGIN IMMEDIATE` … `COMMIT`, rolling back when it fails. `body`

@@ -1,52 +1,220 @@
-//! Key-value access: the `default` store holding the verification records.
+//! Key-value access: the `default` store holding the verification records. Every call has a
+//! [deadline](crate::deadline): a store that does not answer fails the request with 503.
+//!
+//! Two ways to the same data, chosen by the `kv_backend` variable:
+//! - `spin` (the default): Spin's key-value API, on whatever backend the runtime config gives
+//!   the `default` store (SQLite file, Redis, …).
+//! - `redis`: Redis (or Valkey) at `redis_host`, spoken to directly through Spin's outbound
+//!   Redis API. The keys and values are the ones Spin's Redis key-value backend uses (the raw
+//!   key name, the value as bytes), so nodes of either kind read each other's writes. The
+//!   point is recovery: Spin 4.1's Redis key-value client retries a lost connection with
+//!   growing back-off and holds every call meanwhile (up to about two minutes after Redis is
+//!   back, measured in docs/deployment.md); here a failed connection is dropped and the next
+//!   request opens a new one. One connection is kept per instance and shared by the requests
+//!   it serves.
 
+use crate::deadline::{Deadline, call};
 use keys_domain::Error;
 use spin_sdk::key_value::Store;
+use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+use spin_sdk::variables;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
 
-/// The `default` key-value store.
-pub struct Kv(Store);
+/// The store's name in errors and logs.
+const STORE_NAME: &str = "key-value";
+/// Variable choosing the backend: `spin` or `redis`.
+const VAR_BACKEND: &str = "kv_backend";
+/// Variable naming Redis as `host:port` (also what `allowed_outbound_hosts` allows).
+const VAR_REDIS_HOST: &str = "redis_host";
+/// Variable holding Redis's password (empty: none).
+const VAR_REDIS_PASSWORD: &str = "redis_password";
 
-fn store_error(what: &str, err: impl std::fmt::Debug) -> Error {
-    Error::store(format!("key-value: {what}: {err:?}"))
+thread_local! {
+    /// The Redis address (`None`: Spin's key-value API), read once per instance.
+    static REDIS_ADDRESS: RefCell<Option<Option<Rc<str>>>> = const { RefCell::new(None) };
+    /// This instance's Redis connection, dropped on any failure.
+    static REDIS_CONNECTION: RefCell<Option<Rc<Connection>>> = const { RefCell::new(None) };
+}
+
+enum Backend {
+    Spin(Store),
+    Redis(Rc<Connection>),
+}
+
+/// The `default` key-value store, opened for one request.
+pub struct Kv {
+    backend: Backend,
+    deadline: Deadline,
 }
 
 impl Kv {
-    /// Opens the `default` store.
-    pub async fn open() -> Result<Self, Error> {
-        Store::open_default()
-            .await
-            .map(Self)
-            .map_err(|e| store_error("open", e))
+    /// Opens the store; the opening and every later call must each finish within `limit`.
+    pub async fn open(limit: Duration) -> Result<Self, Error> {
+        let deadline = Deadline::new(STORE_NAME, limit);
+        let backend = match redis_address().await? {
+            None => Backend::Spin(deadline.run("open", call(Store::open_default())).await?),
+            Some(address) => Backend::Redis(redis_connection(&deadline, &address).await?),
+        };
+        Ok(Self { backend, deadline })
     }
 
     /// Reads a value.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.0.get(key).await.map_err(|e| store_error("get", e))
+        match &self.backend {
+            Backend::Spin(store) => self.deadline.run("get", call(store.get(key))).await,
+            Backend::Redis(redis) => {
+                let reply = redis_command(&self.deadline, redis, "GET", &[key.as_bytes()]).await?;
+                match reply.into_iter().next() {
+                    Some(RedisResult::Binary(value)) => Ok(Some(value)),
+                    Some(RedisResult::Nil) | None => Ok(None),
+                    Some(_) => Err(unexpected_reply("GET")),
+                }
+            }
+        }
     }
 
     /// Writes a value.
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
-        self.0
-            .set(key, value)
-            .await
-            .map_err(|e| store_error("set", e))
+        match &self.backend {
+            Backend::Spin(store) => self.deadline.run("set", call(store.set(key, value))).await,
+            Backend::Redis(redis) => {
+                redis_command(&self.deadline, redis, "SET", &[key.as_bytes(), value])
+                    .await
+                    .map(drop)
+            }
+        }
     }
 
     /// Deletes a value (absent is fine).
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.0
-            .delete(key)
-            .await
-            .map_err(|e| store_error("delete", e))
+        match &self.backend {
+            Backend::Spin(store) => self.deadline.run("delete", call(store.delete(key))).await,
+            Backend::Redis(redis) => redis_command(&self.deadline, redis, "DEL", &[key.as_bytes()])
+                .await
+                .map(drop),
+        }
     }
 
     /// Every key in the store.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
-        self.0
-            .get_keys()
-            .await
-            .collect()
-            .await
-            .map_err(|e| store_error("get-keys", e))
+        match &self.backend {
+            Backend::Spin(store) => {
+                let listing = async { store.get_keys().await.collect().await };
+                self.deadline.run("get-keys", call(listing)).await
+            }
+            Backend::Redis(redis) => {
+                let names = redis_command(&self.deadline, redis, "KEYS", &[b"*"]).await?;
+                Ok(names.into_iter().filter_map(key_name).collect())
+            }
+        }
+    }
+}
+
+/// The configured Redis address, or `None` for Spin's key-value API.
+async fn redis_address() -> Result<Option<Rc<str>>, Error> {
+    if let Some(known) = REDIS_ADDRESS.with(|a| a.borrow().clone()) {
+        return Ok(known);
+    }
+    let backend = variables::get(VAR_BACKEND)
+        .await
+        .map_err(|e| Error::unexpected(format!("variable {VAR_BACKEND}: {e:?}")))?;
+    let address = match backend.as_str() {
+        "" | "spin" => None,
+        "redis" => {
+            let host = variables::get(VAR_REDIS_HOST).await;
+            let password = variables::get(VAR_REDIS_PASSWORD).await;
+            let (Ok(host), Ok(password)) = (host, password) else {
+                return Err(Error::unexpected(format!(
+                    "variables {VAR_REDIS_HOST} and {VAR_REDIS_PASSWORD} are needed with {VAR_BACKEND} = redis"
+                )));
+            };
+            Some(redis_url(&host, &password).into())
+        }
+        other => {
+            return Err(Error::unexpected(format!(
+                "variable {VAR_BACKEND} is `{other}`: expected `spin` or `redis`"
+            )));
+        }
+    };
+    REDIS_ADDRESS.with(|a| *a.borrow_mut() = Some(address.clone()));
+    Ok(address)
+}
+
+/// The URL of Redis at `host` (`host:port`), with `password` when not empty.
+fn redis_url(host: &str, password: &str) -> String {
+    if password.is_empty() {
+        format!("redis://{host}")
+    } else {
+        let encoded =
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC);
+        format!("redis://:{encoded}@{host}")
+    }
+}
+
+/// This instance's Redis connection, opened when there is none.
+async fn redis_connection(deadline: &Deadline, address: &str) -> Result<Rc<Connection>, Error> {
+    if let Some(open) = REDIS_CONNECTION.with(|c| c.borrow().clone()) {
+        return Ok(open);
+    }
+    let connection = Rc::new(
+        deadline
+            .run("connect", call(Connection::open(address)))
+            .await?,
+    );
+    REDIS_CONNECTION.with(|c| *c.borrow_mut() = Some(connection.clone()));
+    Ok(connection)
+}
+
+/// Runs one Redis command; on failure drops this instance's connection.
+async fn redis_command(
+    deadline: &Deadline,
+    redis: &Connection,
+    command: &'static str,
+    arguments: &[&[u8]],
+) -> Result<Vec<RedisResult>, Error> {
+    let arguments = arguments.iter().map(|a| RedisParameter::Binary(a.to_vec()));
+    forget_on_error(
+        deadline
+            .run(command, call(redis.execute(command, arguments)))
+            .await,
+    )
+}
+
+/// The error of a reply that is not of the type the command returns.
+fn unexpected_reply(command: &str) -> Error {
+    Error::store(format!("{STORE_NAME}: {command}: unexpected reply"))
+}
+
+/// Passes `result` on; on failure drops this instance's Redis connection, so the next
+/// request connects afresh instead of reusing a broken one.
+fn forget_on_error<T>(result: Result<T, Error>) -> Result<T, Error> {
+    if result.is_err() {
+        REDIS_CONNECTION.with(|c| c.borrow_mut().take());
+    }
+    result
+}
+
+/// A key name from a `KEYS` reply.
+fn key_name(item: RedisResult) -> Option<String> {
+    match item {
+        RedisResult::Binary(bytes) => String::from_utf8(bytes).ok(),
+        RedisResult::Status(text) => Some(text),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_url_carries_the_password_percent_encoded() {
+        assert_eq!(redis_url("10.0.0.5:6379", ""), "redis://10.0.0.5:6379");
+        assert_eq!(
+            redis_url("cache:6380", "p@ss:w/rd"),
+            "redis://:p%40ss%3Aw%2Frd@cache:6380"
+        );
     }
 }

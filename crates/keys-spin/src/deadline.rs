@@ -1,0 +1,94 @@
+//! Deadlines on store calls.
+//!
+//! A store that stops answering (Redis down or partitioned, a remote libSQL unreachable) must
+//! not hang the requests that use it: every key-value and SQLite call is raced against a
+//! monotonic-clock timer, and a call that loses the race fails with 503 `store_unavailable`.
+//! Once one call of a request has missed its deadline, the store counts as unavailable for
+//! the rest of that request: later calls (a clean-up after a failed change, say) fail at
+//! once instead of each waiting out a deadline of its own, so a request waits for at most
+//! one deadline per store, whatever it was doing.
+//!
+//! The abandoned host call is dropped, which cancels it: the host stops waiting for it.
+
+use keys_domain::Error;
+use spin_sdk::wasip3::clocks::monotonic_clock;
+use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::Poll;
+use std::time::Duration;
+
+/// How long one key-value call may take at the edge (verify-key): its answers must come
+/// within 250 ms even when the store is gone, and a healthy store answers in well under 1 ms.
+pub const EDGE_STORE_DEADLINE: Duration = Duration::from_millis(200);
+
+/// How long one store call may take on an admin route, whose answers must come within 1 s
+/// during an outage: one missed deadline per store, and some local work besides.
+pub const ADMIN_STORE_DEADLINE: Duration = Duration::from_millis(400);
+
+/// The deadline of one store's calls within one request.
+pub struct Deadline {
+    store: &'static str,
+    limit: Duration,
+    missed: Cell<bool>,
+}
+
+impl Deadline {
+    /// A deadline of `limit` per call to `store` (named in errors and logs).
+    pub const fn new(store: &'static str, limit: Duration) -> Self {
+        Self {
+            store,
+            limit,
+            missed: Cell::new(false),
+        }
+    }
+
+    /// Runs `call` unless an earlier call missed its deadline; fails with a store error when
+    /// `call` fails (its error is logged as `why`) or does not finish within the limit.
+    pub async fn run<T>(&self, what: &str, call: Call<'_, T>) -> Result<T, Error> {
+        if self.missed.get() {
+            return Err(self.error(what, "not attempted: the store missed a deadline earlier"));
+        }
+        match race(call, self.limit).await {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(why)) => Err(self.error(what, why)),
+            None => {
+                self.missed.set(true);
+                let waited = format!("no answer within {} ms", self.limit.as_millis());
+                Err(self.error(what, waited))
+            }
+        }
+    }
+
+    fn error(&self, what: &str, why: impl std::fmt::Display) -> Error {
+        Error::store(format!("{}: {what}: {why}", self.store))
+    }
+}
+
+/// `call`'s output, or `None` when `limit` passes first (then `call` is dropped, which
+/// cancels the host call).
+async fn race<T>(mut call: Call<'_, T>, limit: Duration) -> Option<Result<T, String>> {
+    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+    let mut timer = pin!(monotonic_clock::wait_for(nanos));
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = call.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// A store call, boxed so the deadline code exists once per result type rather than once
+/// per call site (it keeps the `.wasm` files small); its error is the store's own message.
+pub type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + 'a>>;
+
+/// Boxes a store call for [`Deadline::run`], turning its error into text.
+pub fn call<'a, T, E: std::fmt::Debug>(
+    call: impl Future<Output = Result<T, E>> + 'a,
+) -> Call<'a, T> {
+    Box::pin(async move { call.await.map_err(|err| format!("{err:?}")) })
+}
