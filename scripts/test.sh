@@ -2,8 +2,11 @@
 # The project's test command (what CI runs). From a clean checkout it installs what is
 # missing (the wasm target, rustfmt and clippy; the Spin CLI, through scripts/ensure-spin.sh;
 # Debian's chromium and the npm packages of tests/ui, through scripts/ui-test.sh), checks
-# formatting, builds the app with `spin build` and the test fixtures with cargo, runs clippy
-# on native and wasm crates, then every test:
+# formatting, validates the deployment files of deploy/ (SpinKube manifests against the
+# SpinApp CRD and spin.toml, Spin runtime configs; scripts/validate-manifests.sh installs
+# its pinned jsonschema and PyYAML into target/manifests-venv), builds the app with
+# `spin build` and the test fixtures with cargo, runs clippy on native and wasm crates,
+# then every test:
 #   - domain unit tests and the test host's own tests;
 #   - the end-to-end suite against the app on `spin up` (the tests that inject store faults
 #     or count store calls run in the in-process test host);
@@ -22,6 +25,9 @@ echo "==> $("$SPIN_BIN" --version) ($SPIN_BIN)"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+
+echo "==> deployment manifests (SpinKube CRD)"
+scripts/validate-manifests.sh
 
 echo "==> spin build"
 "$SPIN_BIN" build

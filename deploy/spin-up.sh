@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs one node of the selective deployment on plain Spin (docs/deployment.md).
+#
+#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, rebuild-records, admin-ui
+#   deploy/spin-up.sh edge    # verify-key
+#
+# Environment:
+#   SPIN_APP         the app: a registry reference (ghcr.io/ingeneo/api-keys:0.1.0) or a
+#                    spin.toml; default: the spin.toml of this checkout (built components)
+#   RUNTIME_CONFIG   default: deploy/runtime-config/redis.toml (edit its Redis URL)
+#   LISTEN           default: 127.0.0.1:3000
+#   STATE_DIR        default: Spin's (.spin/ beside a local spin.toml); on the admin node it
+#                    holds the SQLite database unless the runtime config puts it elsewhere
+#   SPIN_VARIABLE_IDENTITY_TOKEN_SECRET   required on the admin node; the edge never reads
+#                    it, so it gets a placeholder unless one is set
+#   SPIN_VARIABLE_IDENTITY_TOKEN_ISSUER, SPIN_VARIABLE_IDENTITY_TOKEN_AUDIENCE,
+#   SPIN_VARIABLE_DEVELOPER_DOCS_URL, SPIN_VARIABLE_SSO_DOCS_URL   optional (README.md)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SPIN=${SPIN_BIN:-spin}
+APP=${SPIN_APP:-$HERE/../spin.toml}
+RUNTIME_CONFIG=${RUNTIME_CONFIG:-$HERE/runtime-config/redis.toml}
+LISTEN=${LISTEN:-127.0.0.1:3000}
+
+case "${1:-}" in
+    admin)
+        COMPONENTS=(-c manage-keys -c manage-permissions -c rebuild-records -c admin-ui)
+        if [[ -z "${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
+            echo "spin-up: set SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (the identity tokens' HS256 secret)" >&2
+            exit 1
+        fi
+        ;;
+    edge)
+        COMPONENTS=(-c verify-key)
+        # Spin wants every required variable set, even one no retained component reads.
+        export SPIN_VARIABLE_IDENTITY_TOKEN_SECRET=${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-unused-by-verify-key}
+        ;;
+    *)
+        echo "usage: $0 admin|edge" >&2
+        exit 2
+        ;;
+esac
+
+ARGS=(up -f "$APP" "${COMPONENTS[@]}" --listen "$LISTEN" --runtime-config-file "$RUNTIME_CONFIG")
+if [[ -n "${STATE_DIR:-}" ]]; then
+    ARGS+=(--state-dir "$STATE_DIR")
+fi
+exec "$SPIN" "${ARGS[@]}"
