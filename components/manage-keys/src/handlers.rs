@@ -12,6 +12,7 @@ use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::Db;
 use keys_spin::deadline::ADMIN_STORE_DEADLINE;
+use keys_spin::health;
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
@@ -24,7 +25,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["keys"] => Some("GET, POST"),
         ["keys", _] => Some("GET, PATCH, DELETE"),
         ["keys", _, "regenerate" | "deactivate" | "activate"] => Some("POST"),
-        ["keys", _, "events"] | ["events"] => Some("GET"),
+        ["keys", _, "events"] | ["events"] | ["health"] => Some("GET"),
         _ => None,
     }
 }
@@ -56,6 +57,8 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
         (_, ["keys", id, "activate"]) => set_status(req, id, Status::Active).await,
         (_, ["keys", id, "events"]) => events(req, Some(id)).await,
         (_, ["events"]) => events(req, None).await,
+        // Reached on a node without verify-key (which serves the route where it runs).
+        (_, ["health"]) => health::answer(ADMIN_STORE_DEADLINE, true).await,
         _ => Err(route_not_found(&req.path)),
     }
 }
@@ -134,6 +137,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         }),
     )
     .await?;
+    health::after_key_created(&db, &kv).await;
     let location = format!("{}/keys/{}", keys_spin::http::API_BASE, key.id);
     Ok(json(201, &key.view(None).with_secret(&secret))?.header("location", location))
 }

@@ -37,6 +37,7 @@ async fn rebuild(req: &ApiRequest) -> Result<Response, Error> {
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let report = keys::rebuild(&db, &kv, Timestamp::now()).await?;
+    keys_spin::health::mark_records_complete(&kv).await?;
     eprintln!(
         "info: verification records rebuilt by {}: {} written, {} stale removed",
         actor.id, report.records_written, report.stale_records_removed

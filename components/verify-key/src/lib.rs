@@ -37,6 +37,11 @@ async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
             verify(req).await
         }
         ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
+        ("/health", "GET") => {
+            req.no_query()?;
+            keys_spin::health::answer(EDGE_STORE_DEADLINE, false).await
+        }
+        ("/health", _) => Err(Error::MethodNotAllowed { allow: "GET" }),
         (path, method) if path == "/authorize" || path.starts_with("/authorize/") => match method {
             // Anything after /authorize (and any query) is the request Envoy's ext_authz
             // forwards: ignored, the key is only ever read from the headers.

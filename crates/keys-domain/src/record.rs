@@ -35,6 +35,10 @@ use serde::Serialize;
 pub const RECORD_KEY_PREFIX: &str = "vk:";
 /// Prefix of the key-value key holding when a key was last verified (then its id).
 pub const LAST_USED_KEY_PREFIX: &str = "used:";
+/// Key-value entry saying the verification records were written in full: set by the rebuild
+/// and by the creation of a deployment's first key, read by the health route. A store that
+/// lost its data (a Redis restarted without persistence) has no marker until the next rebuild.
+pub const RECORDS_MARKER_KEY: &str = "meta:records-complete";
 /// `last_used_at` is written at most once per this many seconds per key.
 pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// First line of every record: the layout's name and version.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod db;
 pub mod deadline;
+pub mod health;
 pub mod http;
 pub mod keys;
 pub mod kv;
