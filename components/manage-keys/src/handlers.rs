@@ -175,7 +175,7 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
     let (found, next) = keys::list(&db, &filter).await?;
     let mut data = Vec::with_capacity(found.len());
     for key in &found {
-        data.push(key.view(keys::last_used(&kv, &key.id).await));
+        data.push(key.view(keys::last_used(&kv, &key.id).await?));
     }
     json(
         200,
@@ -193,7 +193,7 @@ async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let key = keys::load_or_404(&db, id).await?;
-    let last_used = keys::last_used(&kv, &key.id).await;
+    let last_used = keys::last_used(&kv, &key.id).await?;
     json(200, &key.view(last_used))
 }
 
@@ -265,7 +265,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
-    let last_used = keys::last_used(&kv, id).await;
+    let last_used = keys::last_used(&kv, id).await?;
     json(200, &updated.view(last_used))
 }
 
@@ -347,7 +347,7 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
-    let last_used = keys::last_used(&kv, id).await;
+    let last_used = keys::last_used(&kv, id).await?;
     json(200, &key.view(last_used).with_secret(&secret))
 }
 
@@ -383,7 +383,7 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
-    let last_used = keys::last_used(&kv, id).await;
+    let last_used = keys::last_used(&kv, id).await?;
     json(200, &key.view(last_used))
 }
 

@@ -313,15 +313,18 @@ async fn fail_closed(kv: &Kv, hashes: &[String]) {
     }
 }
 
-/// When a key last verified successfully, from the key-value store (`None` if never or
-/// unreadable: this is display information only).
-pub async fn last_used(kv: &Kv, key_id: &str) -> Option<Timestamp> {
-    let bytes = kv.get(&last_used_key(key_id)).await.ok()??;
-    std::str::from_utf8(&bytes)
-        .ok()?
-        .parse::<i64>()
-        .ok()
-        .map(Timestamp::from_unix)
+/// When a key last verified successfully, from the key-value store (`None` if never, or if
+/// the entry is unreadable: display information only). A store that does not answer is an
+/// error: an answer must not claim "never used" when it could not tell.
+pub async fn last_used(kv: &Kv, key_id: &str) -> Result<Option<Timestamp>, Error> {
+    let bytes = kv.get(&last_used_key(key_id)).await?;
+    Ok(bytes.and_then(|b| {
+        std::str::from_utf8(&b)
+            .ok()?
+            .parse::<i64>()
+            .ok()
+            .map(Timestamp::from_unix)
+    }))
 }
 
 /// Filters of the key list.

@@ -71,6 +71,7 @@
 
 mod interfaces;
 pub mod manifest;
+pub mod redis_server;
 pub mod router;
 mod serve;
 pub mod spin_cli;

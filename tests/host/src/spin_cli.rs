@@ -85,7 +85,7 @@ pub fn spin_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("spin"))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -153,7 +153,7 @@ impl SpinApp {
             .process_group(0);
         cmd.spawn().with_context(|| {
             format!(
-                "cannot run {} (install Spin 4.1+: scripts/install-tools.sh)",
+                "cannot run {} (install Spin 4.1+: scripts/ensure-spin.sh)",
                 spin_binary().display()
             )
         })

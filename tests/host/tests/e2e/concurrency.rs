@@ -1,5 +1,6 @@
 //! Verifications racing admin calls: once an admin call that removes access has returned,
-//! no verification started afterwards succeeds with the removed access.
+//! no verification started afterwards succeeds with the removed access. [`race`] also serves
+//! the multi-node tests, with verifications at every edge.
 
 use crate::helpers::App;
 use serde_json::json;
@@ -12,12 +13,19 @@ type Seen = Vec<(Instant, bool)>;
 /// The stop flag and the workers of a hammering.
 type Hammer = (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<Seen>>);
 
-/// Runs `workers` tasks verifying `key` for `method` in a loop until stopped; returns, for
-/// each answer, when its request started and whether it was VALID.
-fn hammer(app: &Arc<App>, key: String, method: Option<&'static str>, workers: usize) -> Hammer {
+/// Runs `workers` tasks per node of `verifiers` verifying `key` for `method` in a loop until
+/// stopped; returns, for each answer, when its request started and whether it was VALID.
+fn hammer(
+    verifiers: &[Arc<App>],
+    key: String,
+    method: Option<&'static str>,
+    workers: usize,
+) -> Hammer {
     let stop = Arc::new(AtomicBool::new(false));
-    let handles = (0..workers)
-        .map(|_| {
+    let handles = verifiers
+        .iter()
+        .flat_map(|app| std::iter::repeat_n(app, workers))
+        .map(|app| {
             let (app, key, stop) = (app.clone(), key.clone(), stop.clone());
             tokio::spawn(async move {
                 let mut seen = Vec::new();
@@ -42,13 +50,17 @@ async fn results((stop, handles): Hammer) -> Seen {
     all
 }
 
-async fn race(
+/// Verifies `key` for `method` on every node of `verifiers` (6 tasks in all) while `admin`
+/// runs on `app`; checks that access was granted before, and that no verification started
+/// after `admin` returned succeeded.
+pub async fn race(
     app: Arc<App>,
+    verifiers: &[Arc<App>],
     key: String,
     method: Option<&'static str>,
     admin: impl AsyncFnOnce(&App),
 ) {
-    let hammering = hammer(&app, key, method, 6);
+    let hammering = hammer(verifiers, key, method, 6 / verifiers.len().max(1));
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     admin(&app).await;
     let returned = Instant::now();
@@ -79,7 +91,7 @@ async fn no_verification_succeeds_with_the_old_secret_after_a_regeneration_retur
     let app = Arc::new(App::start());
     let (key, secret) = app.create_key(json!({ "label": "Rolled" })).await;
     let id = key["id"].as_str().unwrap().to_owned();
-    race(app, secret, None, async |app: &App| {
+    race(app.clone(), &[app], secret, None, async |app: &App| {
         let reply = app
             .admin("POST", &format!("/api/v1/keys/{id}/regenerate"), None)
             .await;
@@ -93,7 +105,7 @@ async fn no_verification_succeeds_after_a_deactivation_returned() {
     let app = Arc::new(App::start());
     let (key, secret) = app.create_key(json!({ "label": "Stopped" })).await;
     let id = key["id"].as_str().unwrap().to_owned();
-    race(app, secret, None, async |app: &App| {
+    race(app.clone(), &[app], secret, None, async |app: &App| {
         let reply = app
             .admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
             .await;
@@ -109,16 +121,22 @@ async fn no_verification_succeeds_with_a_removed_method_after_the_change_returne
         .create_key(json!({ "label": "Narrowed", "methods": ["employees.read"] }))
         .await;
     let id = key["id"].as_str().unwrap().to_owned();
-    race(app, secret, Some("employees.read"), async |app: &App| {
-        let reply = app
-            .admin(
-                "PATCH",
-                &format!("/api/v1/keys/{id}/permissions"),
-                Some(json!({ "remove_methods": ["employees.read"] })),
-            )
-            .await;
-        assert_eq!(reply.status, 200);
-    })
+    race(
+        app.clone(),
+        &[app],
+        secret,
+        Some("employees.read"),
+        async |app: &App| {
+            let reply = app
+                .admin(
+                    "PATCH",
+                    &format!("/api/v1/keys/{id}/permissions"),
+                    Some(json!({ "remove_methods": ["employees.read"] })),
+                )
+                .await;
+            assert_eq!(reply.status, 200);
+        },
+    )
     .await;
 }
 
@@ -127,7 +145,7 @@ async fn no_verification_succeeds_after_a_delete_returned() {
     let app = Arc::new(App::start());
     let (key, secret) = app.create_key(json!({ "label": "Deleted" })).await;
     let id = key["id"].as_str().unwrap().to_owned();
-    race(app, secret, None, async |app: &App| {
+    race(app.clone(), &[app], secret, None, async |app: &App| {
         assert_eq!(
             app.admin("DELETE", &format!("/api/v1/keys/{id}"), None)
                 .await

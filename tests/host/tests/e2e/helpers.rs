@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use spin_test_host::spin_cli::{SpinApp, SpinOptions};
 use spin_test_host::{HostOptions, TestHost};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The identity-token secret the app runs with in these tests.
 pub const TOKEN_SECRET: &str = "e2e-identity-token-secret";
@@ -187,6 +187,25 @@ impl App {
         // Blocks until Spin answers; nothing else runs on the test's runtime yet.
         App {
             target: Target::Spin(SpinApp::start(options).expect("spin up serves the app")),
+        }
+    }
+
+    /// Starts some components of the app on `spin up` (selective deployment) with a runtime
+    /// config: one node of a multi-node deployment.
+    pub fn start_node(
+        components: &[&str],
+        runtime_config: &Path,
+        variables: &[(&str, &str)],
+    ) -> App {
+        let mut options = with_variables(
+            SpinOptions::new(manifest()),
+            variables,
+            SpinOptions::variable,
+        );
+        options.components = components.iter().map(|c| c.to_string()).collect();
+        options.runtime_config = Some(runtime_config.to_path_buf());
+        App {
+            target: Target::Spin(SpinApp::start(options).expect("spin up serves the node")),
         }
     }
 

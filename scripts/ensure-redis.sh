@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes sure `redis-server` is available for the multi-node tests and benchmarks: prints its
+# path. Looks at $REDIS_SERVER, then `redis-server` on PATH; installs Debian's redis-server
+# package when neither is there, without starting its service: the tests start their own
+# servers on free loopback ports and stop them by PID.
+set -euo pipefail
+
+if [[ -n "${REDIS_SERVER:-}" ]]; then
+    echo "$REDIS_SERVER"
+    exit 0
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "==> installing Debian's redis-server" >&2
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+    $SUDO apt-get update -qq >&2
+    # RUNLEVEL=1 keeps invoke-rc.d from starting the package's service.
+    $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+        apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+command -v redis-server
