@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (what CI runs). From a clean checkout it installs what is
 # missing (the wasm target, rustfmt and clippy; the Spin CLI, through scripts/ensure-spin.sh;
-# Debian's chromium and the npm packages of tests/ui, through scripts/ui-test.sh), checks
+# Debian's redis-server, through scripts/ensure-redis.sh; Debian's chromium and the npm packages of tests/ui, through scripts/ui-test.sh), checks
 # formatting, validates the deployment files of deploy/ (SpinKube manifests against the
 # SpinApp CRD and spin.toml, Spin runtime configs; scripts/validate-manifests.sh installs
 # its pinned jsonschema and PyYAML into target/manifests-venv), builds the app with
@@ -9,7 +9,8 @@
 # then every test:
 #   - domain unit tests and the test host's own tests;
 #   - the end-to-end suite against the app on `spin up` (the tests that inject store faults
-#     or count store calls run in the in-process test host);
+#     or count store calls run in the in-process test host), including the multi-node
+#     deployment (an admin node and two edges on one redis-server, with Redis outages);
 #   - the browser tests of the admin screen, against `spin up`;
 #   - the schema-driven API fuzzer (schemathesis) against `spin up`.
 set -euo pipefail
@@ -21,6 +22,8 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 SPIN_BIN=$(scripts/ensure-spin.sh)
 export SPIN_BIN
+REDIS_SERVER=$(scripts/ensure-redis.sh)
+export REDIS_SERVER
 echo "==> $("$SPIN_BIN" --version) ($SPIN_BIN)"
 
 echo "==> cargo fmt --check"
