@@ -374,6 +374,9 @@ struct Problem<'a> {
     code: &'a str,
 }
 
+/// `Retry-After` of a 503: a store outage is worth retrying a second later, with back-off.
+const STORE_RETRY_AFTER_SECS: &str = "1";
+
 /// A problem response with an explicit code (used by the forward-auth route).
 pub fn problem_with(status: u16, title: &'static str, code: &str, detail: &str) -> Response {
     let body = Problem {
@@ -401,6 +404,7 @@ pub fn problem(err: &Error) -> Response {
             response.header("www-authenticate", "Bearer realm=\"ingeneo-api-keys\"")
         }
         Error::MethodNotAllowed { allow } => response.header("allow", *allow),
+        _ if err.status() == 503 => response.header("retry-after", STORE_RETRY_AFTER_SECS),
         _ => response,
     }
 }
