@@ -36,7 +36,7 @@ export const TEXTS = {
     companiesSave: "Enregistrer les restrictions", companiesEmpty: "Aucune entreprise enregistrée ne correspond.", selected: "Entreprises choisies",
     historyTitle: "Historique",
     events: { created: "Création", label_changed: "Libellé modifié", metadata_changed: "Métadonnées modifiées", expiry_changed: "Expiration modifiée", regenerated: "Clé régénérée", deactivated: "Désactivation", activated: "Réactivation", permissions_changed: "Permissions modifiées", deleted: "Suppression" },
-    notFound: "Cette clé n'existe pas ou a été supprimée.", storeDown: "Le service est momentanément indisponible ; rien n'a été modifié. Réessayez.",
+    notFound: "Cette clé n'existe pas ou a été supprimée.", storeDown: "Le service est momentanément indisponible ; la modification n'a peut-être pas été appliquée. Vérifiez, puis réessayez.",
     errorPrefix: "Erreur : ",
   },
   en: {
@@ -75,7 +75,7 @@ export const TEXTS = {
     companiesSave: "Save restrictions", companiesEmpty: "No registered company matches.", selected: "Chosen companies",
     historyTitle: "History",
     events: { created: "Created", label_changed: "Label changed", metadata_changed: "Metadata changed", expiry_changed: "Expiry changed", regenerated: "Key regenerated", deactivated: "Deactivated", activated: "Reactivated", permissions_changed: "Permissions changed", deleted: "Deleted" },
-    notFound: "This key does not exist or was deleted.", storeDown: "The service is briefly unavailable; nothing was changed. Please retry.",
+    notFound: "This key does not exist or was deleted.", storeDown: "The service is briefly unavailable; the change may not have been applied. Check, then retry.",
     errorPrefix: "Error: ",
   },
 };

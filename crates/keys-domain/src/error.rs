@@ -51,6 +51,12 @@ pub enum Error {
     /// Holds the cause, for the log only.
     #[error("a store is unavailable: {0}")]
     StoreUnavailable(String),
+    /// A store failed after the change was committed to SQLite, while the key's verification
+    /// records were being brought up to it: they grant no more than the state before the
+    /// change and the state after it both do, until the call is repeated or the records are
+    /// rebuilt. Answered like [`Error::StoreUnavailable`]; holds the cause, for the log only.
+    #[error("a store is unavailable after the commit: {0}")]
+    StoreFailedAfterCommit(String),
     /// Anything else that should not happen. Holds the cause, for the log only.
     #[error("internal error: {0}")]
     Unexpected(String),
@@ -78,6 +84,11 @@ impl Error {
         Self::StoreUnavailable(cause.to_string())
     }
 
+    /// A 503 for a store failing once the change was committed; `cause` goes to the log only.
+    pub fn store_after_commit(cause: impl std::fmt::Display) -> Self {
+        Self::StoreFailedAfterCommit(cause.to_string())
+    }
+
     /// A 500; `cause` goes to the log only.
     pub fn unexpected(cause: impl std::fmt::Display) -> Self {
         Self::Unexpected(cause.to_string())
@@ -96,7 +107,7 @@ impl Error {
             Self::UnsupportedMediaType => 415,
             Self::Invalid { .. } => 422,
             Self::Unexpected(_) => 500,
-            Self::StoreUnavailable(_) => 503,
+            Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => 503,
         }
     }
 
@@ -111,7 +122,7 @@ impl Error {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::StoreUnavailable(_) => "store_unavailable",
+            Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "store_unavailable",
             Self::Unexpected(_) => "internal_error",
         }
     }
@@ -128,7 +139,7 @@ impl Error {
             Self::Conflict(_) => "Conflict",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
-            Self::StoreUnavailable(_) => "Service unavailable",
+            Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "Service unavailable",
             Self::Unexpected(_) => "Internal error",
         }
     }
@@ -140,6 +151,11 @@ impl Error {
             Self::StoreUnavailable(_) => {
                 "A store did not answer; the request was not carried out. Retry later.".into()
             }
+            Self::StoreFailedAfterCommit(_) => "The change was saved, but a store did not answer \
+                 while verification was being brought up to date: until this call is repeated \
+                 or the verification records are rebuilt, verification grants no more than \
+                 both the previous and the new state allow."
+                .into(),
             Self::Unexpected(_) => "The request could not be carried out.".into(),
             other => other.to_string(),
         }
@@ -196,6 +212,10 @@ mod tests {
         let err = Error::store("disk full at /var/x");
         assert_eq!(err.status(), 503);
         assert!(!err.public_detail().contains("/var/x"));
+        let err = Error::store_after_commit("key-value: set: timeout at 10.0.0.7");
+        assert_eq!((err.status(), err.code()), (503, "store_unavailable"));
+        assert!(!err.public_detail().contains("10.0.0.7"));
+        assert!(err.public_detail().contains("saved"));
     }
 
     #[test]

@@ -103,6 +103,37 @@ pub fn grant_covers(grant: &str, method: &str) -> bool {
     }
 }
 
+/// Whether every method the grant `inner` allows is also allowed by the grant `outer` (both
+/// stored grant strings). [`grant_covers`] answers it when given a grant as the method: a
+/// grant's text is a method name, `group.*` (which starts with `group.`), or `*`, so
+/// `outer` covers that text exactly when it covers every method `inner` allows.
+pub fn grant_includes(outer: &str, inner: &str) -> bool {
+    grant_covers(outer, inner)
+}
+
+/// The grants allowing exactly the methods that both `mine` and `theirs` allow, in the order
+/// of `mine` then `theirs`, without duplicates.
+///
+/// Two grants share methods only when one includes the other (an exact name is in a group,
+/// a group is in a shorter group, everything is in `*`): the shared part is then the
+/// narrower of the two. So the meet is every grant of one side included in a grant of the
+/// other; a grant of `theirs` already covered by the kept grants adds nothing and is left out.
+pub fn meet_grants(mine: &[String], theirs: &[String]) -> Vec<String> {
+    let within = |grant: &str, set: &[String]| set.iter().any(|g| grant_includes(g, grant));
+    let mut out: Vec<String> = Vec::with_capacity(mine.len().min(theirs.len()));
+    for grant in mine {
+        if within(grant, theirs) && !out.contains(grant) {
+            out.push(grant.clone());
+        }
+    }
+    for grant in theirs {
+        if within(grant, mine) && !within(grant, &out) {
+            out.push(grant.clone());
+        }
+    }
+    out
+}
+
 /// An opaque company id of the platform: 1–64 characters of `A–Z a–z 0–9 . _ : -`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String")]
@@ -157,6 +188,27 @@ impl CompanyScope {
                 list.sort_unstable();
                 list.dedup();
                 Self::Only(list)
+            }
+        }
+    }
+
+    /// The companies both `self` and `other` allow: `all` leaves the other side as it is; two
+    /// lists keep the ids of `self` that `other` lists too, in the order of `self`.
+    pub fn meet(&self, other: &Self) -> Self {
+        match (self, other) {
+            (Self::All, scope) | (scope, Self::All) => scope.clone(),
+            (Self::Only(mine), Self::Only(theirs)) => {
+                // Stored lists are sorted (`normalized`): a binary search each, rather than a
+                // set, which would cost the admin components kilobytes of code.
+                let sorted = theirs.is_sorted();
+                let listed = |c: &CompanyId| {
+                    if sorted {
+                        theirs.binary_search(c).is_ok()
+                    } else {
+                        theirs.contains(c)
+                    }
+                };
+                Self::Only(mine.iter().filter(|c| listed(c)).cloned().collect())
             }
         }
     }
@@ -372,6 +424,127 @@ mod tests {
             serde_json::to_string(&CompanyScope::All).unwrap(),
             "\"all\""
         );
+    }
+
+    fn grant_strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|g| g.to_string()).collect()
+    }
+
+    #[test]
+    fn a_grant_includes_another_when_it_allows_every_method_the_other_allows() {
+        for (outer, inner, included) in [
+            ("*", "*", true),
+            ("*", "payroll.*", true),
+            ("*", "employees.read", true),
+            ("payroll.*", "*", false),
+            ("payroll.*", "payroll.*", true),
+            ("payroll.*", "payroll.payslips.*", true),
+            ("payroll.*", "payroll.payslips.read", true),
+            ("payroll.payslips.*", "payroll.*", false),
+            ("payroll.*", "payrollx.*", false),
+            ("payroll.*", "payroll", false),
+            ("employees.read", "employees.read", true),
+            ("employees.read", "employees.*", false),
+            ("employees", "employees.*", false),
+        ] {
+            assert_eq!(grant_includes(outer, inner), included, "{outer} ⊇ {inner}");
+        }
+    }
+
+    #[test]
+    fn the_meet_of_two_grant_lists_keeps_the_narrower_of_each_overlapping_pair() {
+        for (mine, theirs, meet) in [
+            (&["*"][..], &["employees.read"][..], &["employees.read"][..]),
+            (&["employees.read"], &["*"], &["employees.read"]),
+            (
+                &["payroll.*"],
+                &["payroll.payslips.*", "time.read"],
+                &["payroll.payslips.*"],
+            ),
+            (
+                &["payroll.payslips.read"],
+                &["payroll.*"],
+                &["payroll.payslips.read"],
+            ),
+            (
+                &["employees.read", "payroll.*"],
+                &["employees.read"],
+                &["employees.read"],
+            ),
+            (
+                &["employees.read"],
+                &["employees.read", "payroll.*"],
+                &["employees.read"],
+            ),
+            (&["a.*", "b.c"], &["a.b", "b.*"], &["b.c", "a.b"]),
+            (&["a.*", "a.b"], &["a.*"], &["a.*", "a.b"]),
+            (&["employees.read"], &["employees.write"], &[]),
+            (&["payroll.*"], &["payrollx.*"], &[]),
+            (&[], &["*"], &[]),
+        ] {
+            assert_eq!(
+                meet_grants(&grant_strings(mine), &grant_strings(theirs)),
+                grant_strings(meet),
+                "{mine:?} ∧ {theirs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_method_is_allowed_by_the_meet_of_two_grant_lists_exactly_when_both_allow_it() {
+        let grants = ["*", "a.*", "a.b", "a.b.*", "a.bc", "ab.*", "b.a"];
+        let methods = [
+            "a", "a.b", "a.b.c", "a.b.c.d", "a.bc", "a.bcd", "a.x", "ab.c", "ab", "b.a", "b.b",
+        ];
+        let subset = |mask: u32| -> Vec<String> {
+            (0..grants.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| grants[i].to_owned())
+                .collect()
+        };
+        let allows = |list: &[String], m: &str| list.iter().any(|g| grant_covers(g, m));
+        for a in 0u32..(1 << grants.len()) {
+            for b in 0u32..(1 << grants.len()) {
+                let (mine, theirs) = (subset(a), subset(b));
+                let meet = meet_grants(&mine, &theirs);
+                for method in methods {
+                    assert_eq!(
+                        allows(&meet, method),
+                        allows(&mine, method) && allows(&theirs, method),
+                        "{mine:?} ∧ {theirs:?} = {meet:?} for {method}"
+                    );
+                }
+                assert_eq!(
+                    meet_grants(&mine, &mine),
+                    mine,
+                    "a list meets itself unchanged"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_meet_of_company_scopes_is_their_intersection_with_all_as_the_identity() {
+        let only = |ids: &[&str]| {
+            CompanyScope::Only(ids.iter().map(|c| CompanyId::parse(c).unwrap()).collect())
+        };
+        assert_eq!(
+            CompanyScope::All.meet(&CompanyScope::All),
+            CompanyScope::All
+        );
+        assert_eq!(CompanyScope::All.meet(&only(&["A"])), only(&["A"]));
+        assert_eq!(
+            only(&["A", "B"]).meet(&CompanyScope::All),
+            only(&["A", "B"])
+        );
+        assert_eq!(only(&["A", "B"]).meet(&only(&["B", "C"])), only(&["B"]));
+        assert_eq!(only(&["A"]).meet(&only(&["C"])), only(&[]));
+        assert_eq!(
+            only(&["A", "B", "C"]).meet(&only(&["C", "A"])),
+            only(&["A", "C"]),
+            "an unsorted list is searched all the same"
+        );
+        assert_eq!(only(&[]).meet(&CompanyScope::All), only(&[]));
     }
 
     #[test]

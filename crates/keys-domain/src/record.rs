@@ -27,7 +27,9 @@
 //! line count, brackets, numbers) and refuses a record it cannot read (fail closed).
 
 use crate::error::Error;
-use crate::permissions::{ALL_METHODS, CompanyScope, MethodGrant, is_company_id, is_method_name};
+use crate::permissions::{
+    ALL_METHODS, CompanyScope, MethodGrant, is_company_id, is_method_name, meet_grants,
+};
 use crate::time::Timestamp;
 use serde::Serialize;
 
@@ -82,6 +84,29 @@ pub struct VerificationRecord {
 }
 
 impl VerificationRecord {
+    /// The record granting exactly what both `self` and `other` grant: a verification is
+    /// `VALID` with it exactly when it is `VALID` with each of them. Active only if both are;
+    /// the earlier expiry and the earlier end of grace (none means never); the methods and
+    /// companies both allow. The key id, label, hint and metadata, which grant nothing, are
+    /// those of `self`.
+    ///
+    /// While a change commits, a secret's record stands at the meet of its record before and
+    /// after the change, so it grants no more than either state whatever fails.
+    pub fn meet(&self, other: &Self) -> Self {
+        let earlier = |a: Option<i64>, b: Option<i64>| a.into_iter().chain(b).min();
+        Self {
+            key_id: self.key_id.clone(),
+            label: self.label.clone(),
+            hint: self.hint.clone(),
+            active: self.active && other.active,
+            methods: meet_grants(&self.methods, &other.methods),
+            companies: self.companies.meet(&other.companies),
+            expires_at: earlier(self.expires_at, other.expires_at),
+            valid_until: earlier(self.valid_until, other.valid_until),
+            metadata: self.metadata.clone(),
+        }
+    }
+
     /// The stored form. Fails, writing nothing, when a field would break the layout: a line
     /// break in a text, a grant or company id outside its grammar, metadata that is not a
     /// compact object.
@@ -710,6 +735,93 @@ mod tests {
                 br#"{"valid":false,"code":"NOT_FOUND"}"#
             );
         }
+    }
+
+    #[test]
+    fn the_meet_of_two_records_is_valid_exactly_when_both_are() {
+        let methods: [&[&str]; 4] = [&["employees.read"], &["payroll.*"], &["*"], &[]];
+        let scopes = [
+            CompanyScope::All,
+            companies(&["ACME"]),
+            companies(&["ACME", "GLOBEX"]),
+            companies(&[]),
+        ];
+        let instants = [None, Some(NOW.unix()), Some(NOW.unix() + 10)];
+        let mut records = Vec::new();
+        for grants in methods {
+            for scope in &scopes {
+                for active in [true, false] {
+                    for expires_at in instants {
+                        for valid_until in instants {
+                            let mut r = record();
+                            r.methods = grants.iter().map(|g| g.to_string()).collect();
+                            r.companies = scope.clone();
+                            r.active = active;
+                            r.expires_at = expires_at;
+                            r.valid_until = valid_until;
+                            records.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        let method_probes = [None, Some("employees.read"), Some("payroll.payslips.read")];
+        let company_probes = [None, Some("ACME"), Some("GLOBEX"), Some("INITECH")];
+        let mut mine = record();
+        mine.label = "Renamed".into();
+        mine.hint = "ingk_...wxyz".into();
+        mine.metadata = Some(r#"{"crm":"X-2"}"#.into());
+        let encoded: Vec<Vec<u8>> = records.iter().map(|r| r.encode().unwrap()).collect();
+        let valid = |bytes: &[u8], at: Timestamp, q: VerifyQuery<'_>| {
+            decide(RecordView::decode(bytes).as_ref(), at, q) == VerifyCode::Valid
+        };
+        // 288 records make 82,944 pairs: take every seventh, shifted by row so that every
+        // record meets records of every kind.
+        let step = 7;
+        for (i, (a, a_bytes)) in records.iter().zip(&encoded).enumerate() {
+            for (b, b_bytes) in records.iter().zip(&encoded).skip(i % step).step_by(step) {
+                let meet = a.meet(b).encode().unwrap();
+                for at in [NOW.unix() - 1, NOW.unix(), NOW.unix() + 5, NOW.unix() + 20] {
+                    let at = Timestamp::from_unix(at);
+                    for method in method_probes {
+                        for company in company_probes {
+                            let q = ask(method, company);
+                            assert_eq!(
+                                valid(&meet, at, q),
+                                valid(a_bytes, at, q) && valid(b_bytes, at, q),
+                                "{a:?} ∧ {b:?} at {at:?} for {q:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let meet = mine.meet(&record());
+        assert_eq!(
+            (
+                meet.label.as_str(),
+                meet.hint.as_str(),
+                meet.metadata.as_deref()
+            ),
+            ("Renamed", "ingk_...wxyz", Some(r#"{"crm":"X-2"}"#)),
+            "descriptive fields come from the receiver"
+        );
+    }
+
+    #[test]
+    fn a_record_meets_itself_and_any_wider_record_unchanged() {
+        let narrow = record();
+        assert_eq!(narrow.meet(&narrow), narrow);
+        let mut wide = record();
+        wide.methods = vec!["*".into()];
+        wide.companies = CompanyScope::All;
+        wide.expires_at = None;
+        let mut narrow = record();
+        narrow.expires_at = Some(NOW.unix() + 60);
+        narrow.valid_until = Some(NOW.unix() + 30);
+        assert_eq!(narrow.meet(&wide), narrow);
+        narrow.active = false;
+        assert_eq!(narrow.meet(&wide), narrow);
     }
 
     #[test]

@@ -2,13 +2,24 @@
 //! records in the key-value store kept in step with them.
 //!
 //! Consistency protocol (see docs/consistency.md): every change to a key runs inside a
-//! SQLite write transaction; before `COMMIT`, the key-value records of all the key's secrets
-//! are rewritten from the new state (records of removed secrets are deleted first). So once
-//! an admin call returns 2xx, verification already sees the new state. If a key-value write
-//! or the commit fails, the transaction is rolled back and every record of the key is
-//! deleted (best effort): the key then refuses verification until a later successful change
-//! or a rebuild restores its records from SQLite. Failures never leave more access than
-//! SQLite grants.
+//! SQLite write transaction, and its key-value records are written in two phases around the
+//! `COMMIT`, so that no combination of failures leaves the store granting more than SQLite:
+//!
+//! 1. Before `COMMIT`: the records of secrets the change removed are deleted, and each
+//!    secret kept by the change gets the [meet](VerificationRecord::meet) of its record
+//!    before and after the change (what both grant). A secret the change added gets no
+//!    record yet. Deleting the key deletes all its records.
+//! 2. After `COMMIT`, again under the write lock: where the meet is not already the new
+//!    record (the change widened access, or added a secret), the key's records are rewritten
+//!    from what SQLite then holds. A narrowing change needs no second phase.
+//!
+//! If phase 1 or the commit fails, the transaction is rolled back and every record of the
+//! key's old and new secrets is deleted, best effort: whichever deletes fail, each record is
+//! the old one, the meet or absent, none granting more than the old state SQLite keeps. If
+//! phase 2 fails, the change stays committed and the call answers 503; the records stay at
+//! the meet, granting no more than the new state, until the call is repeated (a repeated
+//! change rewrites the records even when it changes nothing) or the records are rebuilt.
+//! Once an admin call returns 2xx, verification sees the new state.
 
 use crate::db::{self, Db, Step};
 use crate::kv::Kv;
@@ -16,7 +27,7 @@ use keys_domain::Error;
 use keys_domain::key::random_id;
 use keys_domain::model::{Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey};
 use keys_domain::permissions::CompanyScope;
-use keys_domain::record::{RECORD_KEY_PREFIX, last_used_key, record_key};
+use keys_domain::record::{RECORD_KEY_PREFIX, VerificationRecord, last_used_key, record_key};
 use keys_domain::time::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -230,8 +241,8 @@ pub async fn record_event(
 }
 
 /// Applies a change to one key under the consistency protocol described in the module
-/// docs. `body` reads and writes SQLite through `db` inside the transaction; afterwards the
-/// key's verification records are rewritten from what SQLite then holds. Returns the key as
+/// docs. `body` reads and writes SQLite through `db` inside the transaction; the key's
+/// verification records follow in two phases around the commit. Returns the key as
 /// committed (`None` once deleted).
 pub async fn change(
     db: &Db,
@@ -242,8 +253,10 @@ pub async fn change(
 ) -> Result<Option<StoredKey>, Error> {
     let mut touched: Vec<String> = Vec::new();
     let mut committed: Option<StoredKey> = None;
+    let mut behind = false;
     let result = db
         .transaction(Box::pin(async {
+            let old_key = load(db, key_id).await?;
             let before = secrets_of(db, key_id).await?;
             body.await?;
             db.exec(
@@ -262,7 +275,13 @@ pub async fn change(
                 .chain(&after)
                 .map(|s| s.hash.clone())
                 .collect();
-            write_records(kv, key_id, key.as_ref(), &before, &after).await?;
+            behind = write_meet_records(
+                kv,
+                key_id,
+                (old_key.as_ref(), &before),
+                (key.as_ref(), &after),
+            )
+            .await?;
             committed = key;
             Ok(())
         }))
@@ -273,36 +292,74 @@ pub async fn change(
         }
         return Err(err);
     }
+    if behind {
+        write_committed_records(db, kv, key_id)
+            .await
+            .map_err(Error::store_after_commit)?;
+    }
     Ok(committed)
 }
 
-/// Deletes the records of removed secrets, then writes the records of the live ones.
-async fn write_records(
+/// A key (`None`: absent) and its secrets, as SQLite holds them before or after a change.
+type KeyState<'a> = (Option<&'a StoredKey>, &'a [SecretRow]);
+
+/// Phase 1, before `COMMIT`: deletes the records of secrets that are gone (and the key's
+/// last use once it is deleted), and gives each secret that stays the meet of its old and
+/// new record. Returns whether some live secret's record is below its new record (a secret
+/// that is new has none yet), i.e. whether phase 2 must follow the commit.
+async fn write_meet_records(
     kv: &Kv,
     key_id: &str,
-    key: Option<&StoredKey>,
-    before: &[SecretRow],
-    after: &[SecretRow],
-) -> Result<(), Error> {
+    (old_key, before): KeyState<'_>,
+    (key, after): KeyState<'_>,
+) -> Result<bool, Error> {
     for gone in before
         .iter()
         .filter(|b| !after.iter().any(|a| a.hash == b.hash))
     {
         kv.delete(&record_key(&gone.hash)).await?;
     }
-    match key {
-        Some(key) => {
-            for secret in after {
-                let record = key.record(secret.valid_until);
-                let bytes = record.encode()?;
-                kv.set(&record_key(&secret.hash), &bytes).await?;
-            }
-        }
-        None => kv.delete(&last_used_key(key_id)).await?,
+    let Some(key) = key else {
+        kv.delete(&last_used_key(key_id)).await?;
+        return Ok(false);
+    };
+    let mut behind = false;
+    for secret in after {
+        let record = key.record(secret.valid_until);
+        let kept = old_key.zip(before.iter().find(|b| b.hash == secret.hash));
+        let Some((old_key, old_secret)) = kept else {
+            behind = true;
+            continue;
+        };
+        let meet = record.meet(&old_key.record(old_secret.valid_until));
+        behind |= meet != record;
+        write_record(kv, &secret.hash, &meet).await?;
     }
-    Ok(())
+    Ok(behind)
 }
 
+/// Phase 2, after `COMMIT`: writes the record of every secret of the key as SQLite now holds
+/// it. Under the write lock and read afresh, rather than taken from the change just
+/// committed: a change committed in between (say, a narrowing) must not have its records
+/// overwritten with this change's older, wider state.
+async fn write_committed_records(db: &Db, kv: &Kv, key_id: &str) -> Result<(), Error> {
+    db.transaction(Box::pin(async {
+        if let Some(key) = load(db, key_id).await? {
+            for secret in secrets_of(db, key_id).await? {
+                write_record(kv, &secret.hash, &key.record(secret.valid_until)).await?;
+            }
+        }
+        Ok(())
+    }))
+    .await
+}
+
+async fn write_record(kv: &Kv, hash: &str, record: &VerificationRecord) -> Result<(), Error> {
+    kv.set(&record_key(hash), &record.encode()?).await
+}
+
+/// After a failed phase 1 or commit: deletes the records of these secrets, best effort (each
+/// one left behind is the old record or the meet, neither granting more than SQLite keeps).
 async fn fail_closed(kv: &Kv, hashes: &[String]) {
     for hash in hashes {
         if let Err(err) = kv.delete(&record_key(hash)).await {
@@ -463,8 +520,7 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
                 current = Some(load_or_404(db, &key_id).await?);
             }
             let record = current.as_ref().expect("loaded above").record(valid_until);
-            let bytes = record.encode()?;
-            kv.set(&record_key(&hash), &bytes).await?;
+            write_record(kv, &hash, &record).await?;
             live.insert(hash);
         }
         for name in kv.keys().await? {

@@ -28,6 +28,14 @@ pub enum Fault {
     Nth(u64),
     /// Only writes fail: key-value `set` and `delete`; SQLite statements that are not read-only.
     Writes,
+    /// Only the SQLite statements whose text is exactly this fail (e.g. `"COMMIT"`); no
+    /// key-value call fails.
+    Statement(&'static str),
+    /// Every call fails once a SQLite statement whose text is exactly this has been run
+    /// (whether it succeeded or failed) since the fault was set; that statement itself does
+    /// not fail. `AfterStatement("COMMIT")` on the key-value store: the store becomes
+    /// unreachable from the first commit on.
+    AfterStatement(&'static str),
 }
 
 /// Numbers of calls the components made since the host started or the last reset.
@@ -62,26 +70,48 @@ pub enum KvCall {
     Other,
 }
 
-/// A fault setting and the number of calls made since it was set.
+/// A fault setting, the number of calls made since it was set, and whether the statement of
+/// an [`Fault::AfterStatement`] has run since.
 #[derive(Debug, Default)]
 struct FaultSwitch {
-    state: Mutex<(Fault, u64)>,
+    state: Mutex<FaultState>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    fault: Fault,
+    calls: u64,
+    tripped: bool,
 }
 
 impl FaultSwitch {
     fn set(&self, fault: Fault) {
-        *lock(&self.state) = (fault, 0);
+        *lock(&self.state) = FaultState {
+            fault,
+            ..FaultState::default()
+        };
     }
 
-    /// Records one call and tells whether it must fail.
-    fn hit(&self, is_write: bool) -> bool {
+    /// Records one call (`statement`: the SQL of a SQLite `execute`) and tells whether it
+    /// must fail.
+    fn hit(&self, is_write: bool, statement: Option<&str>) -> bool {
         let mut state = lock(&self.state);
-        state.1 += 1;
-        match state.0 {
+        state.calls += 1;
+        match state.fault {
             Fault::None => false,
             Fault::Always => true,
-            Fault::Nth(n) => state.1 == n,
+            Fault::Nth(n) => state.calls == n,
             Fault::Writes => is_write,
+            Fault::Statement(sql) => statement == Some(sql),
+            Fault::AfterStatement(_) => state.tripped,
+        }
+    }
+
+    /// Notes that a SQLite statement ran: it trips an [`Fault::AfterStatement`] naming it.
+    fn saw_statement(&self, statement: &str) {
+        let mut state = lock(&self.state);
+        if matches!(state.fault, Fault::AfterStatement(sql) if sql == statement) {
+            state.tripped = true;
         }
     }
 }
@@ -238,7 +268,7 @@ impl Stores {
         };
         cell.fetch_add(1, Ordering::SeqCst);
         self.kv_fault
-            .hit(matches!(call, KvCall::Set | KvCall::Delete))
+            .hit(matches!(call, KvCall::Set | KvCall::Delete), None)
     }
 
     /// Counts a SQLite call that cannot fail (`changes`, `last-insert-rowid`).
@@ -249,7 +279,7 @@ impl Stores {
     /// Counts a SQLite `open` and tells whether it must fail with an injected fault.
     pub fn sqlite_open_call(&self) -> bool {
         self.counters.sqlite_other.fetch_add(1, Ordering::SeqCst);
-        self.sqlite_fault.hit(false)
+        self.sqlite_fault.hit(false, None)
     }
 
     /// Reads a key.
@@ -328,7 +358,10 @@ impl Stores {
         self.counters.sqlite_execute.fetch_add(1, Ordering::SeqCst);
         let prepared = conn.prepare_cached(statement);
         let is_write = prepared.as_ref().is_ok_and(|stmt| !stmt.readonly());
-        if self.sqlite_fault.hit(is_write) {
+        let fails = self.sqlite_fault.hit(is_write, Some(statement));
+        self.sqlite_fault.saw_statement(statement);
+        self.kv_fault.saw_statement(statement);
+        if fails {
             return Err(INJECTED_FAULT.to_string());
         }
         let mut stmt = prepared.map_err(|e| e.to_string())?;
@@ -501,6 +534,43 @@ mod tests {
         assert_eq!(s.counters().kv_get, 3);
         s.reset_counters();
         assert_eq!(s.counters(), Counters::default());
+    }
+
+    #[test]
+    fn a_statement_fault_fails_that_statement_and_an_after_statement_fault_every_later_call() {
+        let s = stores();
+        let conn = s.sqlite_open("default").unwrap();
+        s.sqlite_execute(&conn, "CREATE TABLE t (a)", &[]).unwrap();
+        s.set_sqlite_fault(Fault::Statement("COMMIT"));
+        s.set_kv_fault(Fault::AfterStatement("COMMIT"));
+        assert!(!s.kv_call(KvCall::Set), "nothing fails before the commit");
+        assert!(s.sqlite_execute(&conn, "BEGIN", &[]).is_ok());
+        assert!(
+            s.sqlite_execute(&conn, "INSERT INTO t VALUES (1)", &[])
+                .is_ok()
+        );
+        assert!(!s.kv_call(KvCall::Set));
+        assert_eq!(
+            s.sqlite_execute(&conn, "COMMIT", &[]).unwrap_err(),
+            INJECTED_FAULT
+        );
+        assert!(s.sqlite_execute(&conn, "ROLLBACK", &[]).is_ok());
+        assert!(
+            s.kv_call(KvCall::Delete),
+            "the store is gone after the commit"
+        );
+        assert!(s.kv_call(KvCall::Get));
+
+        s.set_sqlite_fault(Fault::AfterStatement("COMMIT"));
+        s.set_kv_fault(Fault::AfterStatement("COMMIT"));
+        assert!(!s.kv_call(KvCall::Get), "setting a fault starts it afresh");
+        assert!(s.sqlite_execute(&conn, "BEGIN", &[]).is_ok());
+        assert!(s.sqlite_execute(&conn, "COMMIT", &[]).is_ok());
+        assert!(s.sqlite_execute(&conn, "SELECT 1", &[]).is_err());
+        assert!(
+            s.kv_call(KvCall::Get),
+            "the key-value fault saw this commit too"
+        );
     }
 
     #[test]

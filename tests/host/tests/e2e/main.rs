@@ -9,6 +9,7 @@
 mod authorize;
 mod bad_input;
 mod concurrency;
+mod double_faults;
 mod faults;
 mod helpers;
 mod identity;
