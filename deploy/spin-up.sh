@@ -13,6 +13,10 @@
 #                    holds the SQLite database unless the runtime config puts it elsewhere
 #   SPIN_VARIABLE_IDENTITY_TOKEN_SECRET   required on the admin node; the edge never reads
 #                    it, so it gets a placeholder unless one is set
+#   SPIN_VARIABLE_KV_BACKEND=redis, SPIN_VARIABLE_REDIS_HOST=host:port,
+#   SPIN_VARIABLE_REDIS_PASSWORD   recommended with Redis on every node: the components then
+#                    reach Redis themselves and recover at once after an outage (the same
+#                    server as the runtime config's URL; docs/deployment.md, "Store outages")
 #   SPIN_VARIABLE_IDENTITY_TOKEN_ISSUER, SPIN_VARIABLE_IDENTITY_TOKEN_AUDIENCE,
 #   SPIN_VARIABLE_DEVELOPER_DOCS_URL, SPIN_VARIABLE_SSO_DOCS_URL   optional (README.md)
 set -euo pipefail

@@ -58,7 +58,7 @@ token=$(cargo run -q --locked -p keys-domain --example mint_token -- "$secret" b
 # sets $base_NAME.
 node() {
     local name=$1 backend=$2; shift 2
-    local port state=${STATE:-$work/$1}
+    local port state=${STATE:-$work/$name}
     port=$(free_port)
     mkdir -p "$state"
     setsid "$spin" up --from spin.toml --listen "127.0.0.1:$port" --state-dir "$state" \
@@ -100,7 +100,7 @@ names=(sqlite-default redis-spin-kv redis-direct)
 declare -A base=([sqlite-default]=$base_single [redis-spin-kv]=$base_edge_spin_kv [redis-direct]=$base_edge_direct)
 declare -A key=([sqlite-default]=$key_single [redis-spin-kv]=$key_redis [redis-direct]=$key_redis)
 for n in "${names[@]}"; do
-    answer=$(curl -sf -X POST "${base[$n]}/api/v1/verify" -d "{\"key\":\"${key[$n]}\"}")
+    answer=$(curl -sf -X POST "${base[$n]}/api/v1/verify" -H "content-type: application/json" -d "{\"key\":\"${key[$n]}\"}")
     [[ $answer == *'"VALID"'* ]] || { echo "$n does not verify: $answer" >&2; exit 1; }
     secs=1 run "${base[$n]}" "${key[$n]}" 4 >/dev/null
 done
@@ -143,7 +143,7 @@ db.commit()
 EOF
 STATE=$work/admin node admin2 spin -c manage-keys -c manage-permissions -c rebuild-records -c admin-ui --runtime-config-file "$work/redis.toml"
 started=$(date +%s.%N)
-report=$(curl -sf -m 600 -X POST "$base_admin2/api/v1/verification-records/rebuild" -H "authorization: Bearer $token")
+report=$(curl -s -m 600 -X POST "$base_admin2/api/v1/verification-records/rebuild" -H "authorization: Bearer $token")
 finished=$(date +%s.%N)
 echo "$report"
 awk -v a="$started" -v b="$finished" -v n="$keys" 'BEGIN {printf "rebuild: %.2f s for %d keys (%.0f keys/s)\n", b - a, n, n / (b - a)}'

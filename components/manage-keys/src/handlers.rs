@@ -58,7 +58,7 @@ pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
         (_, ["keys", id, "events"]) => events(req, Some(id)).await,
         (_, ["events"]) => events(req, None).await,
         // Reached on a node without verify-key (which serves the route where it runs).
-        (_, ["health"]) => health::answer(ADMIN_STORE_DEADLINE, true).await,
+        (_, ["health"]) => health::answer_admin(ADMIN_STORE_DEADLINE).await,
         _ => Err(route_not_found(&req.path)),
     }
 }

@@ -39,7 +39,7 @@ async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
         ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
         ("/health", "GET") => {
             req.no_query()?;
-            keys_spin::health::answer(EDGE_STORE_DEADLINE, false).await
+            keys_spin::health::answer_edge(EDGE_STORE_DEADLINE).await
         }
         ("/health", _) => Err(Error::MethodNotAllowed { allow: "GET" }),
         (path, method) if path == "/authorize" || path.starts_with("/authorize/") => match method {

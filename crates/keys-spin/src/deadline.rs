@@ -47,18 +47,34 @@ impl Deadline {
     /// Runs `call` unless an earlier call missed its deadline; fails with a store error when
     /// `call` fails (its error is logged as `why`) or does not finish within the limit.
     pub async fn run<T>(&self, what: &str, call: Call<'_, T>) -> Result<T, Error> {
+        self.run_within(what, call, self.limit).await
+    }
+
+    /// [`Deadline::run`] with a limit of its own, for a call whose size grows with the data
+    /// (listing the whole store).
+    pub async fn run_within<T>(
+        &self,
+        what: &str,
+        call: Call<'_, T>,
+        limit: Duration,
+    ) -> Result<T, Error> {
         if self.missed.get() {
             return Err(self.error(what, "not attempted: the store missed a deadline earlier"));
         }
-        match race(call, self.limit).await {
+        match race(call, limit).await {
             Some(Ok(value)) => Ok(value),
             Some(Err(why)) => Err(self.error(what, why)),
             None => {
                 self.missed.set(true);
-                let waited = format!("no answer within {} ms", self.limit.as_millis());
+                let waited = format!("no answer within {} ms", limit.as_millis());
                 Err(self.error(what, waited))
             }
         }
+    }
+
+    /// The limit of each call.
+    pub fn limit(&self) -> Duration {
+        self.limit
     }
 
     fn error(&self, what: &str, why: impl std::fmt::Display) -> Error {

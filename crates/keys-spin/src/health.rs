@@ -53,38 +53,51 @@ struct Health {
     checks: Checks,
 }
 
-/// Answers the health route; `with_sqlite` on nodes that hold the SQLite database.
-pub async fn answer(limit: Duration, with_sqlite: bool) -> Result<Response, Error> {
-    let (key_value, marker, kv) = match Kv::open(limit).await {
-        Ok(kv) => match kv.get(RECORDS_MARKER_KEY).await {
-            Ok(marker) => (Check::Ok, marker.is_some(), Some(kv)),
-            Err(err) => (unavailable(&err), false, None),
+/// Answers the health route on a node without SQLite (an edge): the key-value store and the
+/// marker only.
+pub async fn answer_edge(limit: Duration) -> Result<Response, Error> {
+    let (key_value, marker, _) = key_value_check(limit).await;
+    let records = match (key_value, marker) {
+        (Check::Ok, true) => Check::Present,
+        (Check::Ok, false) => Check::Missing,
+        _ => Check::Unknown,
+    };
+    respond(key_value, records, None)
+}
+
+/// Answers the health route on a node holding the SQLite database (the admin node): also
+/// checks SQLite and that the newest live secret has its record.
+pub async fn answer_admin(limit: Duration) -> Result<Response, Error> {
+    let (key_value, marker, kv) = key_value_check(limit).await;
+    let (sqlite, records) = match newest_live_secret(limit).await {
+        Err(err) => (unavailable(&err), Check::Unknown),
+        Ok(None) => (Check::Ok, Check::None),
+        Ok(Some(hash)) => match &kv {
+            None => (Check::Ok, Check::Unknown),
+            Some(kv) => match kv.get(&record_key(&hash)).await {
+                Ok(Some(_)) if marker => (Check::Ok, Check::Present),
+                Ok(_) => (Check::Ok, Check::Missing),
+                Err(err) => (Check::Ok, unavailable(&err)),
+            },
         },
+    };
+    respond(key_value, records, Some(sqlite))
+}
+
+/// Opens the store and reads the marker: the store's check, whether the marker is there, and
+/// the store when it answered.
+async fn key_value_check(limit: Duration) -> (Check, bool, Option<Kv>) {
+    let kv = match Kv::open(limit).await {
+        Ok(kv) => kv,
+        Err(err) => return (unavailable(&err), false, None),
+    };
+    match kv.get(RECORDS_MARKER_KEY).await {
+        Ok(marker) => (Check::Ok, marker.is_some(), Some(kv)),
         Err(err) => (unavailable(&err), false, None),
-    };
-    let mut records = match (&kv, marker) {
-        (None, _) => Check::Unknown,
-        (Some(_), true) => Check::Present,
-        (Some(_), false) => Check::Missing,
-    };
-    let mut sqlite = None;
-    if with_sqlite {
-        match newest_live_secret(limit).await {
-            Ok(newest) => {
-                sqlite = Some(Check::Ok);
-                records = match (newest, &kv) {
-                    (None, _) => Check::None,
-                    (Some(_), None) => Check::Unknown,
-                    (Some(hash), Some(kv)) => match kv.get(&record_key(&hash)).await {
-                        Ok(Some(_)) if marker => Check::Present,
-                        Ok(_) => Check::Missing,
-                        Err(err) => unavailable(&err),
-                    },
-                };
-            }
-            Err(err) => sqlite = Some(unavailable(&err)),
-        }
     }
+}
+
+fn respond(key_value: Check, records: Check, sqlite: Option<Check>) -> Result<Response, Error> {
     let status = if key_value != Check::Ok || sqlite.is_some_and(|s| s != Check::Ok) {
         "unavailable"
     } else if records == Check::Missing {

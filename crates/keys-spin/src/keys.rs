@@ -52,8 +52,15 @@ const SQL_DELETE_DEAD_SECRETS: &str =
 const SQL_RETIRE_CURRENT_SECRET: &str =
     "UPDATE key_secrets SET valid_until = ? WHERE key_id = ? AND valid_until IS NULL";
 const SQL_INSERT_EVENT: &str = "INSERT INTO audit_events (id, key_id, kind, actor_id, actor_name, at, changes) VALUES (?, ?, ?, ?, ?, ?, ?)";
-const SQL_ALL_LIVE_SECRETS: &str = "SELECT s.hash, s.valid_until, k.id FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
-     WHERE s.valid_until IS NULL OR s.valid_until > ? ORDER BY k.id";
+/// One page of the live secrets with their key (columns of [`KEY_COLUMNS`], then the hash and
+/// the end of the grace period), in hash order after `?2`.
+const SQL_LIVE_SECRETS_PAGE: &str = "SELECT k.id, k.label, k.hint, k.status, k.methods, k.companies, \
+     k.metadata, k.expires_at, k.created_at, k.created_by_id, k.created_by_name, k.updated_at, k.seq, \
+     s.hash, s.valid_until FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
+     WHERE (s.valid_until IS NULL OR s.valid_until > ?1) AND s.hash > ?2 ORDER BY s.hash LIMIT ?3";
+/// Live secrets read per query of the rebuild: every query stays far within the store
+/// deadline whatever the number of keys.
+const REBUILD_PAGE: i64 = 500;
 
 fn unexpected(what: &str) -> Error {
     Error::unexpected(format!("stored data is corrupt: {what}"))
@@ -507,21 +514,26 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
         stale_records_removed: 0,
     };
     db.transaction(Box::pin(async {
-        let rows = db
-            .rows(SQL_ALL_LIVE_SECRETS, vec![Value::Integer(now.unix())])
-            .await?;
         let mut live = std::collections::BTreeSet::new();
-        let mut current: Option<StoredKey> = None;
-        for row in &rows {
-            let hash = db::text(row, 0)?;
-            let valid_until = db::opt_int(row, 1).map(Timestamp::from_unix);
-            let key_id = db::text(row, 2)?;
-            if current.as_ref().is_none_or(|k| k.id != key_id) {
-                current = Some(load_or_404(db, &key_id).await?);
+        let mut after = String::new();
+        loop {
+            let params = vec![
+                Value::Integer(now.unix()),
+                Value::Text(std::mem::take(&mut after)),
+                Value::Integer(REBUILD_PAGE),
+            ];
+            let rows = db.rows(SQL_LIVE_SECRETS_PAGE, params).await?;
+            for row in &rows {
+                let (key, _) = key_from_row(row)?;
+                let hash = db::text(row, 13)?;
+                let valid_until = db::opt_int(row, 14).map(Timestamp::from_unix);
+                write_record(kv, &hash, &key.record(valid_until)).await?;
+                live.insert(hash);
             }
-            let record = current.as_ref().expect("loaded above").record(valid_until);
-            write_record(kv, &hash, &record).await?;
-            live.insert(hash);
+            match live.last() {
+                Some(last) if rows.len() as i64 == REBUILD_PAGE => after = last.clone(),
+                _ => break,
+            }
         }
         for name in kv.keys().await? {
             if let Some(hash) = name.strip_prefix(RECORD_KEY_PREFIX)

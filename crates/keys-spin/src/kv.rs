@@ -24,6 +24,9 @@ use std::time::Duration;
 
 /// The store's name in errors and logs.
 const STORE_NAME: &str = "key-value";
+/// How long listing every key may take: the only call whose size grows with the data (the
+/// rebuild's, after every record was written; 100,000 keys list in well under a second).
+const LISTING_DEADLINE: Duration = Duration::from_secs(10);
 /// Variable choosing the backend: `spin` or `redis`.
 const VAR_BACKEND: &str = "kv_backend";
 /// Variable naming Redis as `host:port` (also what `allowed_outbound_hosts` allows).
@@ -102,10 +105,16 @@ impl Kv {
         match &self.backend {
             Backend::Spin(store) => {
                 let listing = async { store.get_keys().await.collect().await };
-                self.deadline.run("get-keys", call(listing)).await
+                let listing = call(listing);
+                self.deadline
+                    .run_within("get-keys", listing, LISTING_DEADLINE)
+                    .await
             }
             Backend::Redis(redis) => {
-                let names = redis_command(&self.deadline, redis, "KEYS", &[b"*"]).await?;
+                let all: &[&[u8]] = &[b"*"];
+                let listing =
+                    redis_command_within(&self.deadline, redis, "KEYS", all, LISTING_DEADLINE);
+                let names = listing.await?;
                 Ok(names.into_iter().filter_map(key_name).collect())
             }
         }
@@ -174,12 +183,20 @@ async fn redis_command(
     command: &'static str,
     arguments: &[&[u8]],
 ) -> Result<Vec<RedisResult>, Error> {
+    redis_command_within(deadline, redis, command, arguments, deadline.limit()).await
+}
+
+/// [`redis_command`] with a limit of its own (see [`LISTING_DEADLINE`]).
+async fn redis_command_within(
+    deadline: &Deadline,
+    redis: &Connection,
+    command: &'static str,
+    arguments: &[&[u8]],
+    limit: Duration,
+) -> Result<Vec<RedisResult>, Error> {
     let arguments = arguments.iter().map(|a| RedisParameter::Binary(a.to_vec()));
-    forget_on_error(
-        deadline
-            .run(command, call(redis.execute(command, arguments)))
-            .await,
-    )
+    let reply = call(redis.execute(command, arguments));
+    forget_on_error(deadline.run_within(command, reply, limit).await)
 }
 
 /// The error of a reply that is not of the type the command returns.
