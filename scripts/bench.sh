@@ -3,6 +3,9 @@
 #   1. domain micro-benchmarks (criterion, native): cargo bench -p keys-domain --bench verify
 #   2. component benchmark (test host, release):   cargo bench -p spin-test-host --bench component
 #      sections: sizes, components, growth, memory, http (wrk), admin
+#   3. edge topology on real Spin:                  scripts/bench-edge.sh (verification
+#      throughput by store: SQLite, Redis via Spin's key-value API, Redis direct; the
+#      rebuild's time for 100,000 keys)
 #
 # Not part of scripts/test.sh or CI: about 10 minutes (plus a first release build of the test
 # host, ~10-15 minutes on 2 cores), and the figures only mean something on an otherwise idle
@@ -54,3 +57,10 @@ echo "==> component benchmark (test host)"
 # The server mode reports every connection wrk closes at the end of a run: not an error.
 cargo bench --quiet -p spin-test-host --bench component -- "$@" \
     2> >(grep -v 'connection closed before message completed' >&2)
+
+echo "==> edge topology on real Spin (scripts/bench-edge.sh)"
+if [ ${#quick[@]} -gt 0 ]; then
+    scripts/bench-edge.sh --rounds 1 --secs 1 --keys 1000
+else
+    scripts/bench-edge.sh
+fi

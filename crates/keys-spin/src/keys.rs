@@ -61,6 +61,8 @@ const SQL_LIVE_SECRETS_PAGE: &str = "SELECT k.id, k.label, k.hint, k.status, k.m
 /// Live secrets read per query of the rebuild: every query stays far within the store
 /// deadline whatever the number of keys.
 const REBUILD_PAGE: i64 = 500;
+/// Record writes the rebuild keeps in flight at once.
+const REBUILD_WRITES_AT_ONCE: usize = 32;
 
 fn unexpected(what: &str) -> Error {
     Error::unexpected(format!("stored data is corrupt: {what}"))
@@ -523,12 +525,20 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
                 Value::Integer(REBUILD_PAGE),
             ];
             let rows = db.rows(SQL_LIVE_SECRETS_PAGE, params).await?;
+            let mut page = Vec::with_capacity(rows.len());
             for row in &rows {
                 let (key, _) = key_from_row(row)?;
                 let hash = db::text(row, 13)?;
                 let valid_until = db::opt_int(row, 14).map(Timestamp::from_unix);
-                write_record(kv, &hash, &key.record(valid_until)).await?;
+                page.push((record_key(&hash), key.record(valid_until).encode()?));
                 live.insert(hash);
+            }
+            for writes in page.chunks(REBUILD_WRITES_AT_ONCE) {
+                let steps = writes
+                    .iter()
+                    .map(|(name, bytes)| Box::pin(kv.set(name, bytes)) as Step<'_>)
+                    .collect();
+                db::all(steps).await?;
             }
             match live.last() {
                 Some(last) if rows.len() as i64 == REBUILD_PAGE => after = last.clone(),
