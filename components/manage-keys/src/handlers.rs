@@ -11,7 +11,7 @@ use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::Db;
-use keys_spin::deadline::ADMIN_STORE_DEADLINE;
+use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::health;
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
@@ -100,7 +100,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         m.check_size()?;
     }
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     catalog::check_grants(&db, &grants).await?;
@@ -169,7 +169,7 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
         }
     }
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let (found, next) = keys::list(&db, &filter).await?;
@@ -189,7 +189,7 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
 async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let key = keys::load_or_404(&db, id).await?;
@@ -221,7 +221,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         m.check_size()?;
     }
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let updated = keys::change(
@@ -265,7 +265,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
-    let last_used = keys::last_used(&kv, id).await?;
+    let last_used = keys::last_used_after_change(&kv, id).await;
     json(200, &updated.view(last_used))
 }
 
@@ -274,7 +274,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     req.require_empty_body()?;
     let now = Timestamp::now();
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     keys::change(
@@ -323,7 +323,7 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         (body.grace_period_seconds > 0).then(|| now.plus_seconds(body.grace_period_seconds as i64));
     let secret = NewSecret::generate().map_err(internal)?;
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let key = keys::change(
@@ -347,7 +347,7 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
-    let last_used = keys::last_used(&kv, id).await?;
+    let last_used = keys::last_used_after_change(&kv, id).await;
     json(200, &key.view(last_used).with_secret(&secret))
 }
 
@@ -356,7 +356,7 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
     req.require_empty_body()?;
     let now = Timestamp::now();
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let key = keys::change(
@@ -383,7 +383,7 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
-    let last_used = keys::last_used(&kv, id).await?;
+    let last_used = keys::last_used_after_change(&kv, id).await;
     json(200, &key.view(last_used))
 }
 
@@ -396,7 +396,7 @@ async fn events(req: &ApiRequest, key_id: Option<&str>) -> Result<Response, Erro
             _ => after = Some(parse_cursor(&value)?),
         }
     }
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     let (data, next) = keys::list_events(&db, key_id, after, limit).await?;
     if let Some(id) = key_id
         && data.is_empty()

@@ -7,7 +7,7 @@ use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::{self, Db};
-use keys_spin::deadline::ADMIN_STORE_DEADLINE;
+use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
@@ -91,7 +91,7 @@ fn permissions_of(key: &StoredKey) -> Permissions<'_> {
 
 async fn get_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     let key = keys::load_or_404(&db, id).await?;
     json(200, &permissions_of(&key))
 }
@@ -150,7 +150,7 @@ async fn apply(
     toggles: Option<(Vec<MethodGrant>, Vec<MethodGrant>)>,
 ) -> Result<Response, Error> {
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     if let Some(grants) = &replace_methods {
@@ -217,7 +217,7 @@ struct Labels {
 
 async fn list_methods(req: &ApiRequest) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     let rows = db.rows(SQL_LIST_METHODS, vec![]).await?;
     let data = rows
         .iter()
@@ -323,7 +323,7 @@ async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
             "group must be 1 to 50 characters of a-z 0-9 _ -",
         ));
     }
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     let existed = catalog::method_exists(&db, name.as_str()).await?;
     db.exec(
         SQL_UPSERT_METHOD,
@@ -351,7 +351,7 @@ async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
 async fn delete_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     if !catalog::method_exists(&db, name).await? {
         return Err(Error::NotFound("no such method in the catalog".into()));
     }
@@ -392,7 +392,7 @@ async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
         }
     }
     let pattern = q.map(|q| format!("%{}%", keys::escape_like(&q)));
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     let rows = db
         .rows(
             SQL_LIST_COMPANIES,
@@ -434,7 +434,7 @@ async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         .ok_or_else(|| Error::invalid("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -"))?;
     let body: CompanyBody = req.json()?;
     let name = check_text("name", &body.name, MAX_NAME_CHARS)?;
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     let existed = catalog::company_exists(&db, id.as_str()).await?;
     db.exec(
         SQL_UPSERT_COMPANY,
@@ -458,7 +458,7 @@ async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
 async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
-    let db = Db::open(ADMIN_STORE_DEADLINE).await?;
+    let db = Db::open(SQLITE_DEADLINE).await?;
     if !catalog::company_exists(&db, id).await? {
         return Err(Error::NotFound("no such company in the registry".into()));
     }

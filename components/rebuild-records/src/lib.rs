@@ -10,7 +10,7 @@ use keys_domain::model::Actor;
 use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::db::Db;
-use keys_spin::deadline::ADMIN_STORE_DEADLINE;
+use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::http::{ApiRequest, Response, json, route_not_found};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
@@ -33,7 +33,7 @@ async fn rebuild(req: &ApiRequest) -> Result<Response, Error> {
     let actor: Actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
     let (db, kv) = (
-        Db::open(ADMIN_STORE_DEADLINE).await?,
+        Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let report = keys::rebuild(&db, &kv, Timestamp::now()).await?;

@@ -393,6 +393,17 @@ pub async fn last_used(kv: &Kv, key_id: &str) -> Result<Option<Timestamp>, Error
     }))
 }
 
+/// [`last_used`] for the answer to a committed change: the change must be answered (a
+/// regeneration's new secret is shown only there), so a store that does not answer gives
+/// `None` and a warning in the log rather than an error.
+pub async fn last_used_after_change(kv: &Kv, key_id: &str) -> Option<Timestamp> {
+    last_used(kv, key_id)
+        .await
+        .inspect_err(|err| eprintln!("warning: last use unknown after a change: {err}"))
+        .ok()
+        .flatten()
+}
+
 /// Filters of the key list.
 pub struct ListFilter {
     /// Only keys in this status.

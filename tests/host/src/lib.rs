@@ -199,9 +199,6 @@ impl TestHost {
             }
             let component = compile(&engine, &config.source)
                 .with_context(|| format!("cannot load component {id:?}"))?;
-            // Imports this host does not implement (outbound Redis, used only with
-            // `kv_backend = redis`, which runs on real Spin) link, and trap if ever called.
-            linker.define_unknown_imports_as_traps(&component)?;
             let pre = linker.instantiate_pre(&component).map_err(|e| {
                 anyhow::Error::from(e).context(format!("cannot link component {id:?}"))
             })?;

@@ -360,7 +360,7 @@ pub fn openapi_document() -> Value {
 pub const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// Documented paths that need no identity token.
-pub const PUBLIC_PATHS: [&str; 3] = ["/verify", "/authorize", "/openapi.json"];
+pub const PUBLIC_PATHS: [&str; 4] = ["/verify", "/authorize", "/openapi.json", "/health"];
 
 /// One documented operation: upper-case method and path template under `/api/v1`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
