@@ -12,6 +12,8 @@
 //!   back, measured in docs/deployment.md); here a failed connection is dropped and the next
 //!   request opens a new one. One connection is kept per instance and shared by the requests
 //!   it serves.
+//!
+//! Either way the store is opened once per component instance, not once per request.
 
 use crate::deadline::{Deadline, call};
 use keys_domain::Error;
@@ -34,6 +36,10 @@ const LISTING_BATCH: usize = 1024;
 const VAR_BACKEND: &str = "kv_backend";
 /// Variable naming Redis as `host:port` (also what `allowed_outbound_hosts` allows).
 const VAR_REDIS_HOST: &str = "redis_host";
+/// The log line of a component whose variables do not say how to reach the store (a 500:
+/// the manifest or the deployment is wrong, not the request).
+const MISCONFIGURED: &str = "the component needs the variables kv_backend (`spin` or `redis`), \
+     redis_host and redis_password";
 /// Variable holding Redis's password (empty: none).
 const VAR_REDIS_PASSWORD: &str = "redis_password";
 
@@ -42,10 +48,12 @@ thread_local! {
     static REDIS_ADDRESS: RefCell<Option<Option<Rc<str>>>> = const { RefCell::new(None) };
     /// This instance's Redis connection, dropped on any failure.
     static REDIS_CONNECTION: RefCell<Option<Rc<Connection>>> = const { RefCell::new(None) };
+    /// This instance's handle on Spin's `default` store, opened by its first request.
+    static SPIN_STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
 }
 
 enum Backend {
-    Spin(Store),
+    Spin(Rc<Store>),
     Redis(Rc<Connection>),
 }
 
@@ -60,7 +68,7 @@ impl Kv {
     pub async fn open(limit: Duration) -> Result<Self, Error> {
         let deadline = Deadline::new(STORE_NAME, limit);
         let backend = match redis_address().await? {
-            None => Backend::Spin(deadline.run("open", call(Store::open_default())).await?),
+            None => Backend::Spin(spin_store(&deadline).await?),
             Some(address) => Backend::Redis(redis_connection(&deadline, &address).await?),
         };
         Ok(Self { backend, deadline })
@@ -75,7 +83,7 @@ impl Kv {
                 match reply.into_iter().next() {
                     Some(RedisResult::Binary(value)) => Ok(Some(value)),
                     Some(RedisResult::Nil) | None => Ok(None),
-                    Some(_) => Err(unexpected_reply("GET")),
+                    Some(_) => Err(unexpected_reply()),
                 }
             }
         }
@@ -143,26 +151,21 @@ async fn redis_address() -> Result<Option<Rc<str>>, Error> {
     if let Some(known) = REDIS_ADDRESS.with(|a| a.borrow().clone()) {
         return Ok(known);
     }
+    let misconfigured = || Error::unexpected(MISCONFIGURED);
     let backend = variables::get(VAR_BACKEND)
         .await
-        .map_err(|e| Error::unexpected(format!("variable {VAR_BACKEND}: {e:?}")))?;
+        .map_err(|_| misconfigured())?;
     let address = match backend.as_str() {
         "" | "spin" => None,
         "redis" => {
             let host = variables::get(VAR_REDIS_HOST).await;
             let password = variables::get(VAR_REDIS_PASSWORD).await;
             let (Ok(host), Ok(password)) = (host, password) else {
-                return Err(Error::unexpected(format!(
-                    "variables {VAR_REDIS_HOST} and {VAR_REDIS_PASSWORD} are needed with {VAR_BACKEND} = redis"
-                )));
+                return Err(misconfigured());
             };
             Some(redis_url(&host, &password).into())
         }
-        other => {
-            return Err(Error::unexpected(format!(
-                "variable {VAR_BACKEND} is `{other}`: expected `spin` or `redis`"
-            )));
-        }
+        _ => return Err(misconfigured()),
     };
     REDIS_ADDRESS.with(|a| *a.borrow_mut() = Some(address.clone()));
     Ok(address)
@@ -171,12 +174,37 @@ async fn redis_address() -> Result<Option<Rc<str>>, Error> {
 /// The URL of Redis at `host` (`host:port`), with `password` when not empty.
 fn redis_url(host: &str, password: &str) -> String {
     if password.is_empty() {
-        format!("redis://{host}")
-    } else {
-        let encoded =
-            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC);
-        format!("redis://:{encoded}@{host}")
+        return format!("redis://{host}");
     }
+    // Every byte but ASCII letters and digits percent-encoded: the password may hold `@`,
+    // `:` or `/`.
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut url = String::from("redis://:");
+    for byte in password.bytes() {
+        if byte.is_ascii_alphanumeric() {
+            url.push(char::from(byte));
+        } else {
+            url.push('%');
+            url.push(char::from(HEX[usize::from(byte >> 4)]));
+            url.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+    }
+    url.push('@');
+    url.push_str(host);
+    url
+}
+
+/// This instance's handle on Spin's `default` store, opened when there is none. One handle
+/// serves every request of the instance (Spin reuses an instance for many requests): opening
+/// is a host call, and with Spin's Redis backend a `PING` to Redis, on every request
+/// otherwise.
+async fn spin_store(deadline: &Deadline) -> Result<Rc<Store>, Error> {
+    if let Some(open) = SPIN_STORE.with(|s| s.borrow().clone()) {
+        return Ok(open);
+    }
+    let store = Rc::new(deadline.run("open", call(Store::open_default())).await?);
+    SPIN_STORE.with(|s| *s.borrow_mut() = Some(store.clone()));
+    Ok(store)
 }
 
 /// This instance's Redis connection, opened when there is none.
@@ -216,9 +244,9 @@ async fn redis_command_within(
     forget_on_error(deadline.run_within(command, reply, limit).await)
 }
 
-/// The error of a reply that is not of the type the command returns.
-fn unexpected_reply(command: &str) -> Error {
-    Error::store(format!("{STORE_NAME}: {command}: unexpected reply"))
+/// The error of a reply to `GET` that is neither a value nor nil.
+fn unexpected_reply() -> Error {
+    Error::store("key-value: GET: unexpected reply from Redis")
 }
 
 /// Passes `result` on; on failure drops this instance's Redis connection, so the next
