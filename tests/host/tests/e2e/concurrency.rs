@@ -2,8 +2,8 @@
 //! no verification started afterwards succeeds with the removed access. [`race`] also serves
 //! the multi-node tests, with verifications at every edge.
 
-use crate::helpers::App;
-use serde_json::json;
+use crate::helpers::{App, Reply};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -50,20 +50,30 @@ async fn results((stop, handles): Hammer) -> Seen {
     all
 }
 
-/// Verifies `key` for `method` on every node of `verifiers` (6 tasks in all) while `admin`
-/// runs on `app`; checks that access was granted before, and that no verification started
-/// after `admin` returned succeeded.
+/// An admin request: HTTP method, path, optional JSON body.
+pub type AdminRequest<'a> = (&'a str, &'a str, Option<Value>);
+
+/// Verifies `key` for `method` on every node of `verifiers` (6 tasks in all) while the
+/// `admin` request runs on `app`; checks that it answered `status`, that access was granted
+/// before, and that no verification started after it returned succeeded. Returns its answer.
 pub async fn race(
-    app: Arc<App>,
+    app: &App,
     verifiers: &[Arc<App>],
-    key: String,
+    key: &str,
     method: Option<&'static str>,
-    admin: impl AsyncFnOnce(&App),
-) {
-    let hammering = hammer(verifiers, key, method, 6 / verifiers.len().max(1));
+    (verb, path, body): AdminRequest<'_>,
+    status: u16,
+) -> Reply {
+    let hammering = hammer(
+        verifiers,
+        key.to_owned(),
+        method,
+        6 / verifiers.len().max(1),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    admin(&app).await;
+    let reply = app.admin(verb, path, body).await;
     let returned = Instant::now();
+    assert_eq!(reply.status, status, "{verb} {path}: {}", reply.text());
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let seen = results(hammering).await;
     let before = seen.iter().filter(|(t, _)| *t < returned).count();
@@ -84,19 +94,22 @@ pub async fn race(
         "{leaked} of {} verifications after the call still succeeded",
         after.len()
     );
+    reply
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_verification_succeeds_with_the_old_secret_after_a_regeneration_returned() {
     let app = Arc::new(App::start());
     let (key, secret) = app.create_key(json!({ "label": "Rolled" })).await;
-    let id = key["id"].as_str().unwrap().to_owned();
-    race(app.clone(), &[app], secret, None, async |app: &App| {
-        let reply = app
-            .admin("POST", &format!("/api/v1/keys/{id}/regenerate"), None)
-            .await;
-        assert_eq!(reply.status, 200);
-    })
+    let path = format!("/api/v1/keys/{}/regenerate", key["id"].as_str().unwrap());
+    race(
+        &app,
+        std::slice::from_ref(&app),
+        &secret,
+        None,
+        ("POST", &path, None),
+        200,
+    )
     .await;
 }
 
@@ -104,13 +117,15 @@ async fn no_verification_succeeds_with_the_old_secret_after_a_regeneration_retur
 async fn no_verification_succeeds_after_a_deactivation_returned() {
     let app = Arc::new(App::start());
     let (key, secret) = app.create_key(json!({ "label": "Stopped" })).await;
-    let id = key["id"].as_str().unwrap().to_owned();
-    race(app.clone(), &[app], secret, None, async |app: &App| {
-        let reply = app
-            .admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
-            .await;
-        assert_eq!(reply.status, 200);
-    })
+    let path = format!("/api/v1/keys/{}/deactivate", key["id"].as_str().unwrap());
+    race(
+        &app,
+        std::slice::from_ref(&app),
+        &secret,
+        None,
+        ("POST", &path, None),
+        200,
+    )
     .await;
 }
 
@@ -120,22 +135,16 @@ async fn no_verification_succeeds_with_a_removed_method_after_the_change_returne
     let (key, secret) = app
         .create_key(json!({ "label": "Narrowed", "methods": ["employees.read"] }))
         .await;
-    let id = key["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/keys/{}/permissions", key["id"].as_str().unwrap());
+    let narrowing = json!({ "remove_methods": ["employees.read"] });
+    let request = ("PATCH", path.as_str(), Some(narrowing));
     race(
-        app.clone(),
-        &[app],
-        secret,
+        &app,
+        std::slice::from_ref(&app),
+        &secret,
         Some("employees.read"),
-        async |app: &App| {
-            let reply = app
-                .admin(
-                    "PATCH",
-                    &format!("/api/v1/keys/{id}/permissions"),
-                    Some(json!({ "remove_methods": ["employees.read"] })),
-                )
-                .await;
-            assert_eq!(reply.status, 200);
-        },
+        request,
+        200,
     )
     .await;
 }
@@ -144,14 +153,14 @@ async fn no_verification_succeeds_with_a_removed_method_after_the_change_returne
 async fn no_verification_succeeds_after_a_delete_returned() {
     let app = Arc::new(App::start());
     let (key, secret) = app.create_key(json!({ "label": "Deleted" })).await;
-    let id = key["id"].as_str().unwrap().to_owned();
-    race(app.clone(), &[app], secret, None, async |app: &App| {
-        assert_eq!(
-            app.admin("DELETE", &format!("/api/v1/keys/{id}"), None)
-                .await
-                .status,
-            204
-        );
-    })
+    let path = format!("/api/v1/keys/{}", key["id"].as_str().unwrap());
+    race(
+        &app,
+        std::slice::from_ref(&app),
+        &secret,
+        None,
+        ("DELETE", &path, None),
+        204,
+    )
     .await;
 }

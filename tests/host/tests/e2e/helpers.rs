@@ -108,6 +108,15 @@ fn with_variables<O>(options: O, variables: &[(&str, &str)], set: fn(O, &str, &s
         .fold(options, |options, (name, value)| set(options, name, value))
 }
 
+/// The options of `spin up` for the app, with the identity secret and `variables` set.
+fn spin_options(variables: &[(&str, &str)]) -> SpinOptions {
+    with_variables(
+        SpinOptions::new(manifest()),
+        variables,
+        SpinOptions::variable,
+    )
+}
+
 /// Environment variable choosing where [`App::start`] runs the app: `spin` (the default:
 /// `spin up`, the Spin CLI on `PATH` or `$SPIN_BIN`) or `host` (the in-process test host).
 pub const TARGET_VAR: &str = "E2E_TARGET";
@@ -179,15 +188,7 @@ impl App {
 
     /// Starts the app on `spin up`.
     pub fn start_spin_with(variables: &[(&str, &str)]) -> App {
-        let options = with_variables(
-            SpinOptions::new(manifest()),
-            variables,
-            SpinOptions::variable,
-        );
-        // Blocks until Spin answers; nothing else runs on the test's runtime yet.
-        App {
-            target: Target::Spin(SpinApp::start(options).expect("spin up serves the app")),
-        }
+        Self::on_spin(spin_options(variables))
     }
 
     /// Starts some components of the app on `spin up` (selective deployment) with a runtime
@@ -197,15 +198,17 @@ impl App {
         runtime_config: &Path,
         variables: &[(&str, &str)],
     ) -> App {
-        let mut options = with_variables(
-            SpinOptions::new(manifest()),
-            variables,
-            SpinOptions::variable,
-        );
+        let mut options = spin_options(variables);
         options.components = components.iter().map(|c| c.to_string()).collect();
         options.runtime_config = Some(runtime_config.to_path_buf());
+        Self::on_spin(options)
+    }
+
+    /// Runs `spin up` with `options`; blocks until Spin answers (nothing else runs on the
+    /// test's runtime yet).
+    fn on_spin(options: SpinOptions) -> App {
         App {
-            target: Target::Spin(SpinApp::start(options).expect("spin up serves the node")),
+            target: Target::Spin(SpinApp::start(options).expect("spin up serves the app")),
         }
     }
 

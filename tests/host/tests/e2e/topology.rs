@@ -138,71 +138,48 @@ async fn changes_on_the_admin_node_are_seen_at_every_edge_before_the_call_return
     );
 
     // Removals, each raced by verifications at both edges.
+    let (admin, edges) = (&t.admin, &t.edges[..]);
+    let permissions = format!("/api/v1/keys/{id}/permissions");
+    let narrowing = json!({ "remove_methods": ["documents.read"] });
+    let request = ("PATCH", permissions.as_str(), Some(narrowing));
+    race(admin, edges, &secret, Some("documents.read"), request, 200).await;
+    let deactivate = format!("/api/v1/keys/{id}/deactivate");
     race(
-        t.admin.clone(),
-        &t.edges,
-        secret.clone(),
-        Some("documents.read"),
-        async |admin: &App| {
-            let reply = admin
-                .admin(
-                    "PATCH",
-                    &format!("/api/v1/keys/{id}/permissions"),
-                    Some(json!({ "remove_methods": ["documents.read"] })),
-                )
-                .await;
-            assert_eq!(reply.status, 200, "{}", reply.text());
-        },
-    )
-    .await;
-    race(
-        t.admin.clone(),
-        &t.edges,
-        secret.clone(),
+        admin,
+        edges,
+        &secret,
         None,
-        async |admin: &App| {
-            let reply = admin
-                .admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
-                .await;
-            assert_eq!(reply.status, 200, "{}", reply.text());
-        },
+        ("POST", &deactivate, None),
+        200,
     )
     .await;
-    let reactivated = t
-        .admin
+    let reactivated = admin
         .admin("POST", &format!("/api/v1/keys/{id}/activate"), None)
         .await;
     assert_eq!(reactivated.status, 200);
     assert_eq!(t.codes(&secret, None).await, ["VALID", "VALID"]);
 
-    let mut regenerated = String::new();
-    race(
-        t.admin.clone(),
-        &t.edges,
-        secret.clone(),
+    let regenerate = format!("/api/v1/keys/{id}/regenerate");
+    let reply = race(
+        admin,
+        edges,
+        &secret,
         None,
-        async |admin: &App| {
-            let reply = admin
-                .admin("POST", &format!("/api/v1/keys/{id}/regenerate"), None)
-                .await;
-            assert_eq!(reply.status, 200, "{}", reply.text());
-            regenerated = reply.json()["key"].as_str().unwrap().to_owned();
-        },
+        ("POST", &regenerate, None),
+        200,
     )
     .await;
+    let regenerated = reply.json()["key"].as_str().unwrap().to_owned();
     assert_eq!(t.codes(&regenerated, None).await, ["VALID", "VALID"]);
 
+    let key_path = format!("/api/v1/keys/{id}");
     race(
-        t.admin.clone(),
-        &t.edges,
-        regenerated.clone(),
+        admin,
+        edges,
+        &regenerated,
         None,
-        async |admin: &App| {
-            let reply = admin
-                .admin("DELETE", &format!("/api/v1/keys/{id}"), None)
-                .await;
-            assert_eq!(reply.status, 204, "{}", reply.text());
-        },
+        ("DELETE", &key_path, None),
+        204,
     )
     .await;
     assert_eq!(
