@@ -77,6 +77,7 @@ mod serve;
 pub mod spin_cli;
 mod state;
 pub mod stores;
+pub mod stub_server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
