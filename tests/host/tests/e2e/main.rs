@@ -17,5 +17,6 @@ mod openapi;
 mod permissions;
 mod secrets;
 mod spin;
+mod sso;
 mod story;
 mod topology;
