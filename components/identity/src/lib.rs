@@ -13,7 +13,8 @@
 use keys_domain::Error;
 use keys_domain::identity::{Jws, bearer_token, invalid_token};
 use keys_domain::jwks::{
-    CachedJwks, Fetch, JWKS_CACHE_KEY, Jwks, JwksUrl, MAX_JWKS_BYTES, Refusal, cache_secs,
+    CachedJwks, Fetch, JWKS_CACHE_KEY, Jwks, JwksUrl, MAX_JWKS_BYTES, Refusal, VerifiedTokens,
+    cache_secs,
 };
 use keys_domain::time::Timestamp;
 use keys_spin::auth::{IDENTITY_VERIFY_PATH, VAR_JWKS, VAR_JWKS_URL, claim_rules, variable};
@@ -50,7 +51,7 @@ async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
 /// Checks the token's signature with the configured JWKS.
 async fn check_signature(jws: &Jws<'_>, now: Timestamp) -> Result<(), Error> {
     match (variable(VAR_JWKS_URL).await?, variable(VAR_JWKS).await?) {
-        (None, Some(inline)) => refusal(parsed(&inline)?.verify(jws)),
+        (None, Some(inline)) => refusal(verify(jws, &inline)?),
         (Some(url), None) => check_with_fetched(jws, &url, now).await,
         (Some(_), Some(_)) => Err(Error::unexpected(format!(
             "set only one of {VAR_JWKS_URL} and {VAR_JWKS}"
@@ -63,6 +64,20 @@ async fn check_signature(jws: &Jws<'_>, now: Timestamp) -> Result<(), Error> {
 
 fn refusal(outcome: Result<(), Refusal>) -> Result<(), Error> {
     outcome.map_err(|refusal| invalid_token(refusal.reason()))
+}
+
+/// Checks `jws`'s signature with the keys of `document`, unless this instance already did;
+/// fails only when `document` is not a usable JWKS.
+fn verify(jws: &Jws<'_>, document: &str) -> Result<Result<(), Refusal>, Error> {
+    let (jwks, generation) = parsed(document)?;
+    if VERIFIED.with_borrow(|verified| verified.contains(jws, generation)) {
+        return Ok(Ok(()));
+    }
+    let outcome = jwks.verify(jws);
+    if outcome.is_ok() {
+        VERIFIED.with_borrow_mut(|verified| verified.insert(jws, generation));
+    }
+    Ok(outcome)
 }
 
 /// Checks with the JWKS of `url`: the stored copy, fetched again when stale or when it does
@@ -89,7 +104,7 @@ async fn check_with_fetched(jws: &Jws<'_>, url: &str, now: Timestamp) -> Result<
             .ok_or_else(|| {
                 Error::IdentityProviderUnavailable(format!("no usable JWKS from {url}"))
             })?;
-        match parsed(document)?.verify(jws) {
+        match verify(jws, document)? {
             Err(Refusal::UnknownKey) if !unknown_key => unknown_key = true,
             outcome => return refusal(outcome),
         }
@@ -153,23 +168,28 @@ async fn fetch_document(target: &JwksUrl) -> Result<(String, i64), String> {
 }
 
 thread_local! {
-    /// The last JWKS document parsed by this instance (Spin reuses instances), with its keys.
-    static PARSED: RefCell<Option<(String, Rc<Jwks>)>> = const { RefCell::new(None) };
+    /// The last JWKS document parsed by this instance (Spin reuses instances), with its keys
+    /// and its generation number.
+    static PARSED: RefCell<Option<(String, Rc<Jwks>, u64)>> = const { RefCell::new(None) };
+    /// The signatures this instance verified.
+    static VERIFIED: RefCell<VerifiedTokens> = RefCell::new(VerifiedTokens::default());
 }
 
-/// The keys of `document`, parsed once per instance while it stays the same.
-fn parsed(document: &str) -> Result<Rc<Jwks>, Error> {
-    if let Some(jwks) = PARSED.with_borrow(|last| {
+/// The keys of `document`, parsed once per instance while it stays the same, and the
+/// document's generation number (it changes with the document).
+fn parsed(document: &str) -> Result<(Rc<Jwks>, u64), Error> {
+    if let Some(found) = PARSED.with_borrow(|last| {
         last.as_ref()
-            .filter(|(doc, _)| doc == document)
-            .map(|(_, jwks)| Rc::clone(jwks))
+            .filter(|(doc, _, _)| doc == document)
+            .map(|(_, jwks, generation)| (Rc::clone(jwks), *generation))
     }) {
-        return Ok(jwks);
+        return Ok(found);
     }
     let jwks = Rc::new(
         Jwks::parse(document.as_bytes())
             .map_err(|why| Error::IdentityProviderUnavailable(format!("the JWKS: {why}")))?,
     );
-    PARSED.set(Some((document.to_owned(), Rc::clone(&jwks))));
-    Ok(jwks)
+    let generation = PARSED.with_borrow(|last| last.as_ref().map_or(0, |(_, _, g)| g + 1));
+    PARSED.set(Some((document.to_owned(), Rc::clone(&jwks), generation)));
+    Ok((jwks, generation))
 }

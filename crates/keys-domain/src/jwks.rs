@@ -271,6 +271,46 @@ impl Jwks {
     }
 }
 
+/// How many verified signatures an instance remembers.
+pub const VERIFIED_CAPACITY: usize = 64;
+
+/// The tokens whose signature one instance has verified, each under one JWKS document (named
+/// by the caller's generation number, which changes whenever the document does): a reused
+/// instance then skips the RSA or ECDSA arithmetic for a token it has seen (an administrator's
+/// screen sends the same token with every call). Only the signature is remembered; the claims
+/// (expiry above all) are checked on every request. Holds SHA-256 digests, never tokens.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens {
+    entries: std::collections::VecDeque<([u8; 32], u64)>,
+}
+
+impl VerifiedTokens {
+    /// Whether `jws`'s signature was verified under the document of `generation`.
+    pub fn contains(&self, jws: &Jws<'_>, generation: u64) -> bool {
+        let digest = Self::digest(jws);
+        self.entries.contains(&(digest, generation))
+    }
+
+    /// Remembers that `jws`'s signature verified under the document of `generation`,
+    /// forgetting the oldest entry beyond [`VERIFIED_CAPACITY`] and every entry of an older
+    /// document.
+    pub fn insert(&mut self, jws: &Jws<'_>, generation: u64) {
+        self.entries.retain(|(_, g)| *g == generation);
+        if self.entries.len() == VERIFIED_CAPACITY {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((Self::digest(jws), generation));
+    }
+
+    fn digest(jws: &Jws<'_>) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(jws.signing_input());
+        hasher.update(b".");
+        hasher.update(&jws.signature);
+        hasher.finalize().into()
+    }
+}
+
 /// How long a fetched JWKS is fresh, from its response's `Cache-Control` and `Age`: the
 /// `max-age` less the `Age`, [`DEFAULT_CACHE_SECS`] without `max-age`, and always between
 /// [`MIN_CACHE_SECS`] and [`MAX_CACHE_SECS`] (`no-cache` and `no-store` give the minimum: a
@@ -560,6 +600,43 @@ mod tests {
             assert_eq!(again.public_jwk(), key.public_jwk());
             assert_eq!(check(&again.sign(&claims())), Ok(()));
         }
+    }
+
+    #[test]
+    fn verified_signatures_are_remembered_per_document_and_bounded() {
+        let key = &keys()[2];
+        let tokens: Vec<String> = (0..=VERIFIED_CAPACITY)
+            .map(|n| key.sign(&json!({"sub": format!("u-{n}"), "exp": 1})))
+            .collect();
+        let jws: Vec<Jws<'_>> = tokens.iter().map(|t| Jws::parse(t).unwrap()).collect();
+        let mut verified = VerifiedTokens::default();
+        assert!(!verified.contains(&jws[0], 1));
+        verified.insert(&jws[0], 1);
+        assert!(verified.contains(&jws[0], 1));
+        assert!(
+            !verified.contains(&jws[0], 2),
+            "another document: verify again"
+        );
+        assert!(!verified.contains(&jws[1], 1));
+        for one in &jws[1..] {
+            verified.insert(one, 1);
+        }
+        assert!(
+            !verified.contains(&jws[0], 1),
+            "the oldest is forgotten beyond the capacity"
+        );
+        assert!(verified.contains(&jws[VERIFIED_CAPACITY], 1));
+        verified.insert(&jws[0], 2);
+        assert!(
+            !verified.contains(&jws[VERIFIED_CAPACITY], 1),
+            "a new document drops the rest"
+        );
+        let (input, _) = tokens[0].rsplit_once('.').unwrap();
+        let other_signature = format!("{input}.{}", base64url::encode([7u8; 64]));
+        assert!(
+            !verified.contains(&Jws::parse(&other_signature).unwrap(), 2),
+            "the same claims with another signature are not a hit"
+        );
     }
 
     #[test]
