@@ -409,3 +409,27 @@ async fn entra_shaped_tokens_carry_app_roles_in_roles_and_an_inline_jwks_needs_n
         403
     );
 }
+
+#[tokio::test]
+async fn a_jwks_without_issuer_and_audience_is_a_misconfiguration_that_accepts_nothing() {
+    let provider = provider(&[rsa()]);
+    let url = provider.url(JWKS_PATH);
+    let origin = format!("http://{}", provider.host());
+    let app = App::start_spin_with(&[
+        ("identity_token_secret", ""),
+        ("identity_jwks_url", url.as_str()),
+        ("identity_jwks_origin", origin.as_str()),
+    ]);
+    let before = data(&app);
+
+    let (status, problem) = create_with(&app, &rsa().sign(&claims(json!({}))), "x").await;
+
+    assert_eq!(status, 500, "{problem}");
+    assert!(data(&app) == before);
+    assert_eq!(provider.hits(JWKS_PATH), 0, "refused before any fetch");
+    let logs = app.logs();
+    assert!(
+        logs.contains("identity_token_issuer and identity_token_audience are required"),
+        "{logs}"
+    );
+}
