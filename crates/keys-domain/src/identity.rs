@@ -290,21 +290,6 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
     Ok(token.trim())
 }
 
-/// Verifies a token the admin components check themselves (HS256, shared secret) and returns
-/// its caller; a token for the JWKS is refused here (the `identity` component checks those).
-pub fn verify_shared_secret_token(
-    token: &str,
-    config: &IdentityConfig,
-    now: Timestamp,
-) -> Result<Caller, Error> {
-    let jws = Jws::parse(token)?;
-    match (config.verifier(&jws)?, &config.secret) {
-        (Verifier::SharedSecret, Some(secret)) => jws.verify_shared_secret(secret)?,
-        _ => return Err(invalid_token("the identity token is not an HS256 token")),
-    }
-    jws.caller(&config.rules, now)
-}
-
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
     let bytes = base64url::decode(part)?;
     serde_json::from_slice(&bytes).ok()
@@ -354,6 +339,21 @@ mod tests {
 
     fn claims() -> serde_json::Value {
         json!({"sub": "u-42", "name": "Camille Martin", "exp": NOW.unix() + 300, "rights": ["platform_configuration"]})
+    }
+
+    /// What the admin components do with a token (keys-spin `auth`): route it, check HS256
+    /// with the secret, then the claims.
+    fn verify_shared_secret_token(
+        token: &str,
+        config: &IdentityConfig,
+        now: Timestamp,
+    ) -> Result<Caller, Error> {
+        let jws = Jws::parse(token)?;
+        match (config.verifier(&jws)?, &config.secret) {
+            (Verifier::SharedSecret, Some(secret)) => jws.verify_shared_secret(secret)?,
+            _ => return Err(invalid_token("the identity token is not an HS256 token")),
+        }
+        jws.caller(&config.rules, now)
     }
 
     fn check(token: &str, cfg: &IdentityConfig) -> Result<Caller, Error> {

@@ -131,18 +131,18 @@ async fn ask_identity_component(token: &str) -> Result<Caller, Error> {
     let answer = outbound::send(&deadline, "verify", request, IDENTITY_MAX_ANSWER)
         .await
         .map_err(|e| Error::IdentityProviderUnavailable(e.to_string()))?;
-    let detail = || {
-        serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .ok()
-            .and_then(|problem| problem["detail"].as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    match answer.status {
-        200 => serde_json::from_slice(&answer.body)
+    let problem: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let detail = || problem["detail"].as_str().unwrap_or_default().to_owned();
+    match (answer.status, problem["code"].as_str()) {
+        (200, _) => serde_json::from_slice(&answer.body)
             .map_err(|e| Error::unexpected(format!("identity component answer: {e}"))),
-        401 => Err(Error::InvalidToken(detail())),
-        503 => Err(Error::IdentityProviderUnavailable(detail())),
-        status => Err(Error::unexpected(format!(
+        (401, _) => Err(Error::InvalidToken(detail())),
+        // Its key-value store (the JWKS cache) did not answer.
+        (503, Some("store_unavailable")) => {
+            Err(Error::store("identity component: key-value store"))
+        }
+        (503, _) => Err(Error::IdentityProviderUnavailable(detail())),
+        (status, _) => Err(Error::unexpected(format!(
             "identity component answered {status}"
         ))),
     }
