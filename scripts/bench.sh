@@ -64,3 +64,10 @@ if [ ${#quick[@]} -gt 0 ]; then
 else
     scripts/bench-edge.sh
 fi
+
+echo "==> admin calls by identity-token kind on real Spin (scripts/bench-identity.sh)"
+if [ ${#quick[@]} -gt 0 ]; then
+    scripts/bench-identity.sh --rounds 1 --secs 1
+else
+    scripts/bench-identity.sh
+fi
