@@ -9,7 +9,7 @@ if command -v rustup >/dev/null 2>&1; then
     rustup target add wasm32-wasip2 >/dev/null
 fi
 
-APP_COMPONENTS=(manage-keys manage-permissions verify-key rebuild-records admin-ui)
+APP_COMPONENTS=(manage-keys manage-permissions verify-key rebuild-records secret-scanning admin-ui)
 FIXTURES=(baseline probe)
 
 # Two invocations so the fixtures' spin-sdk features are not unified into the app's.

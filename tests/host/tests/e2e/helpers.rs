@@ -22,6 +22,7 @@ pub fn manifest() -> PathBuf {
         "manage_permissions",
         "verify_key",
         "rebuild_records",
+        "secret_scanning",
         "admin_ui",
     ] {
         let wasm = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
