@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one node of the selective deployment on plain Spin (docs/deployment.md).
 #
-#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, rebuild-records, admin-ui
+#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, rebuild-records, secret-scanning, admin-ui
 #   deploy/spin-up.sh edge    # verify-key
 #
 # Environment:
@@ -28,7 +28,7 @@ LISTEN=${LISTEN:-127.0.0.1:3000}
 
 case "${1:-}" in
     admin)
-        COMPONENTS=(-c manage-keys -c manage-permissions -c rebuild-records -c admin-ui)
+        COMPONENTS=(-c manage-keys -c manage-permissions -c rebuild-records -c secret-scanning -c admin-ui)
         if [[ -z "${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
             echo "spin-up: set SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (the identity tokens' HS256 secret)" >&2
             exit 1

@@ -2,7 +2,7 @@
 //! public keys (P-256 keys generated per run), and reports are signed as the scanners sign
 //! them: base64 of the DER ECDSA P-256 / SHA-256 signature over the raw body.
 
-use crate::helpers::{App, Reply};
+use crate::helpers::{App, Call, Reply};
 use base64ct::{Base64, Encoding};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
@@ -131,15 +131,23 @@ pub fn github_finding(token: &str, url: &str) -> Value {
     json!({ "token": token, "type": "ingeneo_api_key", "url": url, "source": "content" })
 }
 
-/// Sends `body` to `/secret-scanning/{scanner}` signed by `key`.
-pub async fn send_report(app: &App, scanner: &str, key: &ScannerKey, body: &[u8]) -> Reply {
-    let call = app
-        .call("POST", &format!("/api/v1/secret-scanning/{scanner}"))
+/// A request of `body` to `/secret-scanning/{scanner}` signed by `key`.
+pub fn signed_call(app: &App, scanner: &str, key: &ScannerKey, body: &[u8]) -> Call {
+    app.call("POST", &format!("/api/v1/secret-scanning/{scanner}"))
         .header("content-type", "application/json")
         .header(&format!("{scanner}-public-key-identifier"), &key.id)
         .header(&format!("{scanner}-public-key-signature"), &key.sign(body))
-        .body(body.to_vec());
-    app.send(call).await
+        .body(body.to_vec())
+}
+
+/// [`signed_call`] of `findings` as JSON.
+pub fn signed_report(app: &App, scanner: &str, key: &ScannerKey, findings: &Value) -> Call {
+    signed_call(app, scanner, key, &serde_json::to_vec(findings).unwrap())
+}
+
+/// Sends `body` to `/secret-scanning/{scanner}` signed by `key`.
+pub async fn send_report(app: &App, scanner: &str, key: &ScannerKey, body: &[u8]) -> Reply {
+    app.send(signed_call(app, scanner, key, body)).await
 }
 
 /// Sends GitHub's report of `findings`, signed with GitHub's current key.
