@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,6 +29,13 @@ function token(rights = ["platform_configuration"]) {
   const sig = createHmac("sha256", SECRET).update(`${head}.${body}`).digest("base64url");
   return `${head}.${body}.${sig}`;
 }
+
+// GitLab's secret-detection key, made for this run and given to the app inline, so that the
+// tests can report a leaked key the way GitLab does.
+const GITLAB = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+const GITLAB_KEY_ID = "ui-test-gitlab-1";
+const GITLAB_KEYS = JSON.stringify({ public_keys: [{ key_identifier: GITLAB_KEY_ID,
+  key: GITLAB.publicKey.export({ type: "spki", format: "pem" }), is_current: true }] });
 
 let server;
 let stateDir;
@@ -58,7 +65,8 @@ async function startServer() {
   const log = openSync(logPath, "w");
   server = spawn(process.env.SPIN_BIN || "spin", ["up", "--from", path.join(ROOT, "spin.toml"),
     "--listen", `127.0.0.1:${port}`, "--state-dir", stateDir,
-    "--variable", `identity_token_secret=${SECRET}`], { stdio: ["ignore", log, log], detached: true });
+    "--variable", `identity_token_secret=${SECRET}`, "--variable", `gitlab_secret_scanning_keys=${GITLAB_KEYS}`],
+    { stdio: ["ignore", log, log], detached: true });
   const exited = new Promise((_, reject) => server.on("exit", (code) =>
     reject(new Error(`spin up exited with ${code}:\n${readFileSync(logPath, "utf8")}`))));
   exited.catch(() => {}); // only the wait below cares; an exit at teardown is expected
@@ -266,6 +274,46 @@ test("the screen switches to English", async () => {
   await page.getByRole("heading", { name: "External APIs" }).waitFor();
   await page.getByLabel("Language").selectOption("fr");
   await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+});
+
+/** Reports `key` as found at `url`, signed as GitLab signs (DER ECDSA P-256 / SHA-256). */
+async function reportLeak(key, url) {
+  const body = JSON.stringify([{ type: "ingeneo_api_key", token: key, url }]);
+  const signature = sign("sha256", Buffer.from(body), GITLAB.privateKey).toString("base64");
+  const response = await fetch(`${base}/api/v1/secret-scanning/gitlab`, { method: "POST", body,
+    headers: { "content-type": "application/json", "gitlab-public-key-identifier": GITLAB_KEY_ID, "gitlab-public-key-signature": signature } });
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+test("a key reported as leaked shows the banner with the place, and a flag in the list", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "Clé publiée par erreur" });
+  const url = "https://gitlab.com/partner/app/-/blob/main/config.env";
+  const [feedback] = await reportLeak(created.key, url);
+  assert.equal(feedback.label, "true_positive");
+  assert.equal(await verify(created.key), "DISABLED");
+
+  await page.goto(`${base}/#/keys/${created.id}`);
+  const banner = page.getByRole("alert").filter({ has: page.getByRole("heading", { name: "Fuite signalée" }) });
+  await banner.waitFor();
+  assert.ok(await banner.getByText("GitLab a trouvé cette clé publiée").isVisible());
+  assert.equal(await banner.getByRole("link", { name: "Voir où elle a été trouvée" }).getAttribute("href"), url);
+  assert.equal(await page.locator(".facts dd").nth(1).innerText(), "Inactive Fuite signalée", "status and flag");
+  await page.locator("#history").getByText("Fuite signalée").waitFor();
+  await shot("08-leak-reported");
+  await page.getByLabel("Langue").selectOption("en");
+  await page.getByRole("heading", { name: "Leak reported" }).waitFor();
+  assert.ok(await page.getByRole("link", { name: "See where it was found" }).isVisible());
+  await page.getByLabel("Language").selectOption("fr");
+
+  await page.getByRole("link", { name: "Toutes les clés" }).click();
+  const row = page.getByRole("row", { name: /Clé publiée par erreur/ });
+  await row.waitFor();
+  assert.ok(await row.getByText("Fuite signalée").isVisible());
+  await page.getByLabel("Statut").selectOption("leaked");
+  await page.getByRole("row", { name: /Clé publiée par erreur/ }).waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 1, "only the leaked key is listed");
+  await page.getByLabel("Statut").selectOption("");
 });
 
 test("nothing sensitive is kept in web storage", async () => {
