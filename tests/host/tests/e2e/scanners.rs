@@ -117,12 +117,13 @@ impl Scanners {
         vars
     }
 
-    /// Starts the app on the target `E2E_TARGET` names, with [`Scanners::variables`].
+    /// Starts the app on `spin up`, whatever `E2E_TARGET` says (the test host refuses
+    /// outbound HTTP, and the component fetches the keys), with [`Scanners::variables`].
     pub fn start_app(&self, extra: &[(&str, &str)]) -> App {
         let vars = self.variables(extra);
         let borrowed: Vec<(&str, &str)> =
             vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        App::start_with(&borrowed)
+        App::start_spin_with(&borrowed)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Secret-scanning partner endpoints on real Spin: a stub server plays GitHub's and GitLab's
 //! public-key endpoints with keys generated per run, and reports are signed as the scanners
-//! sign them. (The in-process test host refuses outbound HTTP, so these run on Spin.)
+//! sign them. (The in-process test host refuses outbound HTTP, so these run on Spin; the one
+//! store-fault test uses GitLab's keys given inline, which need no fetch.)
 
 use crate::helpers::{App, shows_secret};
 use crate::scanners::{
@@ -9,6 +10,7 @@ use crate::scanners::{
 };
 use keys_domain::key::{NewSecret, PresentedKey};
 use serde_json::{Value, json};
+use spin_test_host::Fault;
 
 const LEAK_URL: &str = "https://github.com/partner/app/blob/main/.env";
 
@@ -499,4 +501,70 @@ async fn a_scanner_whose_keys_cannot_be_fetched_gets_a_503_and_nothing_changes()
         ["scanner-keys-checked:github"],
         "only the failed fetch is noted"
     );
+}
+
+#[tokio::test]
+async fn a_report_whose_key_value_write_fails_answers_503_and_its_retry_deactivates_the_key() {
+    let inline = ScannerKey::generate("gitlab-inline-faults");
+    let document = keys_document(&[&inline]);
+    let app = App::start_test_host_with(&[("gitlab_secret_scanning_keys", &document)]);
+    let (key, secret) = app.create_key(json!({ "label": "Fragile leak" })).await;
+    let id = key["id"].as_str().unwrap();
+    let body = serde_json::to_vec(
+        &json!([{ "type": "t", "token": secret, "url": "https://gitlab.com/x" }]),
+    )
+    .unwrap();
+    app.test_host().set_kv_fault(Fault::Writes);
+
+    let failed = send_report(&app, "gitlab", &inline, &body).await;
+
+    assert_eq!(failed.problem(503), "store_unavailable");
+    app.test_host().set_kv_fault(Fault::None);
+    let shown = app
+        .admin("GET", &format!("/api/v1/keys/{id}"), None)
+        .await
+        .json();
+    assert_eq!(
+        (shown["status"].as_str(), &shown["leak"]),
+        (Some("active"), &Value::Null),
+        "rolled back"
+    );
+    assert!(leak_events(&events_of(&app, id).await).is_empty());
+
+    let retried = send_report(&app, "gitlab", &inline, &body).await;
+
+    assert_eq!(retried.json()[0]["label"], "true_positive");
+    assert_eq!(app.code(&secret, None, None).await, "DISABLED");
+    assert_eq!(leak_events(&events_of(&app, id).await).len(), 1);
+}
+
+#[tokio::test]
+async fn the_leaked_filter_takes_true_or_false_only() {
+    let scanners = Scanners::start();
+    let app = scanners.start_app(&[]);
+    let (leaked, secret) = app.create_key(json!({ "label": "Leaked" })).await;
+    let (clean, _) = app.create_key(json!({ "label": "Clean" })).await;
+    github_report(&app, &scanners, &json!([github_finding(&secret, LEAK_URL)])).await;
+    let ids = |reply: Value| -> Vec<String> {
+        reply["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let with = app
+        .admin("GET", "/api/v1/keys?leaked=true", None)
+        .await
+        .json();
+    let without = app
+        .admin("GET", "/api/v1/keys?leaked=false", None)
+        .await
+        .json();
+    let bad = app.admin("GET", "/api/v1/keys?leaked=yes", None).await;
+
+    assert_eq!(ids(with), [leaked["id"].as_str().unwrap()]);
+    assert_eq!(ids(without), [clean["id"].as_str().unwrap()]);
+    assert_eq!(bad.problem(400), "invalid_request");
 }
