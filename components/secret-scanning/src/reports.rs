@@ -216,12 +216,12 @@ async fn record(
         key_id,
         now,
         Box::pin(async {
-            if !event.await? {
-                return Ok(());
-            }
             let Some(mut key) = keys::load(db, key_id).await? else {
                 return Ok(());
             };
+            if !event.await? {
+                return Ok(());
+            }
             let leak = Leak {
                 reported_at: now,
                 url: url.as_deref(),
