@@ -3,10 +3,11 @@
 //! sign them. (The in-process test host refuses outbound HTTP, so these run on Spin; the one
 //! store-fault test uses GitLab's keys given inline, which need no fetch.)
 
+use crate::concurrency::race_call;
 use crate::helpers::{App, shows_secret};
 use crate::scanners::{
     GITHUB_KEYS_PATH, ScannerKey, Scanners, github_finding, github_report, keys_document,
-    send_report,
+    send_report, signed_report,
 };
 use keys_domain::key::{NewSecret, PresentedKey};
 use serde_json::{Value, json};
@@ -567,4 +568,23 @@ async fn the_leaked_filter_takes_true_or_false_only() {
     assert_eq!(ids(with), [leaked["id"].as_str().unwrap()]);
     assert_eq!(ids(without), [clean["id"].as_str().unwrap()]);
     assert_eq!(bad.problem(400), "invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_succeeds_with_a_reported_key_once_the_report_is_answered() {
+    let scanners = Scanners::start();
+    let app = std::sync::Arc::new(scanners.start_app(&[]));
+    let (_, secret) = app.create_key(json!({ "label": "Raced" })).await;
+    // Fetch the keys first, so the race measures the report, not the fetch.
+    assert_eq!(github_report(&app, &scanners, &json!([])).await.status, 200);
+    let report = signed_report(
+        &app,
+        "github",
+        &scanners.github,
+        &json!([github_finding(&secret, LEAK_URL)]),
+    );
+
+    let reply = race_call(&app, std::slice::from_ref(&app), &secret, None, report, 200).await;
+
+    assert_eq!(reply.json()[0]["label"], "true_positive");
 }
