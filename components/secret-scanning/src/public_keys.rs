@@ -1,6 +1,7 @@
 //! The scanners' public keys: where they come from (a URL, or inline for GitLab), their copy
 //! in the key-value store, the refetch on an unknown key identifier (at most once per
-//! [`REFETCH_AFTER_SECS`]), and the check of a report's signature.
+//! [`REFETCH_AFTER_SECS`](leaks_domain::public_keys::REFETCH_AFTER_SECS)), and the check of a
+//! report's signature.
 
 use crate::misconfigured;
 use keys_domain::Error;
@@ -8,7 +9,9 @@ use keys_domain::time::Timestamp;
 use keys_spin::deadline::{Deadline, call};
 use keys_spin::http::ApiRequest;
 use keys_spin::kv::Kv;
-use leaks_domain::public_keys::{MAX_DOCUMENT_BYTES, PublicKeys, SignatureError};
+use leaks_domain::public_keys::{
+    LastFetch, MAX_DOCUMENT_BYTES, PublicKeys, SignatureError, Unknown,
+};
 use leaks_domain::report::Scanner;
 use leaks_domain::url::FetchUrl;
 use spin_sdk::variables;
@@ -26,12 +29,8 @@ const VAR_GITLAB_URL: &str = "gitlab_secret_scanning_keys_url";
 const VAR_GITLAB_INLINE: &str = "gitlab_secret_scanning_keys";
 /// Key-value entry holding the last public-key document fetched, per scanner.
 const KV_KEYS_PREFIX: &str = "scanner-keys:";
-/// Key-value entry holding when the keys were last fetched and how it went
-/// (`<unix seconds> ok|failed`), per scanner.
+/// Key-value entry holding the [`LastFetch`] of the keys, per scanner.
 const KV_CHECKED_PREFIX: &str = "scanner-keys-checked:";
-/// Shortest time between two fetches of a scanner's keys: an unknown identifier within it is
-/// answered from the stored copy, so made-up identifiers cannot make us hammer the scanner.
-pub const REFETCH_AFTER_SECS: i64 = 30;
 /// How long fetching the public keys may take.
 const FETCH_DEADLINE: Duration = Duration::from_secs(5);
 /// The User-Agent of the fetch (GitHub's API refuses requests without one).
@@ -108,8 +107,8 @@ pub async fn authenticate(
 }
 
 /// The stored keys when they know `identifier`; otherwise freshly fetched ones, unless the
-/// last fetch is under [`REFETCH_AFTER_SECS`] old (then the stored ones, or 503 when that
-/// fetch failed: the scanner should retry).
+/// last fetch is too recent ([`LastFetch::on_unknown`]: then the stored ones, or 503 when
+/// that fetch failed, so that the scanner retries).
 async fn known_keys(
     scanner: Scanner,
     url: &FetchUrl,
@@ -130,27 +129,24 @@ async fn known_keys(
     let last = kv
         .get(&checked_entry)
         .await?
-        .and_then(|b| parse_checked(&b));
-    if let Some((at, ok)) = last
-        && now.unix() - at < REFETCH_AFTER_SECS
-    {
-        return match (ok, stored) {
-            (true, Some(keys)) => Ok(keys),
-            (true, None) => Err(SignatureError::UnknownIdentifier.into()),
-            (false, _) => Err(unavailable()),
-        };
+        .and_then(|b| LastFetch::parse(&b));
+    match (LastFetch::on_unknown(last, now.unix()), stored) {
+        (Unknown::Fetch, _) => {}
+        (Unknown::Refuse, Some(keys)) => return Ok(keys),
+        (Unknown::Refuse, None) => return Err(SignatureError::UnknownIdentifier.into()),
+        (Unknown::Unavailable, _) => return Err(unavailable()),
     }
     let fetched = fetch(url).await;
     let keys = fetched
         .as_ref()
         .ok()
         .and_then(|document| PublicKeys::parse(document));
-    let outcome = if keys.is_some() { "ok" } else { "failed" };
-    kv.set(
-        &checked_entry,
-        format!("{} {outcome}", now.unix()).as_bytes(),
-    )
-    .await?;
+    let this_fetch = LastFetch {
+        at: now.unix(),
+        ok: keys.is_some(),
+    };
+    kv.set(&checked_entry, this_fetch.encode().as_bytes())
+        .await?;
     match (fetched, keys) {
         (Ok(document), Some(keys)) => {
             kv.set(&keys_entry, &document).await?;
@@ -172,13 +168,6 @@ async fn known_keys(
 /// The 503 of a scanner whose public keys cannot be had now.
 fn unavailable() -> Error {
     Error::store("the scanner's public keys could not be fetched")
-}
-
-/// Reads `<unix seconds> ok|failed`.
-fn parse_checked(bytes: &[u8]) -> Option<(i64, bool)> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let (at, outcome) = text.split_once(' ')?;
-    Some((at.parse().ok()?, outcome == "ok"))
 }
 
 /// GETs the document at `url` (200 only, at most [`MAX_DOCUMENT_BYTES`]).
