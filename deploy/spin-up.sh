@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one node of the selective deployment on plain Spin (docs/deployment.md).
 #
-#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, rebuild-records, secret-scanning, admin-ui
+#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, rebuild-records, identity, secret-scanning, admin-ui
 #   deploy/spin-up.sh edge    # verify-key
 #
 # Environment:
@@ -11,8 +11,9 @@
 #   LISTEN           default: 127.0.0.1:3000
 #   STATE_DIR        default: Spin's (.spin/ beside a local spin.toml); on the admin node it
 #                    holds the SQLite database unless the runtime config puts it elsewhere
-#   SPIN_VARIABLE_IDENTITY_TOKEN_SECRET   required on the admin node; the edge never reads
-#                    it, so it gets a placeholder unless one is set
+#   SPIN_VARIABLE_IDENTITY_JWKS_URL (with _ISSUER, _AUDIENCE and _JWKS_ORIGIN) or
+#   SPIN_VARIABLE_IDENTITY_TOKEN_SECRET   one of them on the admin node (README.md,
+#                    "Identity"); the edge never checks identity tokens
 #   SPIN_VARIABLE_KV_BACKEND=redis, SPIN_VARIABLE_REDIS_HOST=host:port,
 #   SPIN_VARIABLE_REDIS_PASSWORD   recommended with Redis on every node: the components then
 #                    reach Redis themselves and recover at once after an outage (the same
@@ -28,16 +29,14 @@ LISTEN=${LISTEN:-127.0.0.1:3000}
 
 case "${1:-}" in
     admin)
-        COMPONENTS=(-c manage-keys -c manage-permissions -c rebuild-records -c secret-scanning -c admin-ui)
-        if [[ -z "${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
-            echo "spin-up: set SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (the identity tokens' HS256 secret)" >&2
+        COMPONENTS=(-c manage-keys -c manage-permissions -c rebuild-records -c identity -c secret-scanning -c admin-ui)
+        if [[ -z "${SPIN_VARIABLE_IDENTITY_JWKS_URL:-}${SPIN_VARIABLE_IDENTITY_JWKS:-}${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
+            echo "spin-up: set SPIN_VARIABLE_IDENTITY_JWKS_URL (the identity provider's JWKS) or SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (HS256)" >&2
             exit 1
         fi
         ;;
     edge)
         COMPONENTS=(-c verify-key)
-        # Spin wants every required variable set, even one no retained component reads.
-        export SPIN_VARIABLE_IDENTITY_TOKEN_SECRET=${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-unused-by-verify-key}
         ;;
     *)
         echo "usage: $0 admin|edge" >&2

@@ -46,7 +46,7 @@ RUNTIME_CONFIG_DIR = ROOT / "deploy/runtime-config"
 SPIN_TOML = ROOT / "spin.toml"
 
 EDGE_COMPONENTS = ["verify-key"]
-ADMIN_COMPONENTS = ["manage-keys", "manage-permissions", "rebuild-records", "admin-ui"]
+ADMIN_COMPONENTS = ["manage-keys", "manage-permissions", "rebuild-records", "identity", "admin-ui"]
 ROLE_LABEL = "app.kubernetes.io/component"
 # What the operator creates for a SpinApp (spin-operator internal/controller): a Deployment
 # and a ClusterIP Service, both named after the SpinApp, the Service on port 80.
@@ -529,6 +529,11 @@ def check_tree(docs: list[Doc], ctx: Context) -> list[str]:
 # --- Self-check -------------------------------------------------------------------------------
 
 
+def variable(spinapp, name):
+    """The entry of `spec.variables` named `name`."""
+    return next(v for v in spinapp["spec"]["variables"] if v["name"] == name)
+
+
 def self_check(docs: list[Doc], ctx: Context) -> tuple[list[str], int]:
     """Broken copies of the real manifests; each must be refused."""
 
@@ -559,14 +564,14 @@ def self_check(docs: list[Doc], ctx: Context) -> tuple[list[str], int]:
         "edge running an admin component": (edge, lambda b: b["spec"]["components"].append("manage-keys")),
         "component not in spin.toml": (admin, lambda b: b["spec"]["components"].append("no-such-component")),
         "variable not in spin.toml": (admin, lambda b: b["spec"]["variables"].append({"name": "no_such_variable", "value": "x"})),
-        "required variable missing": (edge, lambda b: b["spec"].pop("variables")),
+        "a variable set twice": (edge, lambda b: b["spec"]["variables"].append(dict(b["spec"]["variables"][0]))),
         "secretKeyRef to a missing Secret": (
             admin,
-            lambda b: b["spec"]["variables"][0]["valueFrom"]["secretKeyRef"].update(name="no-such-secret"),
+            lambda b: variable(b, "identity_token_secret")["valueFrom"]["secretKeyRef"].update(name="no-such-secret"),
         ),
         "the identity secret as a plain value": (
             admin,
-            lambda b: b["spec"]["variables"].__setitem__(0, {"name": "identity_token_secret", "value": "x"}),
+            lambda b: variable(b, "identity_token_secret").update(value="x") or variable(b, "identity_token_secret").pop("valueFrom"),
         ),
         "loadFromSecret to a missing Secret": (edge, lambda b: b["spec"]["runtimeConfig"].update(loadFromSecret="no-such-secret")),
         "admin with two local-SQLite replicas": (admin, lambda b: b["spec"].update(replicas=2)),

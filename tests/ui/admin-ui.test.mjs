@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac, generateKeyPairSync, sign } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,18 +17,51 @@ import { chromium } from "playwright-core";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SHOTS = path.resolve(ROOT, process.env.UI_SCREENSHOTS_DIR || "target/screenshots");
 const SECRET = "ui-test-identity-secret";
+// The platform's OpenID Connect provider, played by a JWKS server of the tests (an ES256 key
+// generated per run); the app takes tokens of both kinds.
+const ISSUER = "https://sso.ingeneo.example/realms/ingeneo";
+const AUDIENCE = "ingeneo-api-keys";
+const PROVIDER_KEY = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const PROVIDER_KID = `ui-${Date.now()}`;
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 function b64url(value) {
   return Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 }
 
-/** An HS256 identity token, signed like the platform's. */
+/** An HS256 identity token, signed with the shared secret. */
 function token(rights = ["platform_configuration"]) {
   const head = b64url({ alg: "HS256", typ: "JWT" });
-  const body = b64url({ sub: "u-2002", name: "Dominique Leroy", exp: Math.floor(Date.now() / 1000) + 3600, rights });
+  // The app reads the rights where the provider puts them (identity_rights_claim), for
+  // tokens of both kinds.
+  const body = b64url({ iss: ISSUER, aud: AUDIENCE, sub: "u-2002", name: "Dominique Leroy", exp: Math.floor(Date.now() / 1000) + 3600, realm_access: { roles: rights } });
   const sig = createHmac("sha256", SECRET).update(`${head}.${body}`).digest("base64url");
   return `${head}.${body}.${sig}`;
+}
+
+/** An ES256 token of the provider, Keycloak-shaped (the rights in `realm_access.roles`). */
+function providerToken(roles = ["platform_configuration"]) {
+  const head = b64url({ alg: "ES256", kid: PROVIDER_KID, typ: "JWT" });
+  const now = Math.floor(Date.now() / 1000);
+  const body = b64url({ iss: ISSUER, aud: [AUDIENCE, "account"], sub: "f:9e1d:noor", name: "Noor Haddad",
+    preferred_username: "noor.haddad", realm_access: { roles }, iat: now, exp: now + 3600 });
+  const sig = sign("sha256", Buffer.from(`${head}.${body}`), { key: PROVIDER_KEY.privateKey, dsaEncoding: "ieee-p1363" });
+  return `${head}.${body}.${sig.toString("base64url")}`;
+}
+
+let provider;
+let jwksHits = 0;
+
+/** Serves the provider's JWKS on a free loopback port; resolves to its origin. */
+function startProvider() {
+  const jwk = { ...PROVIDER_KEY.publicKey.export({ format: "jwk" }), kid: PROVIDER_KID, alg: "ES256", use: "sig" };
+  provider = createHttpServer((request, response) => {
+    if (request.url !== "/certs") { response.writeHead(404).end(); return; }
+    jwksHits += 1;
+    response.writeHead(200, { "content-type": "application/jwk-set+json", "cache-control": "max-age=3600" });
+    response.end(JSON.stringify({ keys: [jwk] }));
+  });
+  return new Promise((resolve) => provider.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${provider.address().port}`)));
 }
 
 // GitLab's secret-detection key, made for this run and given to the app inline, so that the
@@ -59,14 +93,18 @@ function freePort() {
 /** Starts the app on `spin up` (the Spin CLI of $SPIN_BIN, else `spin` on PATH) with a fresh
  *  state directory, in its own process group, and waits until it answers. */
 async function startServer() {
+  const origin = await startProvider();
   const port = await freePort();
   stateDir = mkdtempSync(path.join(tmpdir(), "ui-spin-"));
   const logPath = path.join(stateDir, "spin-up.log");
   const log = openSync(logPath, "w");
   server = spawn(process.env.SPIN_BIN || "spin", ["up", "--from", path.join(ROOT, "spin.toml"),
     "--listen", `127.0.0.1:${port}`, "--state-dir", stateDir,
-    "--variable", `identity_token_secret=${SECRET}`, "--variable", `gitlab_secret_scanning_keys=${GITLAB_KEYS}`],
-    { stdio: ["ignore", log, log], detached: true });
+    "--variable", `identity_token_secret=${SECRET}`,
+    "--variable", `identity_jwks_url=${origin}/certs`, "--variable", `identity_jwks_origin=${origin}`,
+    "--variable", `identity_token_issuer=${ISSUER}`, "--variable", `identity_token_audience=${AUDIENCE}`,
+    "--variable", "identity_rights_claim=realm_access.roles",
+    "--variable", `gitlab_secret_scanning_keys=${GITLAB_KEYS}`], { stdio: ["ignore", log, log], detached: true });
   const exited = new Promise((_, reject) => server.on("exit", (code) =>
     reject(new Error(`spin up exited with ${code}:\n${readFileSync(logPath, "utf8")}`))));
   exited.catch(() => {}); // only the wait below cares; an exit at teardown is expected
@@ -101,6 +139,7 @@ async function stopServer() {
     clearTimeout(timer);
   }
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  await new Promise((resolve) => (provider ? provider.close(resolve) : resolve()));
 }
 
 async function api(method, route, body, bearer = ADMIN) {
@@ -327,6 +366,28 @@ test("a token handed over in the fragment is read once and wiped from the addres
   await other.getByRole("heading", { name: "APIs externes" }).waitFor();
   assert.ok(!other.url().includes(ADMIN));
   await other.close();
+});
+
+test("an administrator signs in through the platform's SSO with a token the provider signed", async () => {
+  const other = await browser.newPage({ locale: "fr-FR" });
+  const created = other.waitForResponse((r) => r.url().endsWith("/api/v1/keys") && r.request().method() === "POST");
+  const sso = providerToken();
+  await other.goto(`${base}/#token=${sso}`);
+  await other.getByRole("heading", { name: "APIs externes" }).waitFor();
+  assert.ok(!other.url().includes(sso));
+  await other.getByRole("button", { name: "Ajouter" }).click();
+  const dialog = other.getByRole("dialog", { name: "Ajouter une clé d'API" });
+  await dialog.getByLabel("Libellé").fill("Créée via SSO");
+  await dialog.getByRole("button", { name: "Enregistrer" }).click();
+  const answer = await created;
+  assert.equal(answer.status(), 201);
+  assert.deepEqual((await answer.json()).created_by, { id: "f:9e1d:noor", name: "Noor Haddad" });
+  assert.equal(jwksHits, 1, "the JWKS is fetched once and then cached");
+  await other.close();
+  const refused = await browser.newPage({ locale: "fr-FR" });
+  await refused.goto(`${base}/#token=${providerToken(["offline_access"])}`);
+  await refused.getByRole("heading", { name: "Accès refusé" }).waitFor();
+  await refused.close();
 });
 
 test("a token without the platform configuration right sees a clear refusal", async () => {

@@ -20,9 +20,14 @@ pub enum Error {
         /// What is wrong, in words.
         detail: String,
     },
-    /// No, bad or expired identity token.
+    /// No identity token, or an `Authorization` header that is not `Bearer <token>`.
     #[error("{0}")]
     Unauthenticated(String),
+    /// An identity token that does not verify: bad signature, refused algorithm, unknown key,
+    /// wrong issuer or audience, expired, not yet valid. Answered like
+    /// [`Error::Unauthenticated`], with `error="invalid_token"` in `WWW-Authenticate`.
+    #[error("{0}")]
+    InvalidToken(String),
     /// A valid identity token without the needed right.
     #[error("{0}")]
     Forbidden(String),
@@ -57,6 +62,10 @@ pub enum Error {
     /// rebuilt. Answered like [`Error::StoreUnavailable`]; holds the cause, for the log only.
     #[error("a store is unavailable after the commit: {0}")]
     StoreFailedAfterCommit(String),
+    /// The identity provider's JWKS could not be fetched and no usable copy is cached: the
+    /// token could not be checked, so it was not accepted. Holds the cause, for the log only.
+    #[error("the identity provider is unavailable: {0}")]
+    IdentityProviderUnavailable(String),
     /// Anything else that should not happen. Holds the cause, for the log only.
     #[error("internal error: {0}")]
     Unexpected(String),
@@ -98,7 +107,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
-            Self::Unauthenticated(_) => 401,
+            Self::Unauthenticated(_) | Self::InvalidToken(_) => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
@@ -107,7 +116,9 @@ impl Error {
             Self::UnsupportedMediaType => 415,
             Self::Invalid { .. } => 422,
             Self::Unexpected(_) => 500,
-            Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => 503,
+            Self::StoreUnavailable(_)
+            | Self::StoreFailedAfterCommit(_)
+            | Self::IdentityProviderUnavailable(_) => 503,
         }
     }
 
@@ -115,7 +126,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } | Self::Invalid { code, .. } => code,
-            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Unauthenticated(_) | Self::InvalidToken(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -123,6 +134,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "store_unavailable",
+            Self::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
             Self::Unexpected(_) => "internal_error",
         }
     }
@@ -132,14 +144,16 @@ impl Error {
         match self {
             Self::BadRequest { .. } => "Bad request",
             Self::Invalid { .. } => "Validation failed",
-            Self::Unauthenticated(_) => "Authentication required",
+            Self::Unauthenticated(_) | Self::InvalidToken(_) => "Authentication required",
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Conflict(_) => "Conflict",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
-            Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "Service unavailable",
+            Self::StoreUnavailable(_)
+            | Self::StoreFailedAfterCommit(_)
+            | Self::IdentityProviderUnavailable(_) => "Service unavailable",
             Self::Unexpected(_) => "Internal error",
         }
     }
@@ -155,6 +169,9 @@ impl Error {
                  while verification was being brought up to date: until this call is repeated \
                  or the verification records are rebuilt, verification grants no more than \
                  both the previous and the new state allow."
+                .into(),
+            Self::IdentityProviderUnavailable(_) => "The identity provider's signing keys could \
+                 not be fetched, so the identity token could not be checked. Retry later."
                 .into(),
             Self::Unexpected(_) => "The request could not be carried out.".into(),
             other => other.to_string(),
@@ -220,10 +237,16 @@ mod tests {
 
     #[test]
     fn each_error_kind_has_its_status_and_code() {
-        let cases: [(Error, u16, &str); 6] = [
+        let cases: [(Error, u16, &str); 8] = [
             (Error::bad_request("x"), 400, "invalid_request"),
             (Error::invalid("x"), 422, "validation_failed"),
             (Error::Unauthenticated("x".into()), 401, "unauthenticated"),
+            (Error::InvalidToken("x".into()), 401, "unauthenticated"),
+            (
+                Error::IdentityProviderUnavailable("x".into()),
+                503,
+                "identity_provider_unavailable",
+            ),
             (Error::Forbidden("x".into()), 403, "forbidden"),
             (
                 Error::PayloadTooLarge { limit: 1 },

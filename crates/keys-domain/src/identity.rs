@@ -1,39 +1,143 @@
-//! Identity tokens of INGENEO administrators: HS256 JWTs carrying the caller's rights.
+//! Identity tokens of INGENEO administrators: JWTs carrying the caller's rights.
+//!
+//! Two kinds are accepted. HS256 tokens signed with a secret shared with the service
+//! (`identity_token_secret`, for local use and platforms that can share one) are checked here,
+//! in every admin component. Tokens of an OpenID Connect provider, signed with RS256, PS256,
+//! ES256 or EdDSA keys published as a JWKS, are checked by the `identity` component (see
+//! [`crate::jwks`]). Which of the two a token goes to is [`IdentityConfig::verifier`]'s
+//! decision; the claims are checked the same way for both by [`Jws::caller`].
 
 use crate::base64url;
 use crate::error::Error;
 use crate::time::Timestamp;
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::Sha256;
 
 /// The right needed to manage third-party API keys
-/// ("Autoriser l'accès à la configuration de la plateforme").
+/// ("Autoriser l'accès à la configuration de la plateforme"), unless `identity_admin_right`
+/// names another.
 pub const PLATFORM_CONFIGURATION: &str = "platform_configuration";
+/// Where the rights are in the claims, unless `identity_rights_claim` says otherwise.
+pub const DEFAULT_RIGHTS_CLAIM: &str = "rights";
+/// Where the caller's display name is in the claims, unless `identity_name_claim` says
+/// otherwise.
+pub const DEFAULT_NAME_CLAIM: &str = "name";
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: i64 = 60;
 /// Longest accepted token, in bytes.
 pub const MAX_TOKEN_LEN: usize = 8192;
+/// The algorithm of tokens signed with the shared secret.
+pub const HS256: &str = "HS256";
+/// The algorithms of tokens signed with a JWKS key.
+pub const JWKS_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
 
-/// How identity tokens are checked, from the Spin variables.
-#[derive(Clone)]
-pub struct IdentityConfig {
-    /// The HS256 signing secret (`identity_token_secret`).
-    pub secret: String,
+/// A claim's place in the token's claims: a dotted path of object members
+/// (`realm_access.roles`), each segment non-empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// Parses a dotted path; empty segments (`a..b`, a leading or trailing dot) are refused.
+    pub fn parse(path: &str) -> Result<ClaimPath, String> {
+        let segments: Vec<String> = path.trim().split('.').map(str::to_owned).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(format!("`{path}` is not a dotted claim path"));
+        }
+        Ok(ClaimPath(segments))
+    }
+
+    /// The value at this path, if every member along it exists.
+    fn find<'a>(&self, claims: &'a Value) -> Option<&'a Value> {
+        self.0
+            .iter()
+            .try_fold(claims, |value, segment| value.get(segment.as_str()))
+    }
+}
+
+/// How the claims of every identity token are checked, from the Spin variables.
+#[derive(Debug, Clone)]
+pub struct ClaimRules {
     /// Required `iss`, when `identity_token_issuer` is set.
     pub issuer: Option<String>,
     /// Required `aud` member, when `identity_token_audience` is set.
     pub audience: Option<String>,
+    /// Where the rights are (`identity_rights_claim`).
+    pub rights_claim: ClaimPath,
+    /// Where the display name is (`identity_name_claim`).
+    pub name_claim: ClaimPath,
+}
+
+/// How identity tokens are checked in the admin components, from the Spin variables.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// The HS256 signing secret (`identity_token_secret`); HS256 tokens are refused without it.
+    pub secret: Option<String>,
+    /// Whether a JWKS is configured (`identity_jwks_url` or `identity_jwks`).
+    pub jwks: bool,
+    /// The claim checks.
+    pub rules: ClaimRules,
+    /// The right that manages keys (`identity_admin_right`).
+    pub admin_right: String,
+}
+
+/// Which check a token goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verifier {
+    /// HS256 with the shared secret, here.
+    SharedSecret,
+    /// The provider's JWKS, in the `identity` component.
+    Jwks,
+}
+
+impl IdentityConfig {
+    /// Decides which check `jws` goes to, or refuses it. HS256 needs the secret and, when a
+    /// JWKS is configured, a header without `kid` (a token naming a key id claims to be signed
+    /// by a published key, so it is never checked against the secret). The JWKS algorithms need
+    /// a JWKS. Every other algorithm, `none` included, is refused.
+    pub fn verifier(&self, jws: &Jws<'_>) -> Result<Verifier, Error> {
+        let alg = jws.header.alg.as_str();
+        if alg == HS256 {
+            if self.secret.is_none() {
+                return Err(invalid_token(
+                    "HS256 identity tokens are not accepted: no shared secret is configured",
+                ));
+            }
+            if self.jwks && jws.header.kid.is_some() {
+                return Err(invalid_token(
+                    "an HS256 identity token may not name a key id (`kid`)",
+                ));
+            }
+            return Ok(Verifier::SharedSecret);
+        }
+        if JWKS_ALGORITHMS.contains(&alg) {
+            if !self.jwks {
+                return Err(invalid_token(&format!(
+                    "{alg} identity tokens are not accepted: no JWKS is configured"
+                )));
+            }
+            return Ok(Verifier::Jwks);
+        }
+        Err(invalid_token(
+            "the identity token's algorithm is not accepted",
+        ))
+    }
+}
+
+/// A 401 for a token that does not verify.
+pub fn invalid_token(reason: &str) -> Error {
+    Error::InvalidToken(reason.to_owned())
 }
 
 /// Who is calling, from a verified token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     /// The token's `sub`.
     pub subject: String,
-    /// The token's `name`, if any.
+    /// The token's display name, if any.
     pub name: Option<String>,
-    /// The token's `rights`.
+    /// The token's rights.
     pub rights: Vec<String>,
 }
 
@@ -50,52 +154,125 @@ impl Caller {
     }
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
+/// The JOSE header members that matter here.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Header {
+    /// The signature algorithm.
+    pub alg: String,
+    /// The signing key's id, if named.
+    pub kid: Option<String>,
 }
 
-/// The `aud` claim: one string or an array of strings (RFC 7519 §4.1.3).
-struct Audience(Vec<String>);
+/// A compact JWS split into its parts; nothing is verified yet.
+#[derive(Debug)]
+pub struct Jws<'a> {
+    /// The decoded header.
+    pub header: Header,
+    token: &'a str,
+    claims_b64: &'a str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
 
-impl<'de> Deserialize<'de> for Audience {
-    /// A hand-written visitor rather than an untagged enum: serde's untagged enums buffer
-    /// the value first, which costs every admin component about 8 KB of code.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct AudienceVisitor;
-        impl<'de> serde::de::Visitor<'de> for AudienceVisitor {
-            type Value = Audience;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string or an array of strings")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Audience, E> {
-                Ok(Audience(vec![v.to_owned()]))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Audience, A::Error> {
-                let mut list = Vec::new();
-                while let Some(one) = seq.next_element::<String>()? {
-                    list.push(one);
-                }
-                Ok(Audience(list))
+impl<'a> Jws<'a> {
+    /// Splits and decodes a compact JWS (`header.claims.signature`); anything else is a 401.
+    pub fn parse(token: &'a str) -> Result<Jws<'a>, Error> {
+        let invalid = || invalid_token("the identity token is invalid");
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(invalid());
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let header = decode_json(header_b64).ok_or_else(invalid)?;
+        let signature = base64url::decode(signature_b64).ok_or_else(invalid)?;
+        Ok(Jws {
+            header,
+            token,
+            claims_b64,
+            signature,
+        })
+    }
+
+    /// The bytes the signature covers: `header.claims`, as sent.
+    pub fn signing_input(&self) -> &'a [u8] {
+        let end = self.token.len() - self.token.rsplit('.').next().map_or(0, str::len) - 1;
+        &self.token.as_bytes()[..end]
+    }
+
+    /// Checks the HS256 signature with the shared secret.
+    pub fn verify_shared_secret(&self, secret: &str) -> Result<(), Error> {
+        let invalid = || invalid_token("the identity token's signature does not verify");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| invalid())?;
+        mac.update(self.signing_input());
+        mac.verify_slice(&self.signature).map_err(|_| invalid())
+    }
+
+    /// Checks the claims of a token whose signature verified and returns its caller: `exp`
+    /// required and `nbf` when present (with [`LEEWAY_SECS`]), `iss` and `aud` when configured,
+    /// a non-empty `sub`; the rights are the strings at the rights claim (an array of strings,
+    /// or one string of space-separated rights), none when absent.
+    pub fn caller(&self, rules: &ClaimRules, now: Timestamp) -> Result<Caller, Error> {
+        let claims: Value = decode_json(self.claims_b64)
+            .filter(Value::is_object)
+            .ok_or_else(|| invalid_token("the identity token's claims are not a JSON object"))?;
+        let now = now.unix() as f64;
+        let exp = claims["exp"]
+            .as_f64()
+            .ok_or_else(|| invalid_token("the identity token has no expiry"))?;
+        if now > exp + LEEWAY_SECS as f64 {
+            return Err(invalid_token("the identity token has expired"));
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = nbf
+                .as_f64()
+                .ok_or_else(|| invalid_token("the identity token's `nbf` is not a number"))?;
+            if now + (LEEWAY_SECS as f64) < nbf {
+                return Err(invalid_token("the identity token is not valid yet"));
             }
         }
-        d.deserialize_any(AudienceVisitor)
+        if let Some(issuer) = &rules.issuer
+            && claims["iss"].as_str() != Some(issuer)
+        {
+            return Err(invalid_token("the identity token has the wrong issuer"));
+        }
+        if let Some(audience) = &rules.audience {
+            let ok = match &claims["aud"] {
+                Value::String(one) => one == audience,
+                Value::Array(list) => list.iter().any(|a| a.as_str() == Some(audience)),
+                _ => false,
+            };
+            if !ok {
+                return Err(invalid_token("the identity token has the wrong audience"));
+            }
+        }
+        let subject = claims["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid_token("the identity token has no subject"))?;
+        let rights = match rules.rights_claim.find(&claims) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(list)) => list.split_whitespace().map(str::to_owned).collect(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|right| right.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or_else(|| invalid_token("the identity token's rights are not strings"))?,
+            Some(_) => return Err(invalid_token("the identity token's rights are not strings")),
+        };
+        Ok(Caller {
+            subject: subject.to_owned(),
+            name: rules
+                .name_claim
+                .find(&claims)
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            rights,
+        })
     }
-}
-
-#[derive(Deserialize)]
-struct Claims {
-    sub: Option<String>,
-    name: Option<String>,
-    exp: Option<f64>,
-    nbf: Option<f64>,
-    iss: Option<String>,
-    aud: Option<Audience>,
-    #[serde(default)]
-    rights: Vec<String>,
 }
 
 /// Reads the bearer token out of an `Authorization` header value.
@@ -113,72 +290,19 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, Error> {
     Ok(token.trim())
 }
 
-/// Verifies an HS256 identity token and returns its caller.
-pub fn verify_token(token: &str, config: &IdentityConfig, now: Timestamp) -> Result<Caller, Error> {
-    let invalid = || Error::Unauthenticated("the identity token is invalid".into());
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(invalid());
+/// Verifies a token the admin components check themselves (HS256, shared secret) and returns
+/// its caller; a token for the JWKS is refused here (the `identity` component checks those).
+pub fn verify_shared_secret_token(
+    token: &str,
+    config: &IdentityConfig,
+    now: Timestamp,
+) -> Result<Caller, Error> {
+    let jws = Jws::parse(token)?;
+    match (config.verifier(&jws)?, &config.secret) {
+        (Verifier::SharedSecret, Some(secret)) => jws.verify_shared_secret(secret)?,
+        _ => return Err(invalid_token("the identity token is not an HS256 token")),
     }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    let header: Header = decode_json(header_b64).ok_or_else(invalid)?;
-    if header.alg != "HS256" {
-        return Err(invalid());
-    }
-    let signature = base64url::decode(signature_b64).ok_or_else(invalid)?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(config.secret.as_bytes()).map_err(|_| invalid())?;
-    mac.update(&token.as_bytes()[..header_b64.len() + 1 + claims_b64.len()]);
-    mac.verify_slice(&signature).map_err(|_| invalid())?;
-
-    let claims: Claims = decode_json(claims_b64).ok_or_else(invalid)?;
-    let now = now.unix() as f64;
-    let exp = claims
-        .exp
-        .ok_or_else(|| Error::Unauthenticated("the identity token has no expiry".into()))?;
-    if now > exp + LEEWAY_SECS as f64 {
-        return Err(Error::Unauthenticated(
-            "the identity token has expired".into(),
-        ));
-    }
-    if claims
-        .nbf
-        .is_some_and(|nbf| now + (LEEWAY_SECS as f64) < nbf)
-    {
-        return Err(Error::Unauthenticated(
-            "the identity token is not valid yet".into(),
-        ));
-    }
-    if let Some(issuer) = &config.issuer
-        && claims.iss.as_deref() != Some(issuer)
-    {
-        return Err(Error::Unauthenticated(
-            "the identity token has the wrong issuer".into(),
-        ));
-    }
-    if let Some(audience) = &config.audience {
-        let ok = claims
-            .aud
-            .is_some_and(|Audience(list)| list.iter().any(|a| a == audience));
-        if !ok {
-            return Err(Error::Unauthenticated(
-                "the identity token has the wrong audience".into(),
-            ));
-        }
-    }
-    let subject = claims
-        .sub
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::Unauthenticated("the identity token has no subject".into()))?;
-    Ok(Caller {
-        subject,
-        name: claims.name,
-        rights: claims.rights,
-    })
+    jws.caller(&config.rules, now)
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
@@ -206,12 +330,26 @@ mod tests {
     const SECRET: &str = "test-secret";
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
 
-    fn config() -> IdentityConfig {
-        IdentityConfig {
-            secret: SECRET.into(),
+    fn rules() -> ClaimRules {
+        ClaimRules {
             issuer: None,
             audience: None,
+            rights_claim: ClaimPath::parse(DEFAULT_RIGHTS_CLAIM).unwrap(),
+            name_claim: ClaimPath::parse(DEFAULT_NAME_CLAIM).unwrap(),
         }
+    }
+
+    fn config() -> IdentityConfig {
+        IdentityConfig {
+            secret: Some(SECRET.into()),
+            jwks: false,
+            rules: rules(),
+            admin_right: PLATFORM_CONFIGURATION.into(),
+        }
+    }
+
+    fn with_rules(rules: ClaimRules) -> IdentityConfig {
+        IdentityConfig { rules, ..config() }
     }
 
     fn claims() -> serde_json::Value {
@@ -219,7 +357,7 @@ mod tests {
     }
 
     fn check(token: &str, cfg: &IdentityConfig) -> Result<Caller, Error> {
-        verify_token(token, cfg, NOW)
+        verify_shared_secret_token(token, cfg, NOW)
     }
 
     #[test]
@@ -295,30 +433,30 @@ mod tests {
         c["aud"] = json!(["api-keys", "other"]);
         let token = sign_token(&c, SECRET);
         assert!(check(&token, &config()).is_ok());
-        let strict = IdentityConfig {
+        let strict = ClaimRules {
             issuer: Some("https://sso.ingeneo.example".into()),
             audience: Some("api-keys".into()),
-            ..config()
+            ..rules()
         };
-        assert!(check(&token, &strict).is_ok());
-        let wrong_iss = IdentityConfig {
+        assert!(check(&token, &with_rules(strict.clone())).is_ok());
+        let wrong_iss = ClaimRules {
             issuer: Some("https://evil".into()),
             ..strict.clone()
         };
-        assert!(check(&token, &wrong_iss).is_err());
-        let wrong_aud = IdentityConfig {
+        assert!(check(&token, &with_rules(wrong_iss)).is_err());
+        let wrong_aud = ClaimRules {
             audience: Some("billing".into()),
             ..strict
         };
-        assert!(check(&token, &wrong_aud).is_err());
+        assert!(check(&token, &with_rules(wrong_aud)).is_err());
     }
 
     #[test]
     fn the_audience_may_be_one_string_or_an_array_but_nothing_else() {
-        let strict = IdentityConfig {
+        let strict = with_rules(ClaimRules {
             audience: Some("api-keys".into()),
-            ..config()
-        };
+            ..rules()
+        });
         for (aud, accepted) in [
             (json!("api-keys"), true),
             (json!(["other", "api-keys"]), true),
@@ -386,5 +524,127 @@ mod tests {
         ] {
             assert_eq!(bearer_token(bad).unwrap_err().status(), 401, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rights_and_name_are_read_at_the_configured_claim_paths() {
+        let keycloak = ClaimRules {
+            rights_claim: ClaimPath::parse("realm_access.roles").unwrap(),
+            name_claim: ClaimPath::parse("preferred_username").unwrap(),
+            ..rules()
+        };
+        let c = json!({"sub": "f:1", "exp": NOW.unix() + 60, "preferred_username": "camille",
+            "realm_access": {"roles": ["offline_access", "platform_configuration"]}});
+        let caller = check(&sign_token(&c, SECRET), &with_rules(keycloak)).unwrap();
+        assert_eq!(caller.name.as_deref(), Some("camille"));
+        assert!(caller.require(PLATFORM_CONFIGURATION).is_ok());
+
+        let entra = ClaimRules {
+            rights_claim: ClaimPath::parse("roles").unwrap(),
+            ..rules()
+        };
+        let c = json!({"sub": "oid-1", "exp": NOW.unix() + 60, "roles": ["ApiKeys.Admin"]});
+        let caller = check(&sign_token(&c, SECRET), &with_rules(entra)).unwrap();
+        assert_eq!(caller.rights, ["ApiKeys.Admin"]);
+        assert_eq!(caller.name, None);
+    }
+
+    #[test]
+    fn rights_may_be_a_space_separated_string_but_not_other_shapes() {
+        for (rights, expected) in [
+            (
+                json!("openid platform_configuration"),
+                Some(vec!["openid", "platform_configuration"]),
+            ),
+            (json!(null), Some(vec![])),
+            (json!(["a", 1]), None),
+            (json!({"a": true}), None),
+            (json!(7), None),
+        ] {
+            let mut c = claims();
+            c["rights"] = rights.clone();
+            let got = check(&sign_token(&c, SECRET), &config())
+                .ok()
+                .map(|caller| caller.rights);
+            let expected: Option<Vec<String>> =
+                expected.map(|list| list.into_iter().map(String::from).collect());
+            assert_eq!(got, expected, "{rights}");
+        }
+    }
+
+    #[test]
+    fn claim_paths_refuse_empty_segments() {
+        for bad in ["", ".", "a..b", ".roles", "roles."] {
+            assert!(ClaimPath::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            ClaimPath::parse(" realm_access.roles ").unwrap(),
+            ClaimPath(vec!["realm_access".into(), "roles".into()])
+        );
+    }
+
+    fn token_with_header(header: &str) -> String {
+        let body = base64url::encode(claims().to_string());
+        format!("{}.{body}.c2ln", base64url::encode(header))
+    }
+
+    #[test]
+    fn each_algorithm_goes_to_its_verifier_or_is_refused() {
+        let both = IdentityConfig {
+            jwks: true,
+            ..config()
+        };
+        let jwks_only = IdentityConfig {
+            secret: None,
+            ..both.clone()
+        };
+        let cases = [
+            (r#"{"alg":"HS256"}"#, &both, Some(Verifier::SharedSecret)),
+            (r#"{"alg":"HS256","kid":"k1"}"#, &both, None),
+            (
+                r#"{"alg":"HS256","kid":"k1"}"#,
+                &config(),
+                Some(Verifier::SharedSecret),
+            ),
+            (r#"{"alg":"HS256"}"#, &jwks_only, None),
+            (
+                r#"{"alg":"RS256","kid":"k1"}"#,
+                &jwks_only,
+                Some(Verifier::Jwks),
+            ),
+            (r#"{"alg":"PS256"}"#, &both, Some(Verifier::Jwks)),
+            (r#"{"alg":"ES256"}"#, &both, Some(Verifier::Jwks)),
+            (r#"{"alg":"EdDSA"}"#, &both, Some(Verifier::Jwks)),
+            (r#"{"alg":"RS256"}"#, &config(), None),
+            (r#"{"alg":"none"}"#, &both, None),
+            (r#"{"alg":"RS384"}"#, &both, None),
+            (r#"{"alg":"HS512"}"#, &both, None),
+        ];
+        for (header, cfg, expected) in cases {
+            let token = token_with_header(header);
+            let got = Jws::parse(&token).and_then(|jws| cfg.verifier(&jws));
+            match expected {
+                Some(verifier) => assert_eq!(got.unwrap(), verifier, "{header}"),
+                None => assert_eq!(got.unwrap_err().status(), 401, "{header}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_signing_input_is_the_header_and_claims_as_sent() {
+        let token = sign_token(&claims(), SECRET);
+        let jws = Jws::parse(&token).unwrap();
+        let (input, _) = token.rsplit_once('.').unwrap();
+        assert_eq!(jws.signing_input(), input.as_bytes());
+    }
+
+    #[test]
+    fn refusals_of_a_token_are_invalid_token_errors_and_a_missing_token_is_not() {
+        let err = check(&sign_token(&claims(), "other"), &config()).unwrap_err();
+        assert!(matches!(err, Error::InvalidToken(_)), "{err:?}");
+        assert!(matches!(
+            bearer_token(None).unwrap_err(),
+            Error::Unauthenticated(_)
+        ));
     }
 }

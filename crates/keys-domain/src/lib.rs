@@ -3,10 +3,14 @@
 //! and the error type.
 #![deny(missing_docs)]
 
-mod base64url;
+pub mod base64url;
 pub mod error;
 pub mod identity;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 pub mod key;
+#[cfg(feature = "mint")]
+pub mod mint;
 pub mod model;
 pub mod permissions;
 pub mod record;

@@ -390,6 +390,9 @@ pub fn problem_with(status: u16, title: &'static str, code: &str, detail: &str) 
     with_body(status, PROBLEM_JSON, bytes)
 }
 
+/// The `WWW-Authenticate` challenge of admin routes (RFC 6750).
+const BEARER_CHALLENGE: &str = "Bearer realm=\"ingeneo-api-keys\"";
+
 /// The one mapping from [`Error`] to an RFC 9457 problem response. Server errors are logged
 /// (their cause never contains a secret: stores and parsing never see one in an error) and
 /// reach the client as a fixed sentence.
@@ -400,9 +403,15 @@ pub fn problem(err: &Error) -> Response {
     let detail = redact_keys(&err.public_detail());
     let response = problem_with(err.status(), err.title(), err.code(), &detail);
     match err {
-        Error::Unauthenticated(_) => {
-            response.header("www-authenticate", "Bearer realm=\"ingeneo-api-keys\"")
-        }
+        Error::Unauthenticated(_) => response.header("www-authenticate", BEARER_CHALLENGE),
+        // RFC 6750 §3: the description is one of this service's own sentences, quoted.
+        Error::InvalidToken(reason) => response.header(
+            "www-authenticate",
+            format!(
+                "{BEARER_CHALLENGE}, error=\"invalid_token\", error_description=\"{}\"",
+                reason.replace(['"', '\\'], "'")
+            ),
+        ),
         Error::MethodNotAllowed { allow } => response.header("allow", *allow),
         _ if err.status() == 503 => response.header("retry-after", STORE_RETRY_AFTER_SECS),
         _ => response,

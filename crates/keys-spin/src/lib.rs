@@ -12,4 +12,5 @@ pub mod health;
 pub mod http;
 pub mod keys;
 pub mod kv;
+pub mod outbound;
 pub mod paging;

@@ -65,7 +65,7 @@ fn operations() -> Vec<Operation> {
 /// Sends every admin operation with this `Authorization` header (or none) and asserts each
 /// is refused with `status` as a problem, with a Bearer challenge on 401, and that the
 /// stores did not change.
-async fn assert_every_admin_route_refuses(
+pub(crate) async fn assert_every_admin_route_refuses(
     app: &App,
     fx: &Fixtures,
     authorization: Option<&str>,
@@ -194,7 +194,11 @@ async fn a_wrong_issuer_or_audience_is_unauthenticated_on_every_admin_route_when
 
 /// Sends every admin operation, each on fresh fixtures tagged `tag<n>`, with a token made by
 /// `token` and asserts a 2xx.
-async fn assert_every_admin_route_accepts(app: &App, tag: &str, token: impl Fn() -> String) {
+pub(crate) async fn assert_every_admin_route_accepts(
+    app: &App,
+    tag: &str,
+    token: impl Fn() -> String,
+) {
     for (n, op) in operations().into_iter().enumerate() {
         let fx = app.fixtures_as(&format!("{tag}{n}"), &token()).await;
         let sample = sample_request(&op, &fx);
@@ -278,7 +282,10 @@ async fn malformed_authorization_headers_and_incomplete_tokens_are_unauthenticat
         bearer(&token_with(json!({ "exp": null }))),
         bearer(&token_with(json!({ "sub": null }))),
         bearer(&token_with(json!({ "sub": "" }))),
-        bearer(&token_with(json!({ "rights": RIGHT }))),
+        // Rights of the wrong shape (one string of space-separated rights is accepted, as in
+        // OAuth's `scope` and Entra ID's `scp`).
+        bearer(&token_with(json!({ "rights": 42 }))),
+        bearer(&token_with(json!({ "rights": [RIGHT, 42] }))),
         bearer(&format!("{}{}", good, "x".repeat(9000))),
         bearer(&sign_token(&json!({ "sub": "u-1" }), TOKEN_SECRET)),
     ];

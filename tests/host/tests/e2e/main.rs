@@ -19,5 +19,6 @@ mod scanners;
 mod secret_scanning;
 mod secrets;
 mod spin;
+mod sso;
 mod story;
 mod topology;

@@ -23,6 +23,7 @@ const ADMIN_COMPONENTS: &[&str] = &[
     "manage-keys",
     "manage-permissions",
     "rebuild-records",
+    "identity",
     "secret-scanning",
     "admin-ui",
 ];

@@ -1,0 +1,175 @@
+//! identity: checks the identity tokens an OpenID Connect provider signs with the keys of its
+//! JWKS (RS256, PS256, ES256, EdDSA), for the admin components, which call it through Spin's
+//! local service chaining (`GET http://identity.spin.internal/verify` with the token as `Authorization: Bearer`, a private route: clients
+//! cannot reach it).
+//!
+//! The JWKS comes inline (`identity_jwks`) or from `identity_jwks_url`. A fetched JWKS is kept
+//! in the key-value store for as long as its `Cache-Control` allows (5 min to 24 h), shared by
+//! every instance and node; it is fetched again when it goes stale or when a token names a key
+//! it does not hold (the provider rotated its keys), at most once per 30 s. While the provider
+//! cannot be reached, a stale copy keeps serving for up to a day; without any copy the answer
+//! is 503 and no token is accepted.
+
+use keys_domain::Error;
+use keys_domain::identity::{Jws, bearer_token, invalid_token};
+use keys_domain::jwks::{
+    CachedJwks, Fetch, JWKS_CACHE_KEY, Jwks, JwksUrl, MAX_JWKS_BYTES, Refusal, cache_secs,
+};
+use keys_domain::time::Timestamp;
+use keys_spin::auth::{IDENTITY_VERIFY_PATH, VAR_JWKS, VAR_JWKS_URL, claim_rules, variable};
+use keys_spin::deadline::{ADMIN_STORE_DEADLINE, Deadline};
+use keys_spin::http::{ApiRequest, Response, json, route_not_found};
+use keys_spin::kv::Kv;
+use keys_spin::outbound::{self, Outgoing};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+keys_spin::export_http_handler!(dispatch);
+
+/// How long the provider may take to answer a JWKS fetch.
+const FETCH_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Serves `GET /verify` (the token in `Authorization: Bearer`): 200 with the caller, 401 for a token that
+/// does not verify, 503 when no JWKS can be had.
+async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
+    match (req.path.as_str(), req.method.as_str()) {
+        (IDENTITY_VERIFY_PATH, "GET") => {
+            let token = bearer_token(req.header("authorization"))?;
+            let now = Timestamp::now();
+            let jws = Jws::parse(token)?;
+            check_signature(&jws, now).await?;
+            let caller = jws.caller(&claim_rules(true).await?, now)?;
+            json(200, &caller)
+        }
+        (IDENTITY_VERIFY_PATH, _) => Err(Error::MethodNotAllowed { allow: "GET" }),
+        (path, _) => Err(route_not_found(path)),
+    }
+}
+
+/// Checks the token's signature with the configured JWKS.
+async fn check_signature(jws: &Jws<'_>, now: Timestamp) -> Result<(), Error> {
+    match (variable(VAR_JWKS_URL).await?, variable(VAR_JWKS).await?) {
+        (None, Some(inline)) => refusal(parsed(&inline)?.verify(jws)),
+        (Some(url), None) => check_with_fetched(jws, &url, now).await,
+        (Some(_), Some(_)) => Err(Error::unexpected(format!(
+            "set only one of {VAR_JWKS_URL} and {VAR_JWKS}"
+        ))),
+        (None, None) => Err(Error::unexpected(format!(
+            "neither {VAR_JWKS_URL} nor {VAR_JWKS} is set"
+        ))),
+    }
+}
+
+fn refusal(outcome: Result<(), Refusal>) -> Result<(), Error> {
+    outcome.map_err(|refusal| invalid_token(refusal.reason()))
+}
+
+/// Checks with the JWKS of `url`: the stored copy, fetched again when stale or when it does
+/// not hold the token's key (then the token is checked once more).
+async fn check_with_fetched(jws: &Jws<'_>, url: &str, now: Timestamp) -> Result<(), Error> {
+    let target = JwksUrl::parse(url)
+        .map_err(|why| Error::unexpected(format!("variable {VAR_JWKS_URL}: {why}")))?;
+    let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;
+    let mut cached: Option<CachedJwks> = kv
+        .get(JWKS_CACHE_KEY)
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let mut unknown_key = false;
+    loop {
+        if CachedJwks::fetch(cached.as_ref(), url, now, unknown_key) == Fetch::Now {
+            let fetched = fetch(&target, url, cached.take(), now).await;
+            let bytes = serde_json::to_vec(&fetched).map_err(Error::unexpected)?;
+            kv.set(JWKS_CACHE_KEY, &bytes).await?;
+            cached = Some(fetched);
+        }
+        let document = cached
+            .as_ref()
+            .and_then(|copy| copy.usable_document(url, now))
+            .ok_or_else(|| {
+                Error::IdentityProviderUnavailable(format!("no usable JWKS from {url}"))
+            })?;
+        match parsed(document)?.verify(jws) {
+            Err(Refusal::UnknownKey) if !unknown_key => unknown_key = true,
+            outcome => return refusal(outcome),
+        }
+    }
+}
+
+/// Fetches the JWKS; on failure (logged) the previous copy stays, with the attempt recorded
+/// so the next one waits its turn.
+async fn fetch(
+    target: &JwksUrl,
+    url: &str,
+    previous: Option<CachedJwks>,
+    now: Timestamp,
+) -> CachedJwks {
+    match fetch_document(target).await {
+        Ok((document, fresh_secs)) => CachedJwks {
+            url: url.to_owned(),
+            document: Some(document),
+            fetched_at: now.unix(),
+            fresh_until: now.unix() + fresh_secs,
+            attempted_at: now.unix(),
+        },
+        Err(why) => {
+            eprintln!("warning: fetching the JWKS from {url} failed: {why}");
+            match previous.filter(|copy| copy.url == url) {
+                Some(copy) => CachedJwks {
+                    attempted_at: now.unix(),
+                    ..copy
+                },
+                None => CachedJwks {
+                    url: url.to_owned(),
+                    document: None,
+                    fetched_at: 0,
+                    fresh_until: 0,
+                    attempted_at: now.unix(),
+                },
+            }
+        }
+    }
+}
+
+/// One GET of the JWKS: its document, checked to be a usable JWKS, and how long it is fresh.
+async fn fetch_document(target: &JwksUrl) -> Result<(String, i64), String> {
+    let deadline = Deadline::new("identity provider", FETCH_DEADLINE);
+    let request = Outgoing {
+        scheme: &target.scheme,
+        authority: &target.authority,
+        path_and_query: &target.path_and_query,
+        headers: &[("accept", "application/jwk-set+json, application/json")],
+    };
+    let answer = outbound::send(&deadline, "JWKS fetch", request, MAX_JWKS_BYTES)
+        .await
+        .map_err(|err| err.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("the provider answered {}", answer.status));
+    }
+    let fresh_secs = cache_secs(answer.header("cache-control"), answer.header("age"));
+    Jwks::parse(&answer.body)?;
+    let document = String::from_utf8(answer.body).map_err(|_| "the JWKS is not UTF-8")?;
+    Ok((document, fresh_secs))
+}
+
+thread_local! {
+    /// The last JWKS document parsed by this instance (Spin reuses instances), with its keys.
+    static PARSED: RefCell<Option<(String, Rc<Jwks>)>> = const { RefCell::new(None) };
+}
+
+/// The keys of `document`, parsed once per instance while it stays the same.
+fn parsed(document: &str) -> Result<Rc<Jwks>, Error> {
+    if let Some(jwks) = PARSED.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(doc, _)| doc == document)
+            .map(|(_, jwks)| Rc::clone(jwks))
+    }) {
+        return Ok(jwks);
+    }
+    let jwks = Rc::new(
+        Jwks::parse(document.as_bytes())
+            .map_err(|why| Error::IdentityProviderUnavailable(format!("the JWKS: {why}")))?,
+    );
+    PARSED.set(Some((document.to_owned(), Rc::clone(&jwks))));
+    Ok(jwks)
+}
