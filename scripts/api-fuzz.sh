@@ -61,6 +61,7 @@ REPORT_DIR="target/api-fuzz-report"
 LOG="$STATE_DIR/spin.log"
 SPIN_PID=
 FUZZ_PID=
+KEYS_PID=
 
 stop_spin() {
     if [[ -n "$FUZZ_PID" ]]; then
@@ -75,6 +76,9 @@ stop_spin() {
         done
         kill -KILL -- "-$SPIN_PID" 2>/dev/null || true
     fi
+    if [[ -n "$KEYS_PID" ]]; then
+        kill -TERM "$KEYS_PID" 2>/dev/null || true
+    fi
     rm -rf "$STATE_DIR"
 }
 trap stop_spin EXIT
@@ -83,9 +87,25 @@ trap 'exit 130' INT TERM
 
 TOKEN=$(cargo run --locked -q -p keys-domain --example mint_token -- "$SECRET" api-fuzz "API fuzzer" 60)
 
+# The secret scanners' public keys: a P-256 key made for this run, published by a static
+# server on the loopback interface as GitHub's (GitLab's is the same document, inline), so that
+# the scanning routes answer unsigned requests with their documented 400s rather than with a
+# 503 for keys they cannot fetch.
+KEYS_DIR="$STATE_DIR/scanner-keys"
+mkdir -p "$KEYS_DIR"
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl ec -pubout 2>/dev/null >"$KEYS_DIR/key.pem"
+KEYS_DOC=$(python3 -c 'import json, sys; print(json.dumps({"public_keys": [{"key_identifier": "api-fuzz-1", "key": open(sys.argv[1]).read(), "is_current": True}]}))' "$KEYS_DIR/key.pem")
+printf '%s' "$KEYS_DOC" >"$KEYS_DIR/keys.json"
+KEYS_PORT=$(free_port $((PORT + 1)))
+setsid python3 -m http.server "$KEYS_PORT" --bind "$HOST" --directory "$KEYS_DIR" >/dev/null 2>&1 &
+KEYS_PID=$!
+
 echo "api-fuzz: starting Spin on $BASE"
 setsid "$SPIN" up --from spin.toml --listen "$HOST:$PORT" --state-dir "$STATE_DIR" \
-    --variable "identity_token_secret=$SECRET" >"$LOG" 2>&1 &
+    --variable "identity_token_secret=$SECRET" \
+    --variable "github_secret_scanning_keys_url=http://$HOST:$KEYS_PORT/keys.json" \
+    --variable "github_secret_scanning_keys_origin=http://$HOST:$KEYS_PORT" \
+    --variable "gitlab_secret_scanning_keys=$KEYS_DOC" >"$LOG" 2>&1 &
 SPIN_PID=$!
 
 for _ in $(seq $((STARTUP_TIMEOUT * 5))); do

@@ -10,18 +10,23 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 APP_COMPONENTS=(manage-keys manage-permissions verify-key rebuild-records identity admin-ui)
+# Built on its own, as `spin build` builds it: p256's dependencies would otherwise unify
+# features (sha2's) into the other components and grow them.
+SCANNING=(secret-scanning)
 FIXTURES=(baseline probe)
 
-# Two invocations so the fixtures' spin-sdk features are not unified into the app's.
+# Separate invocations so the fixtures' spin-sdk features, and secret-scanning's
+# dependencies, are not unified into the app's.
 build() {
     local args=()
     for p in "$@"; do args+=(-p "$p"); done
     cargo build --locked --target wasm32-wasip2 --release "${args[@]}"
 }
 build "${APP_COMPONENTS[@]}"
+build "${SCANNING[@]}"
 build "${FIXTURES[@]}"
 
-for p in "${APP_COMPONENTS[@]}"; do
+for p in "${APP_COMPONENTS[@]}" "${SCANNING[@]}"; do
     f="target/wasm32-wasip2/release/${p//-/_}.wasm"
     printf '%-28s %7d bytes\n' "$(basename "$f")" "$(stat -c %s "$f")"
 done

@@ -64,6 +64,13 @@ function startProvider() {
   return new Promise((resolve) => provider.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${provider.address().port}`)));
 }
 
+// GitLab's secret-detection key, made for this run and given to the app inline, so that the
+// tests can report a leaked key the way GitLab does.
+const GITLAB = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+const GITLAB_KEY_ID = "ui-test-gitlab-1";
+const GITLAB_KEYS = JSON.stringify({ public_keys: [{ key_identifier: GITLAB_KEY_ID,
+  key: GITLAB.publicKey.export({ type: "spki", format: "pem" }), is_current: true }] });
+
 let server;
 let stateDir;
 let base;
@@ -96,7 +103,8 @@ async function startServer() {
     "--variable", `identity_token_secret=${SECRET}`,
     "--variable", `identity_jwks_url=${origin}/certs`, "--variable", `identity_jwks_origin=${origin}`,
     "--variable", `identity_token_issuer=${ISSUER}`, "--variable", `identity_token_audience=${AUDIENCE}`,
-    "--variable", "identity_rights_claim=realm_access.roles"], { stdio: ["ignore", log, log], detached: true });
+    "--variable", "identity_rights_claim=realm_access.roles",
+    "--variable", `gitlab_secret_scanning_keys=${GITLAB_KEYS}`], { stdio: ["ignore", log, log], detached: true });
   const exited = new Promise((_, reject) => server.on("exit", (code) =>
     reject(new Error(`spin up exited with ${code}:\n${readFileSync(logPath, "utf8")}`))));
   exited.catch(() => {}); // only the wait below cares; an exit at teardown is expected
@@ -305,6 +313,46 @@ test("the screen switches to English", async () => {
   await page.getByRole("heading", { name: "External APIs" }).waitFor();
   await page.getByLabel("Language").selectOption("fr");
   await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+});
+
+/** Reports `key` as found at `url`, signed as GitLab signs (DER ECDSA P-256 / SHA-256). */
+async function reportLeak(key, url) {
+  const body = JSON.stringify([{ type: "ingeneo_api_key", token: key, url }]);
+  const signature = sign("sha256", Buffer.from(body), GITLAB.privateKey).toString("base64");
+  const response = await fetch(`${base}/api/v1/secret-scanning/gitlab`, { method: "POST", body,
+    headers: { "content-type": "application/json", "gitlab-public-key-identifier": GITLAB_KEY_ID, "gitlab-public-key-signature": signature } });
+  assert.equal(response.status, 200);
+  return response.json();
+}
+
+test("a key reported as leaked shows the banner with the place, and a flag in the list", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "Clé publiée par erreur" });
+  const url = "https://gitlab.com/partner/app/-/blob/main/config.env";
+  const [feedback] = await reportLeak(created.key, url);
+  assert.equal(feedback.label, "true_positive");
+  assert.equal(await verify(created.key), "DISABLED");
+
+  await page.goto(`${base}/#/keys/${created.id}`);
+  const banner = page.getByRole("alert").filter({ has: page.getByRole("heading", { name: "Fuite signalée" }) });
+  await banner.waitFor();
+  assert.ok(await banner.getByText("GitLab a trouvé cette clé publiée").isVisible());
+  assert.equal(await banner.getByRole("link", { name: "Voir où elle a été trouvée" }).getAttribute("href"), url);
+  assert.equal(await page.locator(".facts dd").nth(1).innerText(), "Inactive Fuite signalée", "status and flag");
+  await page.locator("#history").getByText("Fuite signalée").waitFor();
+  await shot("08-leak-reported");
+  await page.getByLabel("Langue").selectOption("en");
+  await page.getByRole("heading", { name: "Leak reported" }).waitFor();
+  assert.ok(await page.getByRole("link", { name: "See where it was found" }).isVisible());
+  await page.getByLabel("Language").selectOption("fr");
+
+  await page.getByRole("link", { name: "Toutes les clés" }).click();
+  const row = page.getByRole("row", { name: /Clé publiée par erreur/ });
+  await row.waitFor();
+  assert.ok(await row.getByText("Fuite signalée").isVisible());
+  await page.getByLabel("Statut").selectOption("leaked");
+  await page.getByRole("row", { name: /Clé publiée par erreur/ }).waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 1, "only the leaked key is listed");
+  await page.getByLabel("Statut").selectOption("");
 });
 
 test("nothing sensitive is kept in web storage", async () => {

@@ -197,10 +197,30 @@ function badge(status) {
   return h("span", { class: `badge ${status}` }, t(status));
 }
 
+/** The flag of a key a secret scanner reported as leaked (nothing otherwise). */
+function leakFlag(key) {
+  return key.leak ? [" ", h("span", { class: "badge leaked" }, t("leakFlag"))] : null;
+}
+
+const SCANNERS = { github: "GitHub", gitlab: "GitLab" };
+
+/** The "Fuite signalée" banner of a leaked key: who found it, when, and where (a link only
+ *  for http(s) addresses). */
+function leakBanner(leak) {
+  const url = leak.url && /^https?:\/\//i.test(leak.url) ? leak.url : null;
+  return h("div", { class: "panel leak", role: "alert" },
+    h("h2", {}, t("leakTitle")),
+    h("p", {}, t("leakText", { scanner: SCANNERS[leak.scanner] || leak.scanner, date: formatDate(leak.reported_at) })),
+    url ? h("p", {}, h("a", { href: url, rel: "noopener noreferrer", target: "_blank" }, t("leakWhere")), " ", h("span", { class: "mono muted" }, url))
+      : leak.url ? h("p", { class: "mono muted" }, leak.url) : null,
+    h("p", {}, t("leakAdvice")));
+}
+
 async function listView() {
   const search = h("input", { type: "search", id: "q", name: "q", autocomplete: "off" });
   const status = h("select", { id: "status-filter" },
-    h("option", { value: "" }, t("all")), h("option", { value: "active" }, t("actives")), h("option", { value: "inactive" }, t("inactives")));
+    h("option", { value: "" }, t("all")), h("option", { value: "active" }, t("actives")), h("option", { value: "inactive" }, t("inactives")),
+    h("option", { value: "leaked" }, t("leakedFilter")));
   const tbody = h("tbody");
   const table = h("table", {}, h("thead", {}, h("tr", {},
     [t("colLabel"), t("colKey"), t("colStatus"), t("colCreated"), t("colLastUsed"), t("colExpires")].map((c) => h("th", { scope: "col" }, c)))), tbody);
@@ -211,7 +231,8 @@ async function listView() {
   async function load(reset, initial = false) {
     const params = new URLSearchParams({ limit: "25" });
     if (search.value.trim()) params.set("q", search.value.trim());
-    if (status.value) params.set("status", status.value);
+    if (status.value === "leaked") params.set("leaked", "true");
+    else if (status.value) params.set("status", status.value);
     if (!reset && cursor) params.set("cursor", cursor);
     try {
       const page = await api("GET", `/keys?${params}`);
@@ -220,7 +241,7 @@ async function listView() {
         tbody.append(h("tr", {},
           h("td", { "data-label": t("colLabel") }, h("a", { href: `#/keys/${key.id}` }, key.label)),
           h("td", { "data-label": t("colKey"), class: "mono" }, key.hint),
-          h("td", { "data-label": t("colStatus") }, badge(key.status)),
+          h("td", { "data-label": t("colStatus") }, badge(key.status), leakFlag(key)),
           h("td", { "data-label": t("colCreated") }, formatDate(key.created_at), h("br"), h("span", { class: "muted" }, t("by", { name: key.created_by.name || key.created_by.id }))),
           h("td", { "data-label": t("colLastUsed") }, formatDate(key.last_used_at) || t("never")),
           h("td", { "data-label": t("colExpires") }, formatDate(key.expires_at) || t("none"))));
@@ -351,6 +372,10 @@ function companiesPanel(key, permissions, refresh) {
 }
 
 function describeChanges(event) {
+  if (event.type === "leak_reported") {
+    const c = event.changes;
+    return [SCANNERS[c.scanner] || c.scanner, c.url, c.source, c.action].filter(Boolean).join(" · ");
+  }
   return Object.entries(event.changes || {}).filter(([, v]) => v && typeof v === "object" && "to" in v)
     .map(([field, v]) => `${field}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`).join(" · ");
 }
@@ -434,10 +459,11 @@ async function detailView(id) {
   section.append(
     h("p", {}, h("a", { href: "#/" }, "← ", t("back"))),
     h("h1", {}, key.label),
+    ...(key.leak ? [leakBanner(key.leak)] : []),
     h("div", { class: "panel" },
       h("dl", { class: "facts" },
         f(t("facts.hint"), h("span", { class: "mono" }, key.hint)),
-        f(t("facts.status"), badge(key.status)),
+        f(t("facts.status"), [badge(key.status), ...(leakFlag(key) || [])]),
         f(t("facts.created"), [formatDate(key.created_at), " ", t("by", { name: key.created_by.name || key.created_by.id })]),
         f(t("facts.lastUsed"), formatDate(key.last_used_at) || t("never")),
         f(t("facts.expires"), formatDate(key.expires_at) || t("none"))),

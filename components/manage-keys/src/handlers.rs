@@ -4,7 +4,7 @@ use keys_domain::Error;
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::model::{
     Changes, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Metadata, Status, StoredKey,
-    check_companies, parse_expiry, parse_grants,
+    StoredLeak, check_companies, parse_expiry, parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::time::Timestamp;
@@ -119,6 +119,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         created_at: now,
         created_by: actor.clone(),
         updated_at: now,
+        leak: None,
     };
     let summary = Changes::new()
         .set("label", &key.label)?
@@ -147,10 +148,11 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
     let mut filter = ListFilter {
         status: None,
         label_contains: None,
+        leaked: None,
         after: None,
         limit: DEFAULT_LIMIT,
     };
-    for (name, value) in req.query_params(&["status", "q", "limit", "cursor"])? {
+    for (name, value) in req.query_params(&["status", "q", "leaked", "limit", "cursor"])? {
         match name.as_str() {
             "status" => {
                 filter.status =
@@ -163,6 +165,13 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
                     return Err(Error::bad_request("q must be at most 200 characters"));
                 }
                 filter.label_contains = Some(value).filter(|v| !v.is_empty());
+            }
+            "leaked" => {
+                filter.leaked = Some(match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(Error::bad_request("leaked must be `true` or `false`")),
+                })
             }
             "limit" => filter.limit = parse_limit(&value)?,
             _ => filter.after = Some(parse_cursor(&value)?),
@@ -333,12 +342,20 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
+            // A reported leak ends the published secret at once: no grace period for it.
+            let (grace_seconds, grace_until) = match key.leak {
+                Some(_) => (0, None),
+                None => (body.grace_period_seconds, grace_until),
+            };
             keys::retire_current_secret(&db, id, grace_until).await?;
             keys::add_secret(&db, id, &secret.hash().to_hex(), now).await?;
-            let changes = Changes::new()
+            let mut changes = Changes::new()
                 .change("hint", &key.hint, &secret.hint())?
-                .set("grace_period_seconds", &body.grace_period_seconds)?
+                .set("grace_period_seconds", &grace_seconds)?
                 .set("previous_secret_valid_until", &grace_until)?;
+            if let Some(leak) = key.leak.take() {
+                changes = changes.change("leak", &leak, &None::<StoredLeak>)?;
+            }
             key.hint = secret.hint();
             key.updated_at = now;
             keys::update(&db, &key).await?;

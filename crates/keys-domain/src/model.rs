@@ -323,6 +323,62 @@ pub struct StoredKey {
     pub created_by: Actor,
     /// Last change instant.
     pub updated_at: Timestamp,
+    /// The last leak a secret scanner reported, until the key is regenerated.
+    pub leak: Option<StoredLeak>,
+}
+
+/// A leak of a key's secret reported by a secret scanner (GitHub, GitLab): where it was
+/// found. Never holds the secret. Stored and shown as [`StoredLeak`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leak<'a> {
+    /// When the report arrived.
+    pub reported_at: Timestamp,
+    /// Where the secret was found, as the scanner gave it.
+    pub url: Option<&'a str>,
+    /// What kind of place it was found in (GitHub's `source`, e.g. `content`), if given.
+    pub source: Option<&'a str>,
+    /// Which scanner reported it: `github` or `gitlab`.
+    pub scanner: &'a str,
+}
+
+impl Leak<'_> {
+    /// The form SQLite keeps and the key JSON shows.
+    pub fn to_stored(&self) -> Result<StoredLeak, Error> {
+        let text = serde_json::to_string(self).map_err(Error::unexpected)?;
+        StoredLeak::from_stored(&text).ok_or_else(|| Error::unexpected("leak is not an object"))
+    }
+}
+
+/// A [`Leak`] as compact JSON text, kept as written: the admin components only store and
+/// return it (like [`Metadata`], and for the same reason: no JSON tree in their code).
+#[derive(Debug, Clone)]
+pub struct StoredLeak(Box<RawValue>);
+
+impl StoredLeak {
+    /// Reads the JSON object SQLite holds.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        serde_json::from_slice::<Box<RawValue>>(text.as_bytes())
+            .ok()
+            .filter(|raw| raw.get().starts_with('{'))
+            .map(Self)
+    }
+
+    /// The compact JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for StoredLeak {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_json() == other.as_json()
+    }
+}
+
+impl Serialize for StoredLeak {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 impl StoredKey {
@@ -357,6 +413,7 @@ impl StoredKey {
             expires_at: self.expires_at,
             last_used_at,
             metadata: self.metadata.as_ref(),
+            leak: self.leak.as_ref(),
         }
     }
 }
@@ -392,6 +449,8 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<Timestamp>,
     /// Free-form metadata.
     pub metadata: Option<&'a Metadata>,
+    /// The leak a secret scanner reported, until the key is regenerated (`null`: none).
+    pub leak: Option<&'a StoredLeak>,
 }
 
 impl<'a> KeyView<'a> {
@@ -426,6 +485,8 @@ pub enum EventKind {
     PermissionsChanged,
     /// The key was deleted.
     Deleted,
+    /// A secret scanner reported one of the key's secrets as published.
+    LeakReported,
 }
 
 impl EventKind {
@@ -441,6 +502,7 @@ impl EventKind {
             Self::Activated => "activated",
             Self::PermissionsChanged => "permissions_changed",
             Self::Deleted => "deleted",
+            Self::LeakReported => "leak_reported",
         }
     }
 }

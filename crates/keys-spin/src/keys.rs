@@ -25,7 +25,9 @@ use crate::db::{self, Db, Step};
 use crate::kv::Kv;
 use keys_domain::Error;
 use keys_domain::key::random_id;
-use keys_domain::model::{Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey};
+use keys_domain::model::{
+    Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey, StoredLeak,
+};
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{RECORD_KEY_PREFIX, VerificationRecord, last_used_key, record_key};
 use keys_domain::time::Timestamp;
@@ -34,13 +36,14 @@ use serde_json::value::RawValue;
 use spin_sdk::sqlite::{RowResult, Value};
 
 const KEY_COLUMNS: &str = "id, label, hint, status, methods, companies, metadata, expires_at, \
-     created_at, created_by_id, created_by_name, updated_at, seq";
+     created_at, created_by_id, created_by_name, updated_at, seq, leak";
 const SQL_SELECT_KEY: &str = "SELECT id, label, hint, status, methods, companies, metadata, expires_at, \
-     created_at, created_by_id, created_by_name, updated_at, seq FROM api_keys WHERE id = ?";
+     created_at, created_by_id, created_by_name, updated_at, seq, leak FROM api_keys WHERE id = ?";
 const SQL_INSERT_KEY: &str = "INSERT INTO api_keys (id, label, hint, status, methods, companies, metadata, \
-     expires_at, created_at, created_by_id, created_by_name, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     expires_at, leak, created_at, created_by_id, created_by_name, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const SQL_UPDATE_KEY: &str = "UPDATE api_keys SET label = ?, hint = ?, status = ?, methods = ?, companies = ?, \
-     metadata = ?, expires_at = ?, updated_at = ? WHERE id = ?";
+     metadata = ?, expires_at = ?, leak = ?, updated_at = ? WHERE id = ?";
 const SQL_DELETE_KEY: &str = "DELETE FROM api_keys WHERE id = ?";
 const SQL_SECRETS_OF_KEY: &str =
     "SELECT hash, valid_until FROM key_secrets WHERE key_id = ? ORDER BY created_at, hash";
@@ -56,7 +59,7 @@ const SQL_INSERT_EVENT: &str = "INSERT INTO audit_events (id, key_id, kind, acto
 /// the end of the grace period), in hash order after `?2`.
 const SQL_LIVE_SECRETS_PAGE: &str = "SELECT k.id, k.label, k.hint, k.status, k.methods, k.companies, \
      k.metadata, k.expires_at, k.created_at, k.created_by_id, k.created_by_name, k.updated_at, k.seq, \
-     s.hash, s.valid_until FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
+     k.leak, s.hash, s.valid_until FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
      WHERE (s.valid_until IS NULL OR s.valid_until > ?1) AND s.hash > ?2 ORDER BY s.hash LIMIT ?3";
 /// Live secrets read per query of the rebuild: every query stays far within the store
 /// deadline whatever the number of keys.
@@ -96,6 +99,9 @@ fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
             name: db::opt_text(row, 10),
         },
         updated_at: Timestamp::from_unix(db::int(row, 11)?),
+        leak: db::opt_text(row, 13)
+            .map(|l| StoredLeak::from_stored(&l).ok_or_else(|| unexpected("leak")))
+            .transpose()?,
     };
     Ok((key, db::int(row, 12)?))
 }
@@ -125,7 +131,7 @@ pub fn not_found(id: &str) -> Error {
     Error::NotFound(format!("no API key with id `{shown}`"))
 }
 
-fn key_params(key: &StoredKey) -> Result<[Value; 7], Error> {
+fn key_params(key: &StoredKey) -> Result<[Value; 8], Error> {
     Ok([
         Value::Text(key.label.clone()),
         Value::Text(key.hint.clone()),
@@ -134,6 +140,7 @@ fn key_params(key: &StoredKey) -> Result<[Value; 7], Error> {
         Value::Text(to_json_text(&key.companies)?),
         db::opt_text_param(key.metadata.as_ref().map(Metadata::as_json)),
         db::opt_int_param(key.expires_at.map(Timestamp::unix)),
+        db::opt_text_param(key.leak.as_ref().map(StoredLeak::as_json)),
     ])
 }
 
@@ -410,6 +417,8 @@ pub struct ListFilter {
     pub status: Option<Status>,
     /// Only keys whose label contains this text (case-insensitive for ASCII).
     pub label_contains: Option<String>,
+    /// Only keys with (`true`) or without (`false`) a reported leak.
+    pub leaked: Option<bool>,
     /// Only keys listed after this cursor.
     pub after: Option<i64>,
     /// Page size.
@@ -420,7 +429,8 @@ pub struct ListFilter {
 pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Option<i64>), Error> {
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR status = ?1) \
-         AND (?2 IS NULL OR label LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?4"
+         AND (?2 IS NULL OR label LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR seq < ?3) \
+         AND (?5 IS NULL OR (leak IS NOT NULL) = ?5) ORDER BY seq DESC LIMIT ?4"
     );
     let pattern = filter
         .label_contains
@@ -434,6 +444,7 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Optio
                 db::opt_text_param(pattern.as_deref()),
                 db::opt_int_param(filter.after),
                 Value::Integer(i64::from(filter.limit) + 1),
+                db::opt_int_param(filter.leaked.map(i64::from)),
             ],
         )
         .await?;
@@ -539,8 +550,8 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
             let mut page = Vec::with_capacity(rows.len());
             for row in &rows {
                 let (key, _) = key_from_row(row)?;
-                let hash = db::text(row, 13)?;
-                let valid_until = db::opt_int(row, 14).map(Timestamp::from_unix);
+                let hash = db::text(row, 14)?;
+                let valid_until = db::opt_int(row, 15).map(Timestamp::from_unix);
                 page.push((record_key(&hash), key.record(valid_until).encode()?));
                 live.insert(hash);
             }

@@ -22,6 +22,7 @@ pub fn manifest() -> PathBuf {
         "manage_permissions",
         "verify_key",
         "rebuild_records",
+        "secret_scanning",
         "admin_ui",
     ] {
         let wasm = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
@@ -362,8 +363,16 @@ pub fn openapi_document() -> Value {
 /// The HTTP methods the suite checks routes for.
 pub const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
-/// Documented paths that need no identity token.
-pub const PUBLIC_PATHS: [&str; 4] = ["/verify", "/authorize", "/openapi.json", "/health"];
+/// Documented paths that need no identity token (the secret-scanning ones are signed by the
+/// scanners instead).
+pub const PUBLIC_PATHS: [&str; 6] = [
+    "/verify",
+    "/authorize",
+    "/openapi.json",
+    "/health",
+    "/secret-scanning/github",
+    "/secret-scanning/gitlab",
+];
 
 /// One documented operation: upper-case method and path template under `/api/v1`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

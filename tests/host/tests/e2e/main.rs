@@ -15,6 +15,8 @@ mod helpers;
 mod identity;
 mod openapi;
 mod permissions;
+mod scanners;
+mod secret_scanning;
 mod secrets;
 mod spin;
 mod sso;

@@ -5,7 +5,8 @@
 use crate::helpers::{
     App, HTTP_METHODS, Reply, documented_operations, fill_path, openapi_document, sample_request,
 };
-use serde_json::Value;
+use crate::scanners::{Scanners, github_finding, signed_report};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Whether a reply is the app's (or the host's) "no such route" answer.
@@ -62,18 +63,31 @@ async fn the_served_document_is_openapi_3_1_json_and_equals_the_repository_one()
 
 #[tokio::test]
 async fn every_documented_operation_is_served() {
-    let app = App::start();
+    // The scanners' public keys come from a stub, so that a signed report can be accepted.
+    let scanners = Scanners::start();
+    let app = scanners.start_app(&[]);
     let served = served_document(&app).await.json();
     let operations = documented_operations(&served);
     assert!(operations.len() >= 20, "{operations:?}");
 
     for (n, op) in operations.iter().enumerate() {
         let fx = app.fixtures(&format!("op{n}")).await;
-        let sample = sample_request(op, &fx);
-        let call = if op.is_admin() {
-            sample.call(&app).admin()
-        } else {
-            sample.call(&app)
+        let call = match op.template.strip_prefix("/secret-scanning/") {
+            Some(scanner) => {
+                let key = if scanner == "github" {
+                    &scanners.github
+                } else {
+                    &scanners.gitlab
+                };
+                signed_report(
+                    &app,
+                    scanner,
+                    key,
+                    &json!([github_finding(&fx.secret, "https://example.com/x")]),
+                )
+            }
+            None if op.is_admin() => sample_request(op, &fx).call(&app).admin(),
+            None => sample_request(op, &fx).call(&app),
         };
 
         let reply = app.send(call).await;

@@ -1,0 +1,63 @@
+//! secret-scanning: the partner endpoints of GitHub's secret scanning and GitLab's secret
+//! detection. A report of a published key, signed by the scanner, deactivates the key (or
+//! only flags it, with `leak_action = report`) before it is answered, and records a
+//! `leak_reported` audit event; the answer labels each well-formed token as ours or not.
+//! See docs/secret-scanning.md.
+//!
+//! A component of its own: the ECDSA verification (p256) and the outgoing fetch of the
+//! scanners' public keys stay out of the admin components, which have little room left under
+//! their size budget.
+
+mod public_keys;
+mod reports;
+
+use keys_domain::Error;
+use keys_spin::db::Db;
+use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
+use keys_spin::http::{ApiRequest, Response, json, route_not_found};
+use keys_spin::kv::Kv;
+use leaks_domain::report::{LeakAction, Scanner, parse_report, well_formed};
+use spin_sdk::variables;
+
+keys_spin::export_http_handler!(dispatch);
+
+/// Variable: what a true positive does to a live key, `deactivate` (default) or `report`.
+const VAR_LEAK_ACTION: &str = "leak_action";
+
+/// The routes' prefix under `/api/v1`; the scanner's name follows it.
+const ROUTE_PREFIX: &str = "/secret-scanning/";
+
+/// Serves `POST /secret-scanning/github` and `POST /secret-scanning/gitlab`.
+async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
+    let scanner = req
+        .path
+        .strip_prefix(ROUTE_PREFIX)
+        .and_then(Scanner::from_route)
+        .ok_or_else(|| route_not_found(&req.path))?;
+    if req.method != "POST" {
+        return Err(Error::MethodNotAllowed { allow: "POST" });
+    }
+    req.no_query()?;
+    let action = leak_action().await?;
+    let source = public_keys::Source::configured(scanner).await?;
+    let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;
+    public_keys::authenticate(scanner, &source, &kv, req).await?;
+    let findings = parse_report(&req.body)?;
+    let found = well_formed(&findings);
+    let db = Db::open(SQLITE_DEADLINE).await?;
+    let feedback = reports::handle(&db, &kv, scanner, action, &found).await?;
+    json(200, &feedback)
+}
+
+/// The configured [`LeakAction`].
+async fn leak_action() -> Result<LeakAction, Error> {
+    let text = variables::get(VAR_LEAK_ACTION)
+        .await
+        .map_err(|_| misconfigured(VAR_LEAK_ACTION))?;
+    LeakAction::parse(&text).ok_or_else(|| misconfigured(VAR_LEAK_ACTION))
+}
+
+/// The 500 of a deployment whose variable `name` is missing or wrong (logged, never shown).
+fn misconfigured(name: &str) -> Error {
+    Error::unexpected(format!("the variable {name} is missing or invalid"))
+}

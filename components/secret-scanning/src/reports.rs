@@ -1,0 +1,251 @@
+//! What a verified report does: one SQLite lookup of every reported hash, then for each key
+//! concerned one run of the consistency protocol (`keys::change`, as an administrator's
+//! deactivation), and the feedback the scanner expects.
+
+use keys_domain::Error;
+use keys_domain::model::{Actor, Changes, EventKind, Leak, Status};
+use keys_domain::time::Timestamp;
+use keys_spin::db::{self, Db};
+use keys_spin::keys;
+use keys_spin::kv::Kv;
+use leaks_domain::report::{
+    Feedback, Label, LeakAction, MAX_PLACE_CHARS, Scanner, WellFormed, cut,
+};
+use spin_sdk::sqlite::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every secret, live or retired, among the hashes `?1` … `?n`: hash, key id and end of
+/// grace (`0` for a retired secret, which no longer works). The placeholders are written
+/// by [`lookup_sql`]; the hashes are always bound.
+const SQL_LOOKUP_HEAD: &str = "SELECT hash, key_id, valid_until FROM key_secrets WHERE hash IN (";
+const SQL_LOOKUP_MIDDLE: &str =
+    ") UNION ALL SELECT hash, key_id, 0 FROM retired_secrets WHERE hash IN (";
+/// Whether this report was already recorded for the key (a replay).
+const SQL_ALREADY_RECORDED: &str = "SELECT 1 FROM audit_events WHERE key_id = ?1 AND kind = ?2 \
+     AND changes = ?3 LIMIT 1";
+/// Ends the grace period of a replaced secret now (the change then deletes it).
+const SQL_END_GRACE: &str = "UPDATE key_secrets SET valid_until = ?1 WHERE hash = ?2";
+
+/// A reported secret as SQLite knows it.
+struct Secret {
+    key_id: String,
+    /// `None`: the key's current secret; a time: a replaced secret's end of grace.
+    valid_until: Option<Timestamp>,
+}
+
+/// The lookup of `count` hashes: `?1` … `?count`, in both halves of the union.
+fn lookup_sql(count: usize) -> String {
+    let placeholders: Vec<String> = (1..=count).map(|n| format!("?{n}")).collect();
+    let list = placeholders.join(", ");
+    format!("{SQL_LOOKUP_HEAD}{list}{SQL_LOOKUP_MIDDLE}{list})")
+}
+
+/// Every reported hash SQLite knows, in one query. A 64 KiB body holds well under 1,000
+/// findings, far below SQLite's limit of 32,766 bound parameters.
+async fn lookup(db: &Db, hashes: &BTreeSet<&str>) -> Result<BTreeMap<String, Secret>, Error> {
+    if hashes.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let params = hashes
+        .iter()
+        .map(|h| Value::Text((*h).to_owned()))
+        .collect();
+    let rows = db.rows(&lookup_sql(hashes.len()), params).await?;
+    let mut found = BTreeMap::new();
+    for row in &rows {
+        let secret = Secret {
+            key_id: db::text(row, 1)?,
+            valid_until: db::opt_int(row, 2).map(Timestamp::from_unix),
+        };
+        // A secret is in one table or the other; if both ever held it, the live row wins.
+        found.entry(db::text(row, 0)?).or_insert(secret);
+    }
+    Ok(found)
+}
+
+/// What a report does to one key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A live secret, the key deactivated (`leak_action = deactivate`).
+    Deactivated,
+    /// A live secret, the key only flagged (`leak_action = report`).
+    Flagged,
+    /// A replaced or deleted secret: it no longer works, nothing to revoke.
+    AlreadyRevoked,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Deactivated => "deactivated",
+            Self::Flagged => "flagged",
+            Self::AlreadyRevoked => "already_revoked",
+        }
+    }
+}
+
+/// One key's share of a report: the first finding that named it, and the secrets in a
+/// grace period it named.
+struct KeyReport<'a> {
+    finding: &'a WellFormed<'a>,
+    outcome: Outcome,
+    replaced: Vec<&'a str>,
+}
+
+/// Acts on the well-formed findings of a verified report and returns the feedback, one entry
+/// per well-formed finding in report order.
+pub async fn handle<'a>(
+    db: &Db,
+    kv: &Kv,
+    scanner: Scanner,
+    action: LeakAction,
+    found: &'a [WellFormed<'a>],
+) -> Result<Vec<Feedback<'a>>, Error> {
+    let now = Timestamp::now();
+    let hashes: BTreeSet<&str> = found.iter().map(|f| f.hash.as_str()).collect();
+    let known = lookup(db, &hashes).await?;
+    let mut by_key: BTreeMap<&str, KeyReport<'a>> = BTreeMap::new();
+    for finding in found {
+        let Some(secret) = known.get(&finding.hash) else {
+            continue;
+        };
+        let live = secret.valid_until.is_none_or(|until| until > now);
+        let outcome = match (live, action) {
+            (false, _) => Outcome::AlreadyRevoked,
+            (true, LeakAction::Deactivate) => Outcome::Deactivated,
+            (true, LeakAction::Report) => Outcome::Flagged,
+        };
+        let entry = by_key.entry(&secret.key_id).or_insert(KeyReport {
+            finding,
+            outcome,
+            replaced: Vec::new(),
+        });
+        if live && entry.outcome == Outcome::AlreadyRevoked {
+            // A live secret of the key outranks a retired one named earlier.
+            *entry = KeyReport {
+                finding,
+                outcome,
+                replaced: std::mem::take(&mut entry.replaced),
+            };
+        }
+        if live && secret.valid_until.is_some() {
+            entry.replaced.push(&finding.hash);
+        }
+    }
+    let actor = Actor {
+        id: format!("secret-scanning:{}", scanner.as_str()),
+        name: Some(scanner.display_name().to_owned()),
+    };
+    for (key_id, report) in &by_key {
+        record(db, kv, key_id, report, scanner, &actor, now).await?;
+    }
+    Ok(found
+        .iter()
+        .map(|f| {
+            let label = if known.contains_key(&f.hash) {
+                Label::TruePositive
+            } else {
+                Label::FalsePositive
+            };
+            Feedback::new(f, label)
+        })
+        .collect())
+}
+
+/// The audit event's members: where and by whom the leak was found, and what was done.
+/// Never the token. The same report gives the same text, which is how a replay is told.
+fn event_changes(report: &KeyReport<'_>, scanner: Scanner) -> Result<Changes, Error> {
+    let finding = report.finding.finding;
+    Changes::new()
+        .set("scanner", &scanner.as_str())?
+        .set(
+            "url",
+            &finding.url.as_deref().map(|u| cut(u, MAX_PLACE_CHARS)),
+        )?
+        .set(
+            "source",
+            &finding.source.as_deref().map(|s| cut(s, MAX_PLACE_CHARS)),
+        )?
+        .set("action", &report.outcome.as_str())
+}
+
+async fn already_recorded(db: &Db, key_id: &str, changes: &str) -> Result<bool, Error> {
+    let params = vec![
+        Value::Text(key_id.to_owned()),
+        Value::Text(EventKind::LeakReported.as_str().to_owned()),
+        Value::Text(changes.to_owned()),
+    ];
+    Ok(!db.rows(SQL_ALREADY_RECORDED, params).await?.is_empty())
+}
+
+/// Records the leak of one key: for a live secret, through the consistency protocol, so the
+/// key's verification records say `DISABLED` before the report is answered; for a revoked
+/// one, the audit event alone. A replay of the same report changes nothing.
+async fn record(
+    db: &Db,
+    kv: &Kv,
+    key_id: &str,
+    report: &KeyReport<'_>,
+    scanner: Scanner,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let event = async {
+        let json = event_changes(report, scanner)?.into_json();
+        if already_recorded(db, key_id, &json).await? {
+            return Ok(false);
+        }
+        let changes = event_changes(report, scanner)?;
+        keys::record_event(db, key_id, EventKind::LeakReported, actor, now, changes).await?;
+        Ok::<_, Error>(true)
+    };
+    if report.outcome == Outcome::AlreadyRevoked {
+        db.transaction(Box::pin(async { event.await.map(drop) }))
+            .await?;
+        eprintln!(
+            "info: {} reported a revoked secret of key {key_id}",
+            scanner.as_str()
+        );
+        return Ok(());
+    }
+    let finding = report.finding.finding;
+    let url = finding.url.as_deref().map(|u| cut(u, MAX_PLACE_CHARS));
+    let source = finding.source.as_deref().map(|s| cut(s, MAX_PLACE_CHARS));
+    keys::change(
+        db,
+        kv,
+        key_id,
+        now,
+        Box::pin(async {
+            let Some(mut key) = keys::load(db, key_id).await? else {
+                return Ok(());
+            };
+            if !event.await? {
+                return Ok(());
+            }
+            let leak = Leak {
+                reported_at: now,
+                url: url.as_deref(),
+                source: source.as_deref(),
+                scanner: scanner.as_str(),
+            };
+            key.leak = Some(leak.to_stored()?);
+            if report.outcome == Outcome::Deactivated {
+                key.status = Status::Inactive;
+                for hash in &report.replaced {
+                    let params = vec![Value::Integer(now.unix()), Value::Text((*hash).to_owned())];
+                    db.exec(SQL_END_GRACE, params).await?;
+                }
+            }
+            key.updated_at = now;
+            keys::update(db, &key).await
+        }),
+    )
+    .await?;
+    eprintln!(
+        "info: {} reported a leak of key {key_id}: {}",
+        scanner.as_str(),
+        report.outcome.as_str()
+    );
+    Ok(())
+}
