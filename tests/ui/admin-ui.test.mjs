@@ -339,6 +339,7 @@ test("a key reported as leaked shows the banner with the place, and a flag in th
   assert.equal(await banner.getByRole("link", { name: "Voir où elle a été trouvée" }).getAttribute("href"), url);
   assert.equal(await page.locator(".facts dd").nth(1).innerText(), "Inactive Fuite signalée", "status and flag");
   await page.locator("#history").getByText("Fuite signalée").waitFor();
+  await page.locator("#history").getByText(`GitLab · ${url} · clé désactivée`).waitFor();
   await shot("08-leak-reported");
   await page.getByLabel("Langue").selectOption("en");
   await page.getByRole("heading", { name: "Leak reported" }).waitFor();

@@ -374,7 +374,8 @@ function companiesPanel(key, permissions, refresh) {
 function describeChanges(event) {
   if (event.type === "leak_reported") {
     const c = event.changes;
-    return [SCANNERS[c.scanner] || c.scanner, c.url, c.source, c.action].filter(Boolean).join(" · ");
+    const action = c.action && t(`leakActions.${c.action}`);
+    return [SCANNERS[c.scanner] || c.scanner, c.url, c.source, action].filter(Boolean).join(" · ");
   }
   return Object.entries(event.changes || {}).filter(([, v]) => v && typeof v === "object" && "to" in v)
     .map(([field, v]) => `${field}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`).join(" · ");
