@@ -6,19 +6,16 @@
 use crate::misconfigured;
 use keys_domain::Error;
 use keys_domain::time::Timestamp;
-use keys_spin::deadline::{Deadline, call};
+use keys_spin::deadline::Deadline;
 use keys_spin::http::ApiRequest;
 use keys_spin::kv::Kv;
+use keys_spin::outbound::{self, Outgoing};
 use leaks_domain::public_keys::{
     LastFetch, MAX_DOCUMENT_BYTES, PublicKeys, SignatureError, Unknown,
 };
 use leaks_domain::report::Scanner;
 use leaks_domain::url::FetchUrl;
 use spin_sdk::variables;
-use spin_sdk::wasip3::http::client;
-use spin_sdk::wasip3::http::types::{Fields, Method, Request, Response, Scheme};
-use spin_sdk::wasip3::wit_future;
-use spin_sdk::wit_bindgen::StreamResult;
 use std::time::Duration;
 
 /// Variable: the URL of GitHub's public keys.
@@ -173,60 +170,17 @@ fn unavailable() -> Error {
 /// GETs the document at `url` (200 only, at most [`MAX_DOCUMENT_BYTES`]).
 async fn fetch(url: &FetchUrl) -> Result<Vec<u8>, String> {
     let deadline = Deadline::new("public keys", FETCH_DEADLINE);
-    let request = async {
-        let headers = Fields::from_list(&[
-            ("accept".to_owned(), b"application/json".to_vec()),
-            ("user-agent".to_owned(), USER_AGENT.as_bytes().to_vec()),
-        ])
-        .map_err(|e| format!("headers: {e:?}"))?;
-        let (_, trailers) = wit_future::new(|| Ok(None));
-        let (request, _sent) = Request::new(headers, None, trailers, None);
-        let scheme = if url.https {
-            Scheme::Https
-        } else {
-            Scheme::Http
-        };
-        let set = request.set_method(&Method::Get).is_ok()
-            && request.set_scheme(Some(&scheme)).is_ok()
-            && request.set_authority(Some(&url.authority)).is_ok()
-            && request
-                .set_path_with_query(Some(&url.path_with_query))
-                .is_ok();
-        if !set {
-            return Err("the URL does not make a request".to_owned());
-        }
-        let response = client::send(request)
-            .await
-            .map_err(|e| format!("request: {e:?}"))?;
-        let status = response.get_status_code();
-        if status != 200 {
-            return Err(format!("status {status}"));
-        }
-        read_body(response).await
+    let request = Outgoing {
+        scheme: if url.https { "https" } else { "http" },
+        authority: &url.authority,
+        path_and_query: &url.path_with_query,
+        headers: &[("accept", "application/json"), ("user-agent", USER_AGENT)],
     };
-    deadline
-        .run("fetch", call(request))
+    let answer = outbound::send(&deadline, "fetch", request, MAX_DOCUMENT_BYTES)
         .await
-        .map_err(|e| e.to_string())
-}
-
-/// Reads a response body of at most [`MAX_DOCUMENT_BYTES`].
-async fn read_body(response: Response) -> Result<Vec<u8>, String> {
-    let (done, done_reader) = wit_future::new(|| Ok(()));
-    let (mut stream, _trailers) = Response::consume_body(response, done_reader);
-    let mut body = Vec::new();
-    loop {
-        let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
-        match result {
-            StreamResult::Complete(_) => {
-                if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                    return Err(format!("over {MAX_DOCUMENT_BYTES} bytes"));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            StreamResult::Dropped | StreamResult::Cancelled => break,
-        }
+        .map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("status {}", answer.status));
     }
-    drop(done);
-    Ok(body)
+    Ok(answer.body)
 }
