@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one node of the selective deployment on plain Spin (docs/deployment.md).
 #
-#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, rebuild-records, identity, secret-scanning, admin-ui
+#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, admin-ui
 #   deploy/spin-up.sh edge    # verify-key
 #
 # Environment:
@@ -29,7 +29,7 @@ LISTEN=${LISTEN:-127.0.0.1:3000}
 
 case "${1:-}" in
     admin)
-        COMPONENTS=(-c manage-keys -c manage-permissions -c rebuild-records -c identity -c secret-scanning -c admin-ui)
+        COMPONENTS=(-c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c secret-scanning -c admin-ui)
         if [[ -z "${SPIN_VARIABLE_IDENTITY_JWKS_URL:-}${SPIN_VARIABLE_IDENTITY_JWKS:-}${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
             echo "spin-up: set SPIN_VARIABLE_IDENTITY_JWKS_URL (the identity provider's JWKS) or SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (HS256)" >&2
             exit 1

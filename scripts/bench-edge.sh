@@ -69,7 +69,7 @@ node() {
     printf -v "base_${name//-/_}" '%s' "http://127.0.0.1:$port"
 }
 node single spin
-node admin spin -c manage-keys -c manage-permissions -c rebuild-records -c identity -c admin-ui --runtime-config-file "$work/redis.toml"
+node admin spin -c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c admin-ui --runtime-config-file "$work/redis.toml"
 node edge-spin-kv spin -c verify-key --runtime-config-file "$work/redis.toml"
 node edge-direct redis -c verify-key --runtime-config-file "$work/redis.toml"
 
@@ -143,7 +143,7 @@ db.commit()
 EOF
 # rebuild NAME BACKEND: starts an admin node on the filled database, times the rebuild.
 rebuild() {
-    STATE=$work/admin node "$1" "$2" -c manage-keys -c manage-permissions -c rebuild-records -c identity -c admin-ui \
+    STATE=$work/admin node "$1" "$2" -c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c admin-ui \
         --runtime-config-file "$work/redis.toml"
     local base_var="base_$1" started finished report
     started=$(date +%s.%N)

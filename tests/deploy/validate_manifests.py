@@ -46,7 +46,7 @@ RUNTIME_CONFIG_DIR = ROOT / "deploy/runtime-config"
 SPIN_TOML = ROOT / "spin.toml"
 
 EDGE_COMPONENTS = ["verify-key"]
-ADMIN_COMPONENTS = ["manage-keys", "manage-permissions", "rebuild-records", "identity", "admin-ui"]
+ADMIN_COMPONENTS = ["manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "admin-ui"]
 ROLE_LABEL = "app.kubernetes.io/component"
 # What the operator creates for a SpinApp (spin-operator internal/controller): a Deployment
 # and a ClusterIP Service, both named after the SpinApp, the Service on port 80.

@@ -3,10 +3,11 @@
 use keys_domain::Error;
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::model::{
-    Changes, EventKind, KEY_ID_PREFIX, Label, MAX_GRACE_PERIOD_SECS, Metadata, Status, StoredKey,
-    StoredLeak, check_companies, parse_expiry, parse_grants,
+    Changes, EventKind, KEY_ID_PREFIX, Label, LimitsPatch, MAX_GRACE_PERIOD_SECS, Metadata, Status,
+    StoredKey, StoredLeak, check_companies, limits_changes, parse_expiry, parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
+use keys_domain::record::Limits;
 use keys_domain::time::Timestamp;
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
@@ -17,7 +18,9 @@ use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_cursor, parse_limit};
+use keys_spin::usage;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// The methods a path serves, as its `Allow` header; `None` for a path no route serves.
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
@@ -79,6 +82,29 @@ struct CreateBody {
     expires_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     metadata: Option<Option<Metadata>>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    rate_limit: Option<Option<Box<RawValue>>>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    quota: Option<Option<Box<RawValue>>>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    ip_allowlist: Option<Option<Box<RawValue>>>,
+}
+
+/// Reads the limit fields of a create or an edit, kept as raw JSON so that a value of the
+/// wrong type gets the 422 of its field (see [`LimitsPatch::parse`]).
+fn parse_limits(
+    rate_limit: &Option<Option<Box<RawValue>>>,
+    quota: &Option<Option<Box<RawValue>>>,
+    ip_allowlist: &Option<Option<Box<RawValue>>>,
+) -> Result<LimitsPatch, Error> {
+    LimitsPatch::parse(raw(rate_limit), raw(quota), raw(ip_allowlist))
+}
+
+/// The raw JSON of a field: `None` when absent, `"null"` when null.
+fn raw(field: &Option<Option<Box<RawValue>>>) -> Option<&str> {
+    field
+        .as_ref()
+        .map(|sent| sent.as_deref().map_or("null", RawValue::get))
 }
 
 async fn create(req: &ApiRequest) -> Result<Response, Error> {
@@ -99,6 +125,8 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     if let Some(m) = &metadata {
         m.check_size()?;
     }
+    let limits =
+        parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?.apply(&Limits::default());
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
@@ -120,13 +148,17 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         created_by: actor.clone(),
         updated_at: now,
         leak: None,
+        limits,
     };
     let summary = Changes::new()
         .set("label", &key.label)?
         .set("methods", &key.methods)?
         .set("companies", &key.companies)?
         .set("expires_at", &key.expires_at)?
-        .set("metadata", &key.metadata)?;
+        .set("metadata", &key.metadata)?
+        .set("rate_limit", &key.limits.rate_limit)?
+        .set("quota", &key.limits.quota)?
+        .set("ip_allowlist", &key.limits.ip_allowlist.entries())?;
     keys::change(
         &db,
         &kv,
@@ -182,9 +214,14 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let (found, next) = keys::list(&db, &filter).await?;
+    let ids: Vec<&str> = found.iter().map(|k| k.id.as_str()).collect();
+    let requests = usage::last_24_hours(&kv, &ids, Timestamp::now()).await?;
     let mut data = Vec::with_capacity(found.len());
-    for key in &found {
-        data.push(key.view(keys::last_used(&kv, &key.id).await?));
+    for (key, requests_24h) in found.iter().zip(requests) {
+        data.push(ListedKey {
+            key: key.view(keys::last_used(&kv, &key.id).await?),
+            requests_24h,
+        });
     }
     json(
         200,
@@ -193,6 +230,14 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
             next_cursor: next.map(|n| n.to_string()),
         },
     )
+}
+
+/// A key in the list: the key and its verifications over the last 24 hours.
+#[derive(serde::Serialize)]
+struct ListedKey<'a> {
+    #[serde(flatten)]
+    key: keys_domain::model::KeyView<'a>,
+    requests_24h: u64,
 }
 
 async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
@@ -215,6 +260,12 @@ struct UpdateBody {
     expires_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     metadata: Option<Option<Metadata>>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    rate_limit: Option<Option<Box<RawValue>>>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    quota: Option<Option<Box<RawValue>>>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    ip_allowlist: Option<Option<Box<RawValue>>>,
 }
 
 async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
@@ -229,6 +280,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     if let Some(Some(m)) = &body.metadata {
         m.check_size()?;
     }
+    let limits = parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?;
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
@@ -261,6 +313,11 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
                     Changes::new().change("metadata", &key.metadata, &metadata)?,
                 ));
                 key.metadata = metadata;
+            }
+            let new_limits = limits.apply(&key.limits);
+            if let Some(changes) = limits_changes(&key.limits, &new_limits)? {
+                events.push((EventKind::LimitsChanged, changes));
+                key.limits = new_limits;
             }
             if !events.is_empty() {
                 key.updated_at = now;
@@ -308,6 +365,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         }),
     )
     .await?;
+    usage::forget_key(&kv, id).await;
     Ok(empty(204))
 }
 

@@ -1,14 +1,19 @@
 //! verify-key: answers whether a presented key may call a method for a company.
 //!
 //! `POST /verify` answers in JSON (always 200 for a well-formed body); `GET|POST /authorize`
-//! is a forward-auth endpoint for API gateways (204 / 401 / 403). Both cost one checksum, one
-//! SHA-256 and one key-value read; a valid answer adds the `last_used_at` bookkeeping.
+//! is a forward-auth endpoint for API gateways (204 / 401 / 403 / 429). Both cost one
+//! checksum, one SHA-256 and one key-value read, plus one increment per rate limit or quota
+//! the key has; usage is counted in memory and written in batches ([`usage`]).
+
+mod limits;
+mod usage;
 
 use keys_domain::Error;
 use keys_domain::key::PresentedKey;
+use keys_domain::limits::{policy_field, state_field};
 use keys_domain::record::{
-    LAST_USED_RESOLUTION_SECS, RecordView, VerifyCode, VerifyQuery, authorize_status, decide,
-    last_used_key, record_key, verify_answer,
+    LimitStates, RecordView, VerifyCode, VerifyQuery, authorize_status, decide, record_key,
+    verify_answer,
 };
 use keys_domain::time::Timestamp;
 use keys_spin::deadline::EDGE_STORE_DEADLINE;
@@ -26,8 +31,14 @@ const HEADER_API_KEY: &str = "x-api-key";
 const HEADER_METHOD: &str = "x-api-method";
 /// Request header naming the company to check.
 const HEADER_COMPANY: &str = "x-api-company";
+/// Request header carrying the caller's address, set by the gateway.
+const HEADER_CLIENT_IP: &str = "x-api-client-ip";
+/// The limits of the key (draft-ietf-httpapi-ratelimit-headers).
+const HEADER_RATELIMIT_POLICY: &str = "ratelimit-policy";
+/// How the key's limits stand (draft-ietf-httpapi-ratelimit-headers).
+const HEADER_RATELIMIT: &str = "ratelimit";
 
-keys_spin::export_http_handler!(dispatch);
+keys_spin::export_http_handler!(dispatch, usage::schedule);
 
 /// Routes a request on its path under `/api/v1`.
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
@@ -58,17 +69,19 @@ struct VerifyBody {
     key: String,
     method: Option<String>,
     company: Option<String>,
+    ip: Option<String>,
 }
 
-/// Checksum, hash, one key-value read, decision; calls `answer` with the code and, when the
-/// key exists, its record. Store failures and unreadable records are errors (never `VALID`).
+/// Checksum, hash, one key-value read, decision, limits; counts the verification when the
+/// key exists and calls `answer` with the code, the record and the limits' states. Store
+/// failures and unreadable records are errors (never `VALID`).
 async fn check<T>(
     key: &str,
     query: VerifyQuery<'_>,
-    answer: impl FnOnce(VerifyCode, Option<&RecordView<'_>>) -> T,
+    answer: impl FnOnce(VerifyCode, Option<&RecordView<'_>>, &LimitStates) -> T,
 ) -> Result<T, Error> {
     let Ok(presented) = PresentedKey::parse(key) else {
-        return Ok(answer(VerifyCode::NotFound, None));
+        return Ok(answer(VerifyCode::NotFound, None, &LimitStates::default()));
     };
     let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
     let stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
@@ -80,31 +93,12 @@ async fn check<T>(
     };
     let now = Timestamp::now();
     let code = decide(record.as_ref(), now, query);
-    if code == VerifyCode::Valid
-        && let Some(r) = &record
-    {
-        touch_last_used(&kv, r.key_id, now).await;
-    }
-    Ok(answer(
-        code,
-        record.as_ref().filter(|_| code != VerifyCode::NotFound),
-    ))
-}
-
-/// Records the last use of a key, at most once per minute. Display information only: a
-/// failure here is logged and does not change the answer.
-async fn touch_last_used(kv: &Kv, key_id: &str, now: Timestamp) {
-    let name = last_used_key(key_id);
-    let previous = kv.get(&name).await.ok().flatten().and_then(|b| {
-        std::str::from_utf8(&b)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-    });
-    if previous.is_none_or(|p| now.unix() - p >= LAST_USED_RESOLUTION_SECS)
-        && let Err(err) = kv.set(&name, now.unix().to_string().as_bytes()).await
-    {
-        eprintln!("warning: could not record last use: {err:#}");
-    }
+    let Some(record) = record.filter(|_| code != VerifyCode::NotFound) else {
+        return Ok(answer(code, None, &LimitStates::default()));
+    };
+    let (code, states) = limits::apply(&kv, &record, code, now).await?;
+    usage::count(record.key_id, code, now);
+    Ok(answer(code, Some(&record), &states))
 }
 
 async fn verify(req: &ApiRequest) -> Result<Response, Error> {
@@ -112,13 +106,16 @@ async fn verify(req: &ApiRequest) -> Result<Response, Error> {
     let query = VerifyQuery {
         method: body.method.as_deref(),
         company: body.company.as_deref(),
+        ip: body.ip.as_deref(),
     };
     let answer = check(&body.key, query, verify_answer).await?;
     Ok(json_bytes(200, answer))
 }
 
 /// Forward-auth: 204 with the key's id and hint, 401 for a missing, malformed, unknown,
-/// inactive or expired key, 403 for a method or company not allowed.
+/// inactive or expired key, 403 for an address, method or company not allowed, 429 with
+/// `Retry-After` when a rate limit or quota is used up. Answers for a key with limits carry
+/// `RateLimit-Policy` and `RateLimit`.
 async fn authorize(req: &ApiRequest) -> Response {
     let bearer = req
         .header("authorization")
@@ -134,25 +131,77 @@ async fn authorize(req: &ApiRequest) -> Response {
     let query = VerifyQuery {
         method: req.header(HEADER_METHOD),
         company: req.header(HEADER_COMPANY),
+        ip: req.header(HEADER_CLIENT_IP).map(str::trim),
     };
-    let decided = check(key, query, |code, record| {
+    let decided = check(key, query, |code, record, states| {
         let status = authorize_status(code);
-        match (status, record) {
+        let response = match (status, record) {
             (204, Some(record)) => empty(204)
                 .header(HEADER_KEY_ID, record.key_id)
                 .header(HEADER_KEY_HINT, record.hint),
-            (403, _) => problem_with(
-                403,
-                "Forbidden",
-                code.as_str(),
-                "the key may not make this call",
-            ),
+            (403, _) => problem_with(403, "Forbidden", code.as_str(), forbidden_detail(code)),
+            (429, _) => {
+                let exhausted = match code {
+                    VerifyCode::RateLimited => states.rate_limit,
+                    _ => states.quota,
+                };
+                let retry_after = exhausted.map_or(1, |s| s.reset);
+                problem_with(
+                    429,
+                    "Too Many Requests",
+                    code.as_str(),
+                    limited_detail(code),
+                )
+                .header("retry-after", retry_after.to_string())
+            }
             _ => unauthorized(code, "the API key is unknown, inactive or expired"),
-        }
+        };
+        with_limit_fields(response, record, states)
     });
     decided
         .await
         .unwrap_or_else(|err| keys_spin::http::problem(&err))
+}
+
+/// Why a 403 refused the call.
+fn forbidden_detail(code: VerifyCode) -> &'static str {
+    match code {
+        VerifyCode::IpNotAllowed => "the key may not be used from this address",
+        _ => "the key may not make this call",
+    }
+}
+
+/// Why a 429 refused the call.
+fn limited_detail(code: VerifyCode) -> &'static str {
+    match code {
+        VerifyCode::RateLimited => "the key's rate limit is used up for now",
+        _ => "the key's quota is used up for this period",
+    }
+}
+
+/// Adds `RateLimit-Policy` and `RateLimit` for a key with a rate limit or quota.
+fn with_limit_fields(
+    response: Response,
+    record: Option<&RecordView<'_>>,
+    states: &LimitStates,
+) -> Response {
+    let Some(record) = record else {
+        return response;
+    };
+    let now = Timestamp::now();
+    let rate = record.rate_limit.map(|r| (r, r.window(now)));
+    let quota = record.quota.map(|q| (q, q.window(now)));
+    let policy = policy_field(
+        rate.as_ref().map(|(r, w)| (r, w)),
+        quota.as_ref().map(|(q, w)| (q, w)),
+    );
+    let state = state_field(states.rate_limit.as_ref(), states.quota.as_ref());
+    match (policy, state) {
+        (Some(policy), Some(state)) => response
+            .header(HEADER_RATELIMIT_POLICY, policy)
+            .header(HEADER_RATELIMIT, state),
+        _ => response,
+    }
 }
 
 fn unauthorized(code: VerifyCode, detail: &str) -> Response {

@@ -59,6 +59,7 @@ fn typical_record() -> VerificationRecord {
         expires_at: Some(NOW.unix() + 86_400),
         valid_until: None,
         metadata: Some(r#"{"crm":"X-1"}"#.into()),
+        limits: Default::default(),
     }
 }
 
@@ -157,6 +158,7 @@ fn record_benches(c: &mut Criterion) {
     let query = VerifyQuery {
         method: Some(LARGE_METHOD),
         company: Some(LARGE_COMPANY),
+        ip: None,
     };
     assert_eq!(decide(Some(&record), NOW, query), VerifyCode::Valid);
     let mut g = c.benchmark_group("decide");
@@ -174,10 +176,12 @@ fn verify_benches(c: &mut Criterion) {
     let typical_query = VerifyQuery {
         method: Some("employees.read"),
         company: Some("ACME"),
+        ip: None,
     };
     let large_query = VerifyQuery {
         method: Some(LARGE_METHOD),
         company: Some(LARGE_COMPANY),
+        ip: None,
     };
     assert_eq!(
         full_decision(&key, &large, large_query).0,
@@ -195,6 +199,7 @@ fn verify_benches(c: &mut Criterion) {
         let q = VerifyQuery {
             method: Some(method),
             company: Some(company),
+            ip: None,
         };
         assert_eq!(full_decision(&key, &large, q).0, code);
     }
@@ -220,7 +225,13 @@ fn answer_benches(c: &mut Criterion) {
         let bytes = record.encode().unwrap();
         let view = RecordView::decode(&bytes).unwrap();
         g.bench_function(format!("verify_json_{name}"), |b| {
-            b.iter(|| verify_answer(VerifyCode::Valid, Some(black_box(&view))))
+            b.iter(|| {
+                verify_answer(
+                    VerifyCode::Valid,
+                    Some(black_box(&view)),
+                    &Default::default(),
+                )
+            })
         });
     }
     g.finish();

@@ -3,17 +3,20 @@
 //! and the error type.
 #![deny(missing_docs)]
 
+pub mod allowlist;
 pub mod base64url;
 pub mod error;
 pub mod identity;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod key;
+pub mod limits;
 #[cfg(feature = "mint")]
 pub mod mint;
 pub mod model;
 pub mod permissions;
 pub mod record;
 pub mod time;
+pub mod usage;
 
 pub use error::Error;

@@ -1,9 +1,11 @@
 //! Keys, their validated inputs, their public view and their audit events.
 
+use crate::allowlist::IpAllowlist;
 use crate::error::Error;
 use crate::key::KEY_PREFIX;
+use crate::limits::{Quota, RateLimit};
 use crate::permissions::{CompanyScope, MethodGrant};
-use crate::record::VerificationRecord;
+use crate::record::{Limits, VerificationRecord};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -325,6 +327,124 @@ pub struct StoredKey {
     pub updated_at: Timestamp,
     /// The last leak a secret scanner reported, until the key is regenerated.
     pub leak: Option<StoredLeak>,
+    /// Rate limit, quota and IP allowlist.
+    pub limits: Limits,
+}
+
+/// The limits a create or an edit sends: each `None` when the field is absent (unchanged),
+/// `Some(None)` / an empty allowlist when it is `null`.
+#[derive(Debug, Default)]
+pub struct LimitsPatch {
+    /// `rate_limit`, if sent.
+    pub rate_limit: Option<Option<RateLimit>>,
+    /// `quota`, if sent.
+    pub quota: Option<Option<Quota>>,
+    /// `ip_allowlist`, if sent (`null` and `[]` both clear it).
+    pub ip_allowlist: Option<IpAllowlist>,
+}
+
+impl LimitsPatch {
+    /// Reads the raw JSON of the three fields (`None`: absent). Every malformed value is a
+    /// 422 naming its field.
+    pub fn parse(
+        rate_limit: Option<&str>,
+        quota: Option<&str>,
+        ip_allowlist: Option<&str>,
+    ) -> Result<Self, Error> {
+        let ip_allowlist = ip_allowlist
+            .map(|raw| {
+                if raw.trim() == "null" {
+                    return Ok(IpAllowlist::default());
+                }
+                let entries: Vec<String> = serde_json::from_str(raw).map_err(|_| {
+                    Error::invalid("ip_allowlist must be null or an array of CIDR strings")
+                })?;
+                IpAllowlist::parse(&entries)
+            })
+            .transpose()?;
+        Ok(Self {
+            rate_limit: rate_limit.map(RateLimit::parse_json).transpose()?,
+            quota: quota.map(Quota::parse_json).transpose()?,
+            ip_allowlist,
+        })
+    }
+
+    /// `limits` with the sent fields replaced.
+    pub fn apply(self, limits: &Limits) -> Limits {
+        Limits {
+            rate_limit: self.rate_limit.unwrap_or(limits.rate_limit),
+            quota: self.quota.unwrap_or(limits.quota),
+            ip_allowlist: self
+                .ip_allowlist
+                .unwrap_or_else(|| limits.ip_allowlist.clone()),
+        }
+    }
+}
+
+/// The audit record of a change of limits: `{"field": {"from", "to"}}` for each that
+/// changed; `None` when none did.
+pub fn limits_changes(from: &Limits, to: &Limits) -> Result<Option<Changes>, Error> {
+    let mut changes = Changes::new();
+    let mut any = false;
+    if from.rate_limit != to.rate_limit {
+        changes = changes.change("rate_limit", &from.rate_limit, &to.rate_limit)?;
+        any = true;
+    }
+    if from.quota != to.quota {
+        changes = changes.change("quota", &from.quota, &to.quota)?;
+        any = true;
+    }
+    if from.ip_allowlist != to.ip_allowlist {
+        changes = changes.change(
+            "ip_allowlist",
+            &from.ip_allowlist.entries(),
+            &to.ip_allowlist.entries(),
+        )?;
+        any = true;
+    }
+    Ok(any.then_some(changes))
+}
+
+/// [`Limits`] as SQLite keeps them: a JSON object (`NULL` when the key has none).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredLimits {
+    rate_limit: Option<RateLimit>,
+    quota: Option<Quota>,
+    ip_allowlist: Vec<String>,
+}
+
+/// The SQLite text of a key's limits; `None` when it has none.
+pub fn limits_to_stored(limits: &Limits) -> Result<Option<String>, Error> {
+    if *limits == Limits::default() {
+        return Ok(None);
+    }
+    let stored = StoredLimits {
+        rate_limit: limits.rate_limit,
+        quota: limits.quota,
+        ip_allowlist: limits.ip_allowlist.entries(),
+    };
+    serde_json::to_string(&stored)
+        .map(Some)
+        .map_err(Error::unexpected)
+}
+
+/// Reads [`limits_to_stored`]'s text back; `None` when it is not what that function writes.
+pub fn limits_from_stored(text: &str) -> Option<Limits> {
+    let stored: StoredLimits = serde_json::from_str(text).ok()?;
+    let rate_limit = match stored.rate_limit {
+        Some(r) => Some(RateLimit::decode(&r.encode())?),
+        None => None,
+    };
+    let quota = match stored.quota {
+        Some(q) => Some(Quota::decode(&q.encode())?),
+        None => None,
+    };
+    Some(Limits {
+        rate_limit,
+        quota,
+        ip_allowlist: IpAllowlist::from_canonical(&stored.ip_allowlist)?,
+    })
 }
 
 /// A leak of a key's secret reported by a secret scanner (GitHub, GitLab): where it was
@@ -394,6 +514,7 @@ impl StoredKey {
             expires_at: self.expires_at.map(Timestamp::unix),
             valid_until: valid_until.map(Timestamp::unix),
             metadata: self.metadata.as_ref().map(|m| m.as_json().to_owned()),
+            limits: self.limits.clone(),
         }
     }
 
@@ -414,6 +535,9 @@ impl StoredKey {
             last_used_at,
             metadata: self.metadata.as_ref(),
             leak: self.leak.as_ref(),
+            rate_limit: self.limits.rate_limit.as_ref(),
+            quota: self.limits.quota.as_ref(),
+            ip_allowlist: self.limits.ip_allowlist.entries(),
         }
     }
 }
@@ -451,6 +575,12 @@ pub struct KeyView<'a> {
     pub metadata: Option<&'a Metadata>,
     /// The leak a secret scanner reported, until the key is regenerated (`null`: none).
     pub leak: Option<&'a StoredLeak>,
+    /// At most so many verifications per window (`null`: no rate limit).
+    pub rate_limit: Option<&'a RateLimit>,
+    /// At most so many verifications per UTC day or month (`null`: no quota).
+    pub quota: Option<&'a Quota>,
+    /// The caller addresses allowed, canonical CIDR blocks (empty: any address).
+    pub ip_allowlist: Vec<String>,
 }
 
 impl<'a> KeyView<'a> {
@@ -487,6 +617,8 @@ pub enum EventKind {
     Deleted,
     /// A secret scanner reported one of the key's secrets as published.
     LeakReported,
+    /// The rate limit, quota or IP allowlist changed.
+    LimitsChanged,
 }
 
 impl EventKind {
@@ -503,6 +635,7 @@ impl EventKind {
             Self::PermissionsChanged => "permissions_changed",
             Self::Deleted => "deleted",
             Self::LeakReported => "leak_reported",
+            Self::LimitsChanged => "limits_changed",
         }
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! # Stored layout
 //!
-//! A record is UTF-8 text of ten lines separated by `\n` (no trailing newline):
+//! A record is UTF-8 text of thirteen lines separated by `\n` (no trailing newline):
 //!
 //! ```text
-//! ingk-record/2
+//! ingk-record/3
 //! key_1a2b…                      key id
 //! ingk_...Ab3d                   hint of the secret
 //! 1                              1 active, 0 deactivated
@@ -14,6 +14,9 @@
 //!                                end of a replaced secret's grace period, or empty
 //! Welyb production               label (never holds a control character)
 //! {"crm":"X-1"}                  metadata, compact JSON object, or empty
+//! 100/60                         rate limit `limit/window_seconds`, or empty
+//! 10000/day                      quota `limit/day|month`, or empty
+//! 0a000000/8 c0a80000/16         IP allowlist (crate::allowlist's encoding), or empty
 //! ["employees.read","payroll.*"] method grants, JSON array
 //! "all"                          companies: "all" or a JSON array of ids
 //! ```
@@ -24,9 +27,13 @@
 //! (checked again by [`VerificationRecord::encode`]), so in these arrays `"x"` occurs exactly
 //! when `x` is an item. The arrays and the metadata go into `/verify`'s answer as they are.
 //! Records are written only by the admin components; verify-key checks the layout (tag,
-//! line count, brackets, numbers) and refuses a record it cannot read (fail closed).
+//! line count, brackets, numbers, limits) and refuses a record it cannot read (fail closed).
+//! It also reads the ten-line layout `ingk-record/2` of earlier versions (no limits), so that
+//! edges can be upgraded before the admin components.
 
+use crate::allowlist::{self, IpAllowlist};
 use crate::error::Error;
+use crate::limits::{LimitState, Quota, RateLimit};
 use crate::permissions::{
     ALL_METHODS, CompanyScope, MethodGrant, is_company_id, is_method_name, meet_grants,
 };
@@ -44,10 +51,13 @@ pub const RECORDS_MARKER_KEY: &str = "meta:records-complete";
 /// `last_used_at` is written at most once per this many seconds per key.
 pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// First line of every record: the layout's name and version.
-pub const RECORD_FORMAT: &str = "ingk-record/2";
+pub const RECORD_FORMAT: &str = "ingk-record/3";
+/// First line of the records of earlier versions: ten lines, no limits.
+const RECORD_FORMAT_2: &str = "ingk-record/2";
 /// The company restriction of a key that may touch every company, as stored.
 const ALL_COMPANIES: &str = "\"all\"";
-const RECORD_LINES: usize = 10;
+const RECORD_LINES: usize = 13;
+const RECORD_LINES_2: usize = 10;
 
 /// The key-value key of the record of the secret with this hash (hex).
 pub fn record_key(hash_hex: &str) -> String {
@@ -81,6 +91,19 @@ pub struct VerificationRecord {
     pub valid_until: Option<i64>,
     /// The key's free-form metadata, compact JSON text of an object.
     pub metadata: Option<String>,
+    /// The key's rate limit, quota and IP allowlist.
+    pub limits: Limits,
+}
+
+/// What limits a key's use beyond its permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// At most so many verifications per window.
+    pub rate_limit: Option<RateLimit>,
+    /// At most so many verifications per UTC day or month.
+    pub quota: Option<Quota>,
+    /// The addresses the key may be used from (empty: any).
+    pub ip_allowlist: IpAllowlist,
 }
 
 impl VerificationRecord {
@@ -104,6 +127,11 @@ impl VerificationRecord {
             expires_at: earlier(self.expires_at, other.expires_at),
             valid_until: earlier(self.valid_until, other.valid_until),
             metadata: self.metadata.clone(),
+            limits: Limits {
+                rate_limit: RateLimit::stricter(self.limits.rate_limit, other.limits.rate_limit),
+                quota: Quota::stricter(self.limits.quota, other.limits.quota),
+                ip_allowlist: self.limits.ip_allowlist.meet(&other.limits.ip_allowlist),
+            },
         }
     }
 
@@ -135,6 +163,12 @@ impl VerificationRecord {
             number(self.valid_until),
             self.label.clone(),
             self.metadata.clone().unwrap_or_default(),
+            self.limits
+                .rate_limit
+                .map(|r| r.encode())
+                .unwrap_or_default(),
+            self.limits.quota.map(|q| q.encode()).unwrap_or_default(),
+            self.limits.ip_allowlist.encode(),
             // Grants and company ids need no escaping: these are the raw arrays (or `"all"`)
             // that verify-key searches.
             serde_json::to_string(&self.methods).map_err(Error::unexpected)?,
@@ -166,17 +200,31 @@ pub struct RecordView<'a> {
     pub methods: &'a str,
     /// `"all"` or a JSON array of company ids.
     pub companies: &'a str,
+    /// The rate limit, if any.
+    pub rate_limit: Option<RateLimit>,
+    /// The quota, if any.
+    pub quota: Option<Quota>,
+    /// The encoded IP allowlist (empty: any address).
+    pub ip_allowlist: &'a str,
 }
 
 impl<'a> RecordView<'a> {
     /// Reads a stored record; `None` when it does not have the layout of the module docs.
     pub fn decode(bytes: &'a [u8]) -> Option<Self> {
         let text = std::str::from_utf8(bytes).ok()?;
-        let mut lines = text.splitn(RECORD_LINES, '\n');
+        let (format, rest) = text.split_once('\n')?;
+        let with_limits = match format {
+            RECORD_FORMAT => true,
+            RECORD_FORMAT_2 => false,
+            _ => return None,
+        };
+        let count = if with_limits {
+            RECORD_LINES
+        } else {
+            RECORD_LINES_2
+        };
+        let mut lines = rest.splitn(count - 1, '\n');
         let mut next = || lines.next();
-        if next()? != RECORD_FORMAT {
-            return None;
-        }
         let number = |line: &str| -> Option<Option<i64>> {
             if line.is_empty() {
                 Some(None)
@@ -184,7 +232,7 @@ impl<'a> RecordView<'a> {
                 line.parse().ok().map(Some)
             }
         };
-        let view = Self {
+        let mut view = Self {
             key_id: next()?,
             hint: next()?,
             active: match next()? {
@@ -196,9 +244,19 @@ impl<'a> RecordView<'a> {
             valid_until: number(next()?)?,
             label: next()?,
             metadata: Some(next()?).filter(|m| !m.is_empty()),
-            methods: next()?,
-            companies: next()?,
+            rate_limit: None,
+            quota: None,
+            ip_allowlist: "",
+            methods: "",
+            companies: "",
         };
+        if with_limits {
+            view.rate_limit = optional(next()?, RateLimit::decode)?;
+            view.quota = optional(next()?, Quota::decode)?;
+            view.ip_allowlist = next()?;
+        }
+        view.methods = next()?;
+        view.companies = next()?;
         let is_array = |list: &str| list.starts_with('[') && list.ends_with(']');
         // The last line takes the rest of the text: it must be one line too.
         let layout_ok = is_array(view.methods)
@@ -231,6 +289,14 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// An optional field of a record line: `Some(None)` for an empty line, `None` when malformed.
+fn optional<T>(line: &str, decode: fn(&str) -> Option<T>) -> Option<Option<T>> {
+    match line {
+        "" => Some(None),
+        line => decode(line).map(Some),
+    }
+}
+
 /// Whether the raw JSON array `list`, whose items hold no quote, has the item `head` +
 /// `tail`, i.e. contains `"head tail"`. An occurrence cannot start at an item's closing
 /// quote (a comma or `]` follows it, never the first character of a valid name), so it
@@ -244,8 +310,8 @@ fn has_item(list: &str, head: &str, tail: &str) -> bool {
     list.contains(needle.as_str())
 }
 
-/// The answer of a verification, checked in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The answer of a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerifyCode {
     /// The key may make this call.
@@ -260,6 +326,12 @@ pub enum VerifyCode {
     MethodNotAllowed,
     /// The key may not touch this company.
     CompanyNotAllowed,
+    /// The caller's address is not in the key's IP allowlist (or was not given).
+    IpNotAllowed,
+    /// The key's rate limit is used up for the current window.
+    RateLimited,
+    /// The key's quota is used up for the current day or month.
+    QuotaExceeded,
 }
 
 impl VerifyCode {
@@ -272,17 +344,24 @@ impl VerifyCode {
             Self::Expired => "EXPIRED",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::CompanyNotAllowed => "COMPANY_NOT_ALLOWED",
+            Self::IpNotAllowed => "IP_NOT_ALLOWED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 }
 
 /// The forward-auth (`/authorize`) status of a verification: 204 allowed, 401 when the key
 /// itself is refused (missing, malformed, unknown, inactive, expired), 403 when the key is
-/// good but not for this method or company.
+/// good but not for this address, method or company, 429 when its rate limit or quota is
+/// used up.
 pub fn authorize_status(code: VerifyCode) -> u16 {
     match code {
         VerifyCode::Valid => 204,
-        VerifyCode::MethodNotAllowed | VerifyCode::CompanyNotAllowed => 403,
+        VerifyCode::IpNotAllowed | VerifyCode::MethodNotAllowed | VerifyCode::CompanyNotAllowed => {
+            403
+        }
+        VerifyCode::RateLimited | VerifyCode::QuotaExceeded => 429,
         VerifyCode::NotFound | VerifyCode::Disabled | VerifyCode::Expired => 401,
     }
 }
@@ -294,9 +373,14 @@ pub struct VerifyQuery<'a> {
     pub method: Option<&'a str>,
     /// The company about to be touched; `None` means not checked.
     pub company: Option<&'a str>,
+    /// The caller's address; checked only against a key with an IP allowlist, which refuses
+    /// a verification without one.
+    pub ip: Option<&'a str>,
 }
 
-/// The verify decision: not found, disabled, expired, method, company — in that order.
+/// The verify decision up to the limits: not found, disabled, expired, address, method,
+/// company — in that order. `VALID` here still has the rate limit and quota to pass (see
+/// [`RecordView::rate_limit`]); verify-key counts those in the key-value store.
 pub fn decide(
     record: Option<&RecordView<'_>>,
     now: Timestamp,
@@ -310,6 +394,9 @@ pub fn decide(
     }
     if record.expires_at.is_some_and(|at| now.unix() >= at) {
         return VerifyCode::Expired;
+    }
+    if !allowlist::allows(record.ip_allowlist, query.ip) {
+        return VerifyCode::IpNotAllowed;
     }
     // A malformed method or company can never have been granted, whatever the grants say
     // (and the raw-array lookups rely on valid names).
@@ -328,10 +415,24 @@ pub fn decide(
     VerifyCode::Valid
 }
 
+/// How a key's limits stand, for `/verify`'s answer and `/authorize`'s headers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitStates {
+    /// The rate limit's state, when the key has one.
+    pub rate_limit: Option<LimitState>,
+    /// The quota's state, when the key has one.
+    pub quota: Option<LimitState>,
+}
+
 /// `/verify`'s JSON answer: `{"valid", "code"}` plus, when the key exists (any code but
-/// `NOT_FOUND`), `key_id`, `label`, `methods`, `companies`, `expires_at` and `metadata`.
+/// `NOT_FOUND`), `key_id`, `label`, `methods`, `companies`, `expires_at` and `metadata`, and
+/// `rate_limit` / `quota` (`{"limit", "remaining", "reset"}`) when the key has them.
 /// Written directly: the arrays and the metadata are copied from the record, not re-encoded.
-pub fn verify_answer(code: VerifyCode, record: Option<&RecordView<'_>>) -> Vec<u8> {
+pub fn verify_answer(
+    code: VerifyCode,
+    record: Option<&RecordView<'_>>,
+    limits: &LimitStates,
+) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(128 + record.map_or(0, |r| r.methods.len() + r.companies.len()));
     out.extend_from_slice(b"{\"valid\":");
@@ -359,6 +460,15 @@ pub fn verify_answer(code: VerifyCode, record: Option<&RecordView<'_>>) -> Vec<u
         }
         out.extend_from_slice(b",\"metadata\":");
         out.extend_from_slice(r.metadata.unwrap_or("null").as_bytes());
+        for (name, state) in [("rate_limit", limits.rate_limit), ("quota", limits.quota)] {
+            if let Some(state) = state {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+                // Serializing three integers into a `Vec` cannot fail.
+                let _ = serde_json::to_writer(&mut out, &state);
+            }
+        }
     }
     out.push(b'}');
     out
@@ -391,6 +501,7 @@ mod tests {
             expires_at: None,
             valid_until: None,
             metadata: None,
+            limits: Limits::default(),
         }
     }
 
@@ -402,7 +513,11 @@ mod tests {
     }
 
     fn ask<'a>(method: Option<&'a str>, company: Option<&'a str>) -> VerifyQuery<'a> {
-        VerifyQuery { method, company }
+        VerifyQuery {
+            method,
+            company,
+            ip: None,
+        }
     }
 
     #[test]
@@ -521,9 +636,9 @@ mod tests {
         r.label = "Welyb \"prod\" — paie".into();
         let bytes = r.encode().unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
-        assert_eq!(text.lines().count(), 10, "{text}");
+        assert_eq!(text.lines().count(), 13, "{text}");
         assert!(
-            text.starts_with("ingk-record/2\nkey_1\ningk_...abcd\n1\n"),
+            text.starts_with("ingk-record/3\nkey_1\ningk_...abcd\n1\n"),
             "{text}"
         );
         let view = RecordView::decode(&bytes).unwrap();
@@ -539,6 +654,9 @@ mod tests {
                 metadata: Some(r#"{"crm":"X-1","n":[1,2]}"#),
                 methods: r#"["employees.read","payroll.*"]"#,
                 companies: r#"["ACME"]"#,
+                rate_limit: None,
+                quota: None,
+                ip_allowlist: "",
             }
         );
         r.companies = CompanyScope::All;
@@ -574,7 +692,8 @@ mod tests {
         let good = String::from_utf8(record().encode().unwrap()).unwrap();
         let bad = [
             String::new(),
-            good.replacen("ingk-record/2", "ingk-record/1", 1),
+            good.replacen("ingk-record/3", "ingk-record/1", 1),
+            good.replacen("ingk-record/3", "ingk-record/2", 1),
             good.replacen("\n1\n", "\nyes\n", 1),
             good.rsplit_once('\n').unwrap().0.to_owned(),
             good.replacen("[\"employees", "\"employees", 1),
@@ -690,8 +809,12 @@ mod tests {
         r.label = "Welyb \"prod\"".into();
         let bytes = r.encode().unwrap();
         let view = RecordView::decode(&bytes).unwrap();
-        let answer: serde_json::Value =
-            serde_json::from_slice(&verify_answer(VerifyCode::Valid, Some(&view))).unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&verify_answer(
+            VerifyCode::Valid,
+            Some(&view),
+            &LimitStates::default(),
+        ))
+        .unwrap();
         assert_eq!(
             answer,
             serde_json::json!({
@@ -705,8 +828,12 @@ mod tests {
                 "metadata": { "crm": "X-1" },
             })
         );
-        let denied: serde_json::Value =
-            serde_json::from_slice(&verify_answer(VerifyCode::Disabled, Some(&view))).unwrap();
+        let denied: serde_json::Value = serde_json::from_slice(&verify_answer(
+            VerifyCode::Disabled,
+            Some(&view),
+            &LimitStates::default(),
+        ))
+        .unwrap();
         assert_eq!(denied["valid"], false);
         assert_eq!(denied["code"], "DISABLED");
         assert_eq!(denied["metadata"]["crm"], "X-1");
@@ -715,8 +842,12 @@ mod tests {
         r.companies = CompanyScope::All;
         let bytes = r.encode().unwrap();
         let view = RecordView::decode(&bytes).unwrap();
-        let plain: serde_json::Value =
-            serde_json::from_slice(&verify_answer(VerifyCode::Valid, Some(&view))).unwrap();
+        let plain: serde_json::Value = serde_json::from_slice(&verify_answer(
+            VerifyCode::Valid,
+            Some(&view),
+            &LimitStates::default(),
+        ))
+        .unwrap();
         assert_eq!(
             (
                 &plain["companies"],
@@ -731,7 +862,7 @@ mod tests {
         );
         for record in [None, Some(&view)] {
             assert_eq!(
-                verify_answer(VerifyCode::NotFound, record),
+                verify_answer(VerifyCode::NotFound, record, &LimitStates::default()),
                 br#"{"valid":false,"code":"NOT_FOUND"}"#
             );
         }
@@ -824,6 +955,140 @@ mod tests {
         assert_eq!(narrow.meet(&wide), narrow);
     }
 
+    fn limited() -> VerificationRecord {
+        let mut r = record();
+        r.limits = Limits {
+            rate_limit: Some(RateLimit {
+                limit: 100,
+                window_seconds: 60,
+            }),
+            quota: Some(Quota {
+                limit: 5000,
+                period: crate::limits::Period::Month,
+            }),
+            ip_allowlist: IpAllowlist::parse(&["10.0.0.0/8".into(), "2001:db8::/32".into()])
+                .unwrap(),
+        };
+        r
+    }
+
+    #[test]
+    fn limits_round_trip_through_the_record() {
+        let r = limited();
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        assert_eq!(view.rate_limit, r.limits.rate_limit);
+        assert_eq!(view.quota, r.limits.quota);
+        assert_eq!(view.ip_allowlist, r.limits.ip_allowlist.encode());
+        assert_eq!(view.companies, r#"["ACME"]"#);
+    }
+
+    #[test]
+    fn records_of_the_earlier_layout_still_decode_without_limits() {
+        let v2 = "ingk-record/2\nkey_1\ningk_...abcd\n1\n\n\nWelyb\n\n[\"*\"]\n\"all\"";
+        let view = RecordView::decode(v2.as_bytes()).unwrap();
+        assert_eq!(
+            (view.key_id, view.methods, view.companies),
+            ("key_1", "[\"*\"]", "\"all\"")
+        );
+        assert_eq!(
+            (view.rate_limit, view.quota, view.ip_allowlist),
+            (None, None, "")
+        );
+        // The ten lines under the new tag, or thirteen under the old, are refused.
+        assert!(RecordView::decode(v2.replace("/2", "/3").as_bytes()).is_none());
+    }
+
+    #[test]
+    fn a_record_with_malformed_limits_is_refused() {
+        let bytes = limited().encode().unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        for (from, to) in [("100/60", "0/60"), ("5000/month", "5000/week")] {
+            let broken = text.replace(from, to);
+            assert!(RecordView::decode(broken.as_bytes()).is_none(), "{broken}");
+        }
+    }
+
+    #[test]
+    fn the_address_is_checked_after_expiry_and_before_the_method() {
+        let r = limited();
+        let ask = |ip, method| VerifyQuery {
+            method,
+            company: None,
+            ip,
+        };
+        assert_eq!(check(&r, ask(Some("10.1.2.3"), None)), VerifyCode::Valid);
+        assert_eq!(check(&r, ask(Some("2001:db8::7"), None)), VerifyCode::Valid);
+        assert_eq!(
+            check(&r, ask(Some("192.0.2.1"), None)),
+            VerifyCode::IpNotAllowed
+        );
+        assert_eq!(check(&r, ask(None, None)), VerifyCode::IpNotAllowed);
+        assert_eq!(
+            check(&r, ask(Some("192.0.2.1"), Some("nope.read"))),
+            VerifyCode::IpNotAllowed
+        );
+        assert_eq!(
+            check(&r, ask(Some("10.0.0.1"), Some("nope.read"))),
+            VerifyCode::MethodNotAllowed
+        );
+        let mut expired = r.clone();
+        expired.expires_at = Some(NOW.unix() - 1);
+        assert_eq!(
+            check(&expired, ask(Some("192.0.2.1"), None)),
+            VerifyCode::Expired
+        );
+        // Without an allowlist the address is not looked at, even when missing or garbled.
+        assert_eq!(
+            check(&record(), ask(Some("garbage"), None)),
+            VerifyCode::Valid
+        );
+    }
+
+    #[test]
+    fn the_meet_keeps_the_stricter_limits_and_the_common_addresses() {
+        let (a, mut b) = (limited(), limited());
+        b.limits.rate_limit = Some(RateLimit {
+            limit: 10,
+            window_seconds: 60,
+        });
+        b.limits.ip_allowlist = IpAllowlist::parse(&["10.9.0.0/16".into()]).unwrap();
+        let m = a.meet(&b);
+        assert_eq!(m.limits.rate_limit, b.limits.rate_limit);
+        assert_eq!(m.limits.quota, a.limits.quota);
+        assert_eq!(
+            m.limits.ip_allowlist.entries(),
+            vec!["10.9.0.0/16".to_owned()]
+        );
+        assert_eq!(record().meet(&a).limits, a.limits);
+    }
+
+    #[test]
+    fn the_verify_answer_carries_the_limit_states_the_key_has() {
+        let bytes = limited().encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        let states = LimitStates {
+            rate_limit: Some(LimitState::new(100, 58, 20)),
+            quota: None,
+        };
+        let answer: serde_json::Value = serde_json::from_slice(&verify_answer(
+            VerifyCode::RateLimited,
+            Some(&view),
+            &states,
+        ))
+        .unwrap();
+        assert_eq!(answer["code"], "RATE_LIMITED");
+        assert_eq!(
+            answer["rate_limit"],
+            serde_json::json!({"limit": 100, "remaining": 42, "reset": 20})
+        );
+        assert!(answer.get("quota").is_none());
+        assert_eq!(
+            verify_answer(VerifyCode::NotFound, None, &states),
+            br#"{"valid":false,"code":"NOT_FOUND"}"#
+        );
+    }
+
     #[test]
     fn forward_auth_maps_key_problems_to_401_and_access_problems_to_403() {
         assert_eq!(authorize_status(VerifyCode::Valid), 204);
@@ -834,8 +1099,15 @@ mod tests {
         ] {
             assert_eq!(authorize_status(code), 401, "{code:?}");
         }
-        for code in [VerifyCode::MethodNotAllowed, VerifyCode::CompanyNotAllowed] {
+        for code in [
+            VerifyCode::IpNotAllowed,
+            VerifyCode::MethodNotAllowed,
+            VerifyCode::CompanyNotAllowed,
+        ] {
             assert_eq!(authorize_status(code), 403, "{code:?}");
+        }
+        for code in [VerifyCode::RateLimited, VerifyCode::QuotaExceeded] {
+            assert_eq!(authorize_status(code), 429, "{code:?}");
         }
     }
 
@@ -849,5 +1121,11 @@ mod tests {
             VerifyCode::CompanyNotAllowed.as_str(),
             "COMPANY_NOT_ALLOWED"
         );
+        for code in crate::usage::COUNTED_CODES {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
     }
 }

@@ -6,6 +6,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
+/// Seconds in a UTC day.
+pub const SECONDS_PER_DAY: i64 = 86_400;
 /// Earliest accepted instant: 1970-01-01T00:00:00Z.
 const MIN_SECONDS: i64 = 0;
 /// Latest accepted instant: 9999-12-31T23:59:59Z.
@@ -34,6 +36,18 @@ impl Timestamp {
     /// This instant plus `secs` seconds (saturating).
     pub const fn plus_seconds(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs))
+    }
+
+    /// The month this instant falls in, UTC, counted from January 1970 (month 0).
+    pub fn month_index(self) -> i64 {
+        let (year, month, _) = civil_from_days(self.0.div_euclid(SECONDS_PER_DAY));
+        (year - 1970) * 12 + month - 1
+    }
+
+    /// The first instant of a month counted as [`Timestamp::month_index`] does.
+    pub fn month_start(index: i64) -> Self {
+        let (year, month) = (1970 + index.div_euclid(12), index.rem_euclid(12) + 1);
+        Self(days_from_civil(year, month, 1) * SECONDS_PER_DAY)
     }
 
     /// Parses an RFC 3339 date-time (`2027-01-31T12:00:00Z`, `…+02:00`, optional fraction,
@@ -210,6 +224,21 @@ mod tests {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
         assert_eq!(parse("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+    }
+
+    #[test]
+    fn months_are_counted_from_january_1970_and_start_at_midnight_utc() {
+        let feb_2028 = Timestamp::from_unix(parse("2028-02-29T23:59:59Z").unwrap());
+        assert_eq!(feb_2028.month_index(), 58 * 12 + 1);
+        assert_eq!(
+            Timestamp::month_start(feb_2028.month_index()).unix(),
+            parse("2028-02-01T00:00:00Z").unwrap()
+        );
+        assert_eq!(
+            Timestamp::month_start(feb_2028.month_index() + 1).unix(),
+            parse("2028-03-01T00:00:00Z").unwrap()
+        );
+        assert_eq!(Timestamp::from_unix(0).month_index(), 0);
     }
 
     #[test]

@@ -29,10 +29,14 @@ const CONTENT_LENGTH: &str = "content-length";
 
 /// Exports a `wasi:http` handler that reads the request into an [`ApiRequest`], awaits
 /// `$dispatch(&request) -> Result<Response, Error>`, [settles](settle) and writes the
-/// response (errors go through [`problem`]).
+/// response (errors go through [`problem`]). With `$after`, calls `$after()` once the
+/// response is built: tasks it spawns run after the response is handed over.
 #[macro_export]
 macro_rules! export_http_handler {
     ($dispatch:path) => {
+        $crate::export_http_handler!($dispatch, $crate::http::nothing_after);
+    };
+    ($dispatch:path, $after:path) => {
         struct HttpComponent;
         ::spin_sdk::wasip3::http::service::export!(HttpComponent);
         impl ::spin_sdk::wasip3::exports::http::handler::Guest for HttpComponent {
@@ -47,11 +51,16 @@ macro_rules! export_http_handler {
                     Err(err) => Err(err),
                 };
                 $crate::http::settle().await;
-                $crate::http::respond(result).into_wasi()
+                let response = $crate::http::respond(result).into_wasi();
+                $after();
+                response
             }
         }
     };
 }
+
+/// The `$after` of a handler that does nothing after its response.
+pub fn nothing_after() {}
 
 /// How many times [`settle`] yields to the host.
 const SETTLE_YIELDS: usize = 2;

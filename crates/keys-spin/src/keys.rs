@@ -27,6 +27,7 @@ use keys_domain::Error;
 use keys_domain::key::random_id;
 use keys_domain::model::{
     Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey, StoredLeak,
+    limits_from_stored, limits_to_stored,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{RECORD_KEY_PREFIX, VerificationRecord, last_used_key, record_key};
@@ -36,15 +37,16 @@ use serde_json::value::RawValue;
 use spin_sdk::sqlite::{RowResult, Value};
 
 const KEY_COLUMNS: &str = "id, label, hint, status, methods, companies, metadata, expires_at, \
-     created_at, created_by_id, created_by_name, updated_at, seq, leak";
+     created_at, created_by_id, created_by_name, updated_at, seq, leak, limits";
 const SQL_SELECT_KEY: &str = "SELECT id, label, hint, status, methods, companies, metadata, expires_at, \
-     created_at, created_by_id, created_by_name, updated_at, seq, leak FROM api_keys WHERE id = ?";
+     created_at, created_by_id, created_by_name, updated_at, seq, leak, limits FROM api_keys WHERE id = ?";
 const SQL_INSERT_KEY: &str = "INSERT INTO api_keys (id, label, hint, status, methods, companies, metadata, \
-     expires_at, leak, created_at, created_by_id, created_by_name, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     expires_at, leak, limits, created_at, created_by_id, created_by_name, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 const SQL_UPDATE_KEY: &str = "UPDATE api_keys SET label = ?, hint = ?, status = ?, methods = ?, companies = ?, \
-     metadata = ?, expires_at = ?, leak = ?, updated_at = ? WHERE id = ?";
+     metadata = ?, expires_at = ?, leak = ?, limits = ?, updated_at = ? WHERE id = ?";
 const SQL_DELETE_KEY: &str = "DELETE FROM api_keys WHERE id = ?";
+const SQL_KEY_LABELS: &str = "SELECT id, label FROM api_keys ORDER BY seq";
 const SQL_SECRETS_OF_KEY: &str =
     "SELECT hash, valid_until FROM key_secrets WHERE key_id = ? ORDER BY created_at, hash";
 const SQL_INSERT_SECRET: &str =
@@ -59,7 +61,7 @@ const SQL_INSERT_EVENT: &str = "INSERT INTO audit_events (id, key_id, kind, acto
 /// the end of the grace period), in hash order after `?2`.
 const SQL_LIVE_SECRETS_PAGE: &str = "SELECT k.id, k.label, k.hint, k.status, k.methods, k.companies, \
      k.metadata, k.expires_at, k.created_at, k.created_by_id, k.created_by_name, k.updated_at, k.seq, \
-     k.leak, s.hash, s.valid_until FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
+     k.leak, k.limits, s.hash, s.valid_until FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
      WHERE (s.valid_until IS NULL OR s.valid_until > ?1) AND s.hash > ?2 ORDER BY s.hash LIMIT ?3";
 /// Live secrets read per query of the rebuild: every query stays far within the store
 /// deadline whatever the number of keys.
@@ -102,6 +104,10 @@ fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
         leak: db::opt_text(row, 13)
             .map(|l| StoredLeak::from_stored(&l).ok_or_else(|| unexpected("leak")))
             .transpose()?,
+        limits: db::opt_text(row, 14)
+            .map(|l| limits_from_stored(&l).ok_or_else(|| unexpected("limits")))
+            .transpose()?
+            .unwrap_or_default(),
     };
     Ok((key, db::int(row, 12)?))
 }
@@ -114,6 +120,14 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<StoredKey>, Error> {
     rows.first()
         .map(|r| key_from_row(r).map(|(k, _)| k))
         .transpose()
+}
+
+/// Every key's id and label, oldest first.
+pub async fn labels(db: &Db) -> Result<Vec<(String, String)>, Error> {
+    let rows = db.rows(SQL_KEY_LABELS, Vec::new()).await?;
+    rows.iter()
+        .map(|row| Ok((db::text(row, 0)?, db::text(row, 1)?)))
+        .collect()
 }
 
 /// Loads a key, or fails with 404.
@@ -131,7 +145,7 @@ pub fn not_found(id: &str) -> Error {
     Error::NotFound(format!("no API key with id `{shown}`"))
 }
 
-fn key_params(key: &StoredKey) -> Result<[Value; 8], Error> {
+fn key_params(key: &StoredKey) -> Result<[Value; 9], Error> {
     Ok([
         Value::Text(key.label.clone()),
         Value::Text(key.hint.clone()),
@@ -141,6 +155,7 @@ fn key_params(key: &StoredKey) -> Result<[Value; 8], Error> {
         db::opt_text_param(key.metadata.as_ref().map(Metadata::as_json)),
         db::opt_int_param(key.expires_at.map(Timestamp::unix)),
         db::opt_text_param(key.leak.as_ref().map(StoredLeak::as_json)),
+        db::opt_text_param(limits_to_stored(&key.limits)?.as_deref()),
     ])
 }
 
@@ -550,8 +565,8 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
             let mut page = Vec::with_capacity(rows.len());
             for row in &rows {
                 let (key, _) = key_from_row(row)?;
-                let hash = db::text(row, 14)?;
-                let valid_until = db::opt_int(row, 15).map(Timestamp::from_unix);
+                let hash = db::text(row, 15)?;
+                let valid_until = db::opt_int(row, 16).map(Timestamp::from_unix);
                 page.push((record_key(&hash), key.record(valid_until).encode()?));
                 live.insert(hash);
             }

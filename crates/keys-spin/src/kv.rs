@@ -14,9 +14,18 @@
 //!   it serves.
 //!
 //! Either way the store is opened once per component instance, not once per request.
+//!
+//! Counters ([`Kv::increment`]) and batched reads and deletes ([`Kv::get_many`],
+//! [`Kv::delete_many`]) go, with the `spin` backend, through `wasi:keyvalue` (spin-sdk's
+//! `experimental` bindings: Spin's own key-value API has no increment). Those calls are
+//! synchronous: the deadline cannot interrupt them, and they hold the instance while they run.
+//! They only follow a call that answered within its deadline (the verification record's
+//! read, for verify-key), so a store that is down fails the request before them; a store
+//! that stops answering between the two holds the request as long as Spin's client waits.
 
 use crate::deadline::{Deadline, call};
 use keys_domain::Error;
+use spin_sdk::experimental::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use spin_sdk::key_value::Store;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 use spin_sdk::variables;
@@ -27,6 +36,10 @@ use std::time::Duration;
 
 /// The store's name in errors and logs.
 const STORE_NAME: &str = "key-value";
+/// The label of the store, as `key_value_stores` in spin.toml names it.
+const STORE_LABEL: &str = "default";
+/// Keys per `MGET`/`DEL` sent to Redis, and per batched call to Spin.
+const BATCH: usize = 512;
 /// How long listing every key in one Redis reply may take: the only call whose size grows
 /// with the data (the rebuild's, after every record was written).
 const LISTING_DEADLINE: Duration = Duration::from_secs(10);
@@ -50,6 +63,8 @@ thread_local! {
     static REDIS_CONNECTION: RefCell<Option<Rc<Connection>>> = const { RefCell::new(None) };
     /// This instance's handle on Spin's `default` store, opened by its first request.
     static SPIN_STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+    /// The same store through `wasi:keyvalue`, for counters and batches.
+    static WASI_BUCKET: RefCell<Option<Rc<wasi_store::Bucket>>> = const { RefCell::new(None) };
 }
 
 enum Backend {
@@ -109,6 +124,77 @@ impl Kv {
                 .await
                 .map(drop),
         }
+    }
+
+    /// Adds `delta` to the counter `key` (absent: 0) and returns the new value, atomically
+    /// across every client of the store. A counter must only ever be written by this.
+    pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        {
+            match &self.backend {
+                Backend::Spin(_) => {
+                    let bucket = wasi_bucket()?;
+                    atomics::increment(&bucket, key, delta).map_err(|e| wasi_error("increment", e))
+                }
+                Backend::Redis(redis) => {
+                    let delta = delta.to_string();
+                    let arguments: &[&[u8]] = &[key.as_bytes(), delta.as_bytes()];
+                    let reply = redis_command(&self.deadline, redis, "INCRBY", arguments).await?;
+                    match reply.into_iter().next() {
+                        Some(RedisResult::Int64(n)) => Ok(n),
+                        _ => Err(Error::store(
+                            "key-value: INCRBY: unexpected reply from Redis",
+                        )),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads many values at once, in the order of `keys` (`None`: absent).
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH) {
+            match &self.backend {
+                Backend::Spin(_) => {
+                    let bucket = wasi_bucket()?;
+                    let found =
+                        batch::get_many(&bucket, chunk).map_err(|e| wasi_error("get-many", e))?;
+                    // Spin answers the keys it holds, in no particular order.
+                    let mut found: std::collections::HashMap<String, Option<Vec<u8>>> =
+                        found.into_iter().collect();
+                    values.extend(chunk.iter().map(|k| found.remove(k).flatten()));
+                }
+                Backend::Redis(redis) => {
+                    let arguments: Vec<&[u8]> = chunk.iter().map(|k| k.as_bytes()).collect();
+                    let reply = redis_command(&self.deadline, redis, "MGET", &arguments).await?;
+                    if reply.len() != chunk.len() {
+                        return Err(Error::store("key-value: MGET: unexpected reply from Redis"));
+                    }
+                    values.extend(reply.into_iter().map(|item| match item {
+                        RedisResult::Binary(value) => Some(value),
+                        _ => None,
+                    }));
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    /// Deletes many keys at once (absent ones are fine).
+    pub async fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
+        for chunk in keys.chunks(BATCH) {
+            match &self.backend {
+                Backend::Spin(_) => {
+                    let bucket = wasi_bucket()?;
+                    batch::delete_many(&bucket, chunk).map_err(|e| wasi_error("delete-many", e))?;
+                }
+                Backend::Redis(redis) => {
+                    let arguments: Vec<&[u8]> = chunk.iter().map(|k| k.as_bytes()).collect();
+                    redis_command(&self.deadline, redis, "DEL", &arguments).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every key in the store.
@@ -205,6 +291,22 @@ async fn spin_store(deadline: &Deadline) -> Result<Rc<Store>, Error> {
     let store = Rc::new(deadline.run("open", call(Store::open_default())).await?);
     SPIN_STORE.with(|s| *s.borrow_mut() = Some(store.clone()));
     Ok(store)
+}
+
+/// This instance's `wasi:keyvalue` handle on the `default` store, opened when there is none.
+fn wasi_bucket() -> Result<Rc<wasi_store::Bucket>, Error> {
+    if let Some(open) = WASI_BUCKET.with(|b| b.borrow().clone()) {
+        return Ok(open);
+    }
+    let bucket = Rc::new(wasi_store::open(STORE_LABEL).map_err(|e| wasi_error("open", e))?);
+    WASI_BUCKET.with(|b| *b.borrow_mut() = Some(bucket.clone()));
+    Ok(bucket)
+}
+
+/// The 503 of a failed `wasi:keyvalue` call; drops the handle, so the next call reopens it.
+fn wasi_error(what: &str, err: wasi_store::Error) -> Error {
+    WASI_BUCKET.with(|b| b.borrow_mut().take());
+    Error::store(format!("{STORE_NAME}: {what}: {err:?}"))
 }
 
 /// This instance's Redis connection, opened when there is none.

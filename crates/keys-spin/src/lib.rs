@@ -14,3 +14,4 @@ pub mod keys;
 pub mod kv;
 pub mod outbound;
 pub mod paging;
+pub mod usage;

@@ -970,6 +970,7 @@ fn seed(host: &TestHost, n: usize, tag: u8, last_use_writes: bool) -> Vec<String
             expires_at: None,
             valid_until: None,
             metadata: None,
+            limits: Default::default(),
         };
         host.kv_put(
             "default",

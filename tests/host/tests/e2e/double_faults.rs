@@ -63,7 +63,11 @@ fn stored_grants(app: &App) -> Grants {
             let at = Timestamp::from_unix(now + days * DAY);
             for method in METHOD_PROBES {
                 for company in COMPANY_PROBES {
-                    let query = VerifyQuery { method, company };
+                    let query = VerifyQuery {
+                        method,
+                        company,
+                        ip: None,
+                    };
                     if decide(view.as_ref(), at, query) == VerifyCode::Valid {
                         out.insert(format!("{} +{days}d {method:?} {company:?}", &hash[..12]));
                     }

@@ -1,5 +1,5 @@
 //! The edge topology on real Spin: one admin node (`spin up -c manage-keys -c
-//! manage-permissions -c rebuild-records -c secret-scanning -c admin-ui`) and two edges (`spin up -c
+//! manage-permissions -c key-usage -c rebuild-records -c secret-scanning -c admin-ui`) and two edges (`spin up -c
 //! verify-key`) sharing one `redis-server` that the tests start, stop, pause and restart.
 //!
 //! - Changes made on the admin node are seen at every edge: widening at once, and removals
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 const ADMIN_COMPONENTS: &[&str] = &[
     "manage-keys",
     "manage-permissions",
+    "key-usage",
     "rebuild-records",
     "identity",
     "secret-scanning",

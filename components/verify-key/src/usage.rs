@@ -1,0 +1,74 @@
+//! Usage counting at the edge: each instance gathers its verifications in memory and writes
+//! them to the key-value store's counters in one batch (`keys_domain::usage`).
+//!
+//! The first verification added to an empty batch schedules a task, run after its response
+//! has been handed over, that waits [`FLUSH_INTERVAL`] and then writes the batch: a few
+//! increments per key and code, and each key's `last_used_at`, whatever the number of
+//! verifications. Spin keeps an instance until its tasks end, so an instance that is retired
+//! (after its reuse count) or goes idle writes its batch first. What an instance holds when
+//! it crashes (a trap, the process killed) is lost: at most its last [`FLUSH_INTERVAL`] of
+//! verifications. A batch whose writing fails is dropped, and logged.
+
+use keys_domain::record::{VerifyCode, last_used_key};
+use keys_domain::time::Timestamp;
+use keys_domain::usage::{Pending, expired_counters};
+use keys_spin::deadline::EDGE_STORE_DEADLINE;
+use keys_spin::kv::Kv;
+use spin_sdk::wasip3::clocks::monotonic_clock;
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+/// How long a batch gathers verifications before it is written.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+thread_local! {
+    /// This instance's verifications not yet written.
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+    /// Whether a task to write them is scheduled.
+    static SCHEDULED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Counts one verification attributed to `key_id`.
+pub fn count(key_id: &str, code: VerifyCode, now: Timestamp) {
+    PENDING.with(|p| p.borrow_mut().add(key_id, code, now));
+}
+
+/// Schedules the batch's writing unless it is empty or already scheduled. Called once the
+/// response is built, so that the task starts after the response is handed over.
+pub fn schedule() {
+    if SCHEDULED.get() || PENDING.with(|p| p.borrow().is_empty()) {
+        return;
+    }
+    SCHEDULED.set(true);
+    spin_sdk::wit_bindgen::spawn(async {
+        let nanos = u64::try_from(FLUSH_INTERVAL.as_nanos()).unwrap_or(u64::MAX);
+        monotonic_clock::wait_for(nanos).await;
+        SCHEDULED.set(false);
+        flush().await;
+    });
+}
+
+/// Writes the batch.
+async fn flush() {
+    let (increments, last_valid) = PENDING.with(|p| p.borrow_mut().drain());
+    let result = async {
+        let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
+        for increment in &increments {
+            let total = kv.increment(&increment.counter, increment.delta).await?;
+            if let Some((scope, day)) = &increment.opens_day
+                && total == increment.delta
+                && let Err(err) = kv.delete_many(&expired_counters(scope, *day)).await
+            {
+                eprintln!("warning: could not delete expired usage counters: {err:#}");
+            }
+        }
+        for (key_id, at) in &last_valid {
+            kv.set(&last_used_key(key_id), at.unix().to_string().as_bytes())
+                .await?;
+        }
+        Ok::<_, keys_domain::Error>(())
+    };
+    if let Err(err) = result.await {
+        eprintln!("warning: usage counts of this instance were lost: {err:#}");
+    }
+}

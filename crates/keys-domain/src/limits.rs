@@ -1,0 +1,603 @@
+//! Rate limits and quotas of a key: what an administrator may set, the windows verify-key
+//! counts them in, the counters' key-value names and the `RateLimit-Policy` / `RateLimit`
+//! fields of draft-ietf-httpapi-ratelimit-headers (draft 11).
+//!
+//! # Algorithm
+//!
+//! Both are **fixed windows** counted by the key-value store's atomic increment alone:
+//! a rate limit of `limit` per `window_seconds` counts in windows aligned on multiples of
+//! `window_seconds` since the Unix epoch; a quota counts per UTC day or UTC month. A request
+//! that passed every other check increments the counter of its window and is admitted when
+//! the returned count is at most `limit`; a request refused by the limit (or, for the rate
+//! counter, by the quota after it) takes its increment back with a decrement. The increment
+//! alone decides: no read-then-write, no compare-and-swap, so edges sharing one store (Redis:
+//! `INCRBY`) admit at most `limit` requests per window between them, whatever their number.
+//! What a fixed window allows is a burst at a boundary: up to `2 × limit` within
+//! `window_seconds` straddling two windows. Edges whose clocks disagree by `s` seconds may
+//! count a request near a boundary in the neighbouring window, which can add up to `limit`
+//! more in that `s`-second band (NTP keeps `s` to milliseconds).
+
+use crate::error::Error;
+use crate::time::{SECONDS_PER_DAY, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Longest rate-limit window: a day.
+pub const MAX_WINDOW_SECONDS: u64 = 86_400;
+/// Largest limit or quota accepted (counters are signed 64-bit integers).
+pub const MAX_LIMIT: u64 = 1_000_000_000_000;
+/// Prefix of the key-value counters of rate-limit windows.
+pub const RATE_COUNTER_PREFIX: &str = "rl:";
+/// Prefix of the key-value counters of quota periods.
+pub const QUOTA_COUNTER_PREFIX: &str = "qt:";
+/// Suffix of the entry naming the last windows that were counted for a key (see
+/// [`sweep`]): written with `set` only, never incremented.
+const POINTER_SUFFIX: &str = ":last";
+
+/// At most `limit` verifications per `window_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Verifications admitted per window, at least 1.
+    pub limit: u64,
+    /// The window's length in seconds, 1 to 86,400.
+    pub window_seconds: u64,
+}
+
+/// The period of a quota, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// A UTC calendar day.
+    Day,
+    /// A UTC calendar month.
+    Month,
+}
+
+impl Period {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Month => "month",
+        }
+    }
+}
+
+/// At most `limit` verifications per UTC day or month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Verifications admitted per period, at least 1.
+    pub limit: u64,
+    /// The period.
+    pub period: Period,
+}
+
+/// One window a counter counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The window's number (windows since the epoch; days or months for quotas).
+    pub index: i64,
+    /// Seconds from now until the window ends, at least 1.
+    pub reset: i64,
+    /// The window's length in seconds.
+    pub length: i64,
+}
+
+/// How a limit stands after (or without) a verification: `/verify`'s `rate_limit` and
+/// `quota` objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LimitState {
+    /// The limit.
+    pub limit: u64,
+    /// Verifications still admitted in the current window.
+    pub remaining: u64,
+    /// Seconds until the window ends and `remaining` goes back to `limit`.
+    pub reset: i64,
+}
+
+impl LimitState {
+    /// The state of `limit` when its counter holds `count` for a window ending in `reset` s.
+    pub fn new(limit: u64, count: i64, reset: i64) -> Self {
+        let used = u64::try_from(count).unwrap_or(0);
+        Self {
+            limit,
+            remaining: limit.saturating_sub(used),
+            reset,
+        }
+    }
+}
+
+/// A number field as sent: any JSON number, so that a negative or fractional value gets a
+/// message naming the field instead of a generic parse error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitBody {
+    limit: serde_json::Number,
+    window_seconds: serde_json::Number,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaBody {
+    limit: serde_json::Number,
+    period: String,
+}
+
+/// A whole number in `1..=max`, or a 422 naming `field`.
+fn whole(field: &str, n: &serde_json::Number, max: u64) -> Result<u64, Error> {
+    n.as_u64()
+        .filter(|v| (1..=max).contains(v))
+        .ok_or_else(|| Error::invalid(format!("{field} must be a whole number from 1 to {max}")))
+}
+
+impl RateLimit {
+    /// Reads the JSON value sent for `rate_limit`: `null` or `{"limit", "window_seconds"}`.
+    pub fn parse_json(raw: &str) -> Result<Option<Self>, Error> {
+        if raw.trim() == "null" {
+            return Ok(None);
+        }
+        let body: RateLimitBody = serde_json::from_str(raw).map_err(|_| {
+            Error::invalid(
+                "rate_limit must be null or an object with exactly `limit` and `window_seconds`",
+            )
+        })?;
+        Ok(Some(Self {
+            limit: whole("rate_limit.limit", &body.limit, MAX_LIMIT)?,
+            window_seconds: whole(
+                "rate_limit.window_seconds",
+                &body.window_seconds,
+                MAX_WINDOW_SECONDS,
+            )?,
+        }))
+    }
+
+    /// The window `now` falls in.
+    pub fn window(&self, now: Timestamp) -> Window {
+        let length = self.window_seconds as i64;
+        let index = now.unix().div_euclid(length);
+        Window {
+            index,
+            reset: (index + 1) * length - now.unix(),
+            length,
+        }
+    }
+
+    /// The form stored on a line of the verification record: `limit/window_seconds`.
+    pub fn encode(&self) -> String {
+        format!("{}/{}", self.limit, self.window_seconds)
+    }
+
+    /// Reads [`RateLimit::encode`]'s form back (`None` when malformed).
+    pub fn decode(line: &str) -> Option<Self> {
+        let (limit, window) = line.split_once('/')?;
+        let (limit, window_seconds) = (limit.parse().ok()?, window.parse().ok()?);
+        ((1..=MAX_LIMIT).contains(&limit) && (1..=MAX_WINDOW_SECONDS).contains(&window_seconds))
+            .then_some(Self {
+                limit,
+                window_seconds,
+            })
+    }
+
+    /// The counter of `key_id` for the window numbered `index`.
+    pub fn counter_key(&self, key_id: &str, index: i64) -> String {
+        format!(
+            "{RATE_COUNTER_PREFIX}{key_id}:{}:{index}",
+            self.window_seconds
+        )
+    }
+
+    /// The entry naming the windows of `key_id` counted last (see [`sweep`]).
+    pub fn pointer_key(&self, key_id: &str) -> String {
+        format!(
+            "{RATE_COUNTER_PREFIX}{key_id}:{}{POINTER_SUFFIX}",
+            self.window_seconds
+        )
+    }
+
+    /// The limit that admits no more than either: the lower limit per second; on a tie, the
+    /// longer window. Used for the records that stand while a change commits.
+    pub fn stricter(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) => {
+                // a.limit / a.window vs b.limit / b.window, in integers.
+                let (ra, rb) = (
+                    u128::from(a.limit) * u128::from(b.window_seconds),
+                    u128::from(b.limit) * u128::from(a.window_seconds),
+                );
+                Some(
+                    if ra < rb || (ra == rb && a.window_seconds >= b.window_seconds) {
+                        a
+                    } else {
+                        b
+                    },
+                )
+            }
+            (one, other) => one.or(other),
+        }
+    }
+}
+
+impl Quota {
+    /// Reads the JSON value sent for `quota`: `null` or `{"limit", "period"}`.
+    pub fn parse_json(raw: &str) -> Result<Option<Self>, Error> {
+        if raw.trim() == "null" {
+            return Ok(None);
+        }
+        let body: QuotaBody = serde_json::from_str(raw).map_err(|_| {
+            Error::invalid("quota must be null or an object with exactly `limit` and `period`")
+        })?;
+        let period = match body.period.as_str() {
+            "day" => Period::Day,
+            "month" => Period::Month,
+            _ => return Err(Error::invalid("quota.period must be `day` or `month`")),
+        };
+        Ok(Some(Self {
+            limit: whole("quota.limit", &body.limit, MAX_LIMIT)?,
+            period,
+        }))
+    }
+
+    /// The period `now` falls in (days or months since the epoch).
+    pub fn window(&self, now: Timestamp) -> Window {
+        match self.period {
+            Period::Day => {
+                let index = now.unix().div_euclid(SECONDS_PER_DAY);
+                Window {
+                    index,
+                    reset: (index + 1) * SECONDS_PER_DAY - now.unix(),
+                    length: SECONDS_PER_DAY,
+                }
+            }
+            Period::Month => {
+                let index = now.month_index();
+                let (start, end) = (
+                    Timestamp::month_start(index).unix(),
+                    Timestamp::month_start(index + 1).unix(),
+                );
+                Window {
+                    index,
+                    reset: end - now.unix(),
+                    length: end - start,
+                }
+            }
+        }
+    }
+
+    /// The form stored on a line of the verification record: `limit/day` or `limit/month`.
+    pub fn encode(&self) -> String {
+        format!("{}/{}", self.limit, self.period.as_str())
+    }
+
+    /// Reads [`Quota::encode`]'s form back (`None` when malformed).
+    pub fn decode(line: &str) -> Option<Self> {
+        let (limit, period) = line.split_once('/')?;
+        let limit = limit.parse().ok().filter(|l| (1..=MAX_LIMIT).contains(l))?;
+        let period = match period {
+            "day" => Period::Day,
+            "month" => Period::Month,
+            _ => return None,
+        };
+        Some(Self { limit, period })
+    }
+
+    /// The counter of `key_id` for the period numbered `index`.
+    pub fn counter_key(&self, key_id: &str, index: i64) -> String {
+        format!(
+            "{QUOTA_COUNTER_PREFIX}{key_id}:{}:{index}",
+            self.period.as_str()
+        )
+    }
+
+    /// The entry naming the periods of `key_id` counted last (see [`sweep`]).
+    pub fn pointer_key(&self, key_id: &str) -> String {
+        format!(
+            "{QUOTA_COUNTER_PREFIX}{key_id}:{}{POINTER_SUFFIX}",
+            self.period.as_str()
+        )
+    }
+
+    /// The quota that admits no more than either: the lower limit; on a tie, per month.
+    pub fn stricter(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) if b.limit < a.limit => Some(b),
+            (Some(a), Some(b)) if b.limit == a.limit && b.period == Period::Month => Some(b),
+            (Some(a), _) => Some(a),
+            (None, b) => b,
+        }
+    }
+}
+
+/// The counters of past windows to delete, and the pointer to write, when the window `index`
+/// receives its first request (the increment returned 1: exactly one request, across every
+/// edge, sees that).
+///
+/// The store has no expiry, so counters of past windows are deleted by the first request of
+/// a later window. The pointer (`pointer`, as stored) names the last one or two windows that
+/// were counted. Every named window at least two windows old is deleted (the window just
+/// before may still receive increments from an edge whose clock is a little behind); the
+/// one just before stays named, so that the next first request deletes it. Each counter is
+/// thus deleted once it is two windows old and another window is counted, and a key keeps at
+/// most its last two windows' counters. A lost race between two first requests (of
+/// consecutive windows, at the same instant) can leave one counter behind.
+pub fn sweep(pointer: Option<&[u8]>, index: i64) -> (Vec<i64>, String) {
+    let named: Vec<i64> = pointer
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .map(|p| p.split(' ').filter_map(|w| w.parse().ok()).collect())
+        .unwrap_or_default();
+    let mut delete: Vec<i64> = named.iter().copied().filter(|w| *w <= index - 2).collect();
+    // The window two before this one, named or not: covers a pointer lost in a race.
+    if !delete.contains(&(index - 2)) {
+        delete.push(index - 2);
+    }
+    let kept = named.iter().copied().filter(|w| *w == index - 1);
+    let pointer = kept
+        .chain([index])
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (delete, pointer)
+}
+
+/// The decoded value of a counter: Spin's SQLite key-value store keeps 8 bytes little-endian,
+/// Redis (`INCRBY`) decimal text. Eight bytes whose last is zero are the former (a decimal
+/// text never holds a zero byte, and a count below 2^56 always ends in one).
+pub fn counter_value(bytes: &[u8]) -> Option<i64> {
+    if let Ok(le) = <[u8; 8]>::try_from(bytes)
+        && le[7] == 0
+    {
+        return Some(i64::from_le_bytes(le));
+    }
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// The `RateLimit-Policy` field for a key's limits (`None` without any): items `"rate"`
+/// and `"quota"` with `q` (the limit) and `w` (the window in seconds).
+pub fn policy_field(
+    rate: Option<(&RateLimit, &Window)>,
+    quota: Option<(&Quota, &Window)>,
+) -> Option<String> {
+    let items: Vec<String> = rate
+        .map(|(r, w)| format!("\"rate\";q={};w={}", r.limit, w.length))
+        .into_iter()
+        .chain(quota.map(|(q, w)| format!("\"quota\";q={};w={}", q.limit, w.length)))
+        .collect();
+    (!items.is_empty()).then(|| items.join(", "))
+}
+
+/// The `RateLimit` field: items `"rate"` and `"quota"` with `r` (remaining) and `t` (seconds
+/// until the window ends).
+pub fn state_field(rate: Option<&LimitState>, quota: Option<&LimitState>) -> Option<String> {
+    let item = |name: &str, s: &LimitState| format!("\"{name}\";r={};t={}", s.remaining, s.reset);
+    let items: Vec<String> = rate
+        .map(|s| item("rate", s))
+        .into_iter()
+        .chain(quota.map(|s| item("quota", s)))
+        .collect();
+    (!items.is_empty()).then(|| items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
+
+    #[test]
+    fn a_rate_limit_is_read_from_its_json_object_or_null() {
+        assert_eq!(
+            RateLimit::parse_json(r#"{"limit": 100, "window_seconds": 60}"#).unwrap(),
+            Some(RateLimit {
+                limit: 100,
+                window_seconds: 60
+            })
+        );
+        assert_eq!(RateLimit::parse_json("null").unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_rate_limits_are_refused_naming_the_field() {
+        for (raw, field) in [
+            (r#"{"limit": 0, "window_seconds": 60}"#, "rate_limit.limit"),
+            (r#"{"limit": -5, "window_seconds": 60}"#, "rate_limit.limit"),
+            (
+                r#"{"limit": 1.5, "window_seconds": 60}"#,
+                "rate_limit.limit",
+            ),
+            (
+                r#"{"limit": 10, "window_seconds": 0}"#,
+                "rate_limit.window_seconds",
+            ),
+            (
+                r#"{"limit": 10, "window_seconds": 86401}"#,
+                "rate_limit.window_seconds",
+            ),
+            (r#"{"limit": 10}"#, "rate_limit"),
+            (r#"{"limit": "10", "window_seconds": 60}"#, "rate_limit"),
+            (
+                r#"{"limit": 10, "window_seconds": 60, "burst": 3}"#,
+                "rate_limit",
+            ),
+            ("42", "rate_limit"),
+            (r#""fast""#, "rate_limit"),
+        ] {
+            let err = RateLimit::parse_json(raw).unwrap_err();
+            assert_eq!(err.status(), 422, "{raw}");
+            assert!(err.to_string().starts_with(field), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn malformed_quotas_are_refused_naming_the_field() {
+        for (raw, field) in [
+            (r#"{"limit": 0, "period": "day"}"#, "quota.limit"),
+            (r#"{"limit": 10, "period": "week"}"#, "quota.period"),
+            (r#"{"limit": 10, "period": 7}"#, "quota"),
+            (r#"{"period": "day"}"#, "quota"),
+            ("[]", "quota"),
+        ] {
+            let err = Quota::parse_json(raw).unwrap_err();
+            assert_eq!(err.status(), 422, "{raw}");
+            assert!(err.to_string().starts_with(field), "{raw}: {err}");
+        }
+        assert_eq!(
+            Quota::parse_json(r#"{"limit": 5000, "period": "month"}"#).unwrap(),
+            Some(Quota {
+                limit: 5000,
+                period: Period::Month
+            })
+        );
+    }
+
+    #[test]
+    fn rate_windows_are_aligned_on_the_epoch_and_reset_at_their_end() {
+        let r = RateLimit {
+            limit: 5,
+            window_seconds: 60,
+        };
+        let w = r.window(Timestamp::from_unix(1_800_000_030));
+        assert_eq!((w.index, w.reset, w.length), (30_000_000, 30, 60));
+        let w = r.window(Timestamp::from_unix(1_800_000_059));
+        assert_eq!((w.index, w.reset), (30_000_000, 1));
+        assert_eq!(
+            r.window(Timestamp::from_unix(1_800_000_060)).index,
+            30_000_001
+        );
+    }
+
+    #[test]
+    fn quota_periods_are_utc_days_and_months() {
+        let day = Quota {
+            limit: 1,
+            period: Period::Day,
+        };
+        // 2027-01-15T08:00:00Z.
+        let t = Timestamp::parse_rfc3339("2027-01-15T08:00:00Z").unwrap();
+        let w = day.window(t);
+        assert_eq!((w.reset, w.length), (16 * 3600, 86_400));
+        let month = Quota {
+            limit: 1,
+            period: Period::Month,
+        };
+        let w = month.window(t);
+        assert_eq!(w.reset, (16 * 86_400) + 16 * 3600);
+        assert_eq!(w.length, 31 * 86_400);
+        let feb = month.window(Timestamp::parse_rfc3339("2027-02-28T23:59:59Z").unwrap());
+        assert_eq!(
+            (feb.index, feb.reset, feb.length),
+            (w.index + 1, 1, 28 * 86_400)
+        );
+    }
+
+    #[test]
+    fn limits_survive_the_record_line_and_malformed_lines_are_refused() {
+        let r = RateLimit {
+            limit: 100,
+            window_seconds: 3600,
+        };
+        assert_eq!(RateLimit::decode(&r.encode()), Some(r));
+        let q = Quota {
+            limit: 7,
+            period: Period::Day,
+        };
+        assert_eq!(Quota::decode(&q.encode()), Some(q));
+        for bad in ["", "100", "0/60", "10/0", "10/86401", "x/60", "-1/60"] {
+            assert_eq!(RateLimit::decode(bad), None, "{bad}");
+        }
+        for bad in ["", "10/week", "0/day", "10"] {
+            assert_eq!(Quota::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn counters_are_named_by_key_window_length_and_window() {
+        let r = RateLimit {
+            limit: 1,
+            window_seconds: 60,
+        };
+        assert_eq!(r.counter_key("key_a", 7), "rl:key_a:60:7");
+        assert_eq!(r.pointer_key("key_a"), "rl:key_a:60:last");
+        let q = Quota {
+            limit: 1,
+            period: Period::Month,
+        };
+        assert_eq!(q.counter_key("key_a", 683), "qt:key_a:month:683");
+    }
+
+    #[test]
+    fn the_stricter_of_two_limits_admits_no_more_than_either() {
+        let per = |limit, window_seconds| {
+            Some(RateLimit {
+                limit,
+                window_seconds,
+            })
+        };
+        assert_eq!(RateLimit::stricter(per(10, 60), per(100, 60)), per(10, 60));
+        assert_eq!(
+            RateLimit::stricter(per(100, 3600), per(10, 60)),
+            per(100, 3600)
+        );
+        assert_eq!(RateLimit::stricter(None, per(10, 60)), per(10, 60));
+        assert_eq!(RateLimit::stricter(None, None), None);
+        let q = |limit, period| Some(Quota { limit, period });
+        assert_eq!(
+            Quota::stricter(q(10, Period::Day), q(5, Period::Month)),
+            q(5, Period::Month)
+        );
+        assert_eq!(
+            Quota::stricter(q(10, Period::Day), None),
+            q(10, Period::Day)
+        );
+    }
+
+    #[test]
+    fn a_first_request_deletes_the_windows_two_or_more_back_and_keeps_the_previous_named() {
+        // Nothing counted before: only the window two back (absent, harmless) is deleted.
+        assert_eq!(sweep(None, 10), (vec![8], "10".to_owned()));
+        // The previous window stays named; an older one is deleted.
+        assert_eq!(sweep(Some(b"7 9"), 10), (vec![7, 8], "9 10".to_owned()));
+        // After a gap, every named window goes.
+        assert_eq!(sweep(Some(b"3 4"), 10), (vec![3, 4, 8], "10".to_owned()));
+        // A kept window is deleted by the next first request.
+        let (_, pointer) = sweep(Some(b"9"), 10);
+        assert_eq!(sweep(Some(pointer.as_bytes()), 15).0, vec![9, 10, 13]);
+        // A garbled pointer deletes nothing it cannot read.
+        assert_eq!(sweep(Some(b"\xff"), 10), (vec![8], "10".to_owned()));
+    }
+
+    #[test]
+    fn counter_values_read_both_the_sqlite_and_the_redis_encodings() {
+        assert_eq!(counter_value(&42i64.to_le_bytes()), Some(42));
+        assert_eq!(counter_value(&0i64.to_le_bytes()), Some(0));
+        assert_eq!(counter_value(b"42"), Some(42));
+        assert_eq!(counter_value(b"12345678"), Some(12_345_678));
+        assert_eq!(counter_value(b"-1"), Some(-1));
+        assert_eq!(counter_value(b"x"), None);
+    }
+
+    #[test]
+    fn limit_states_never_report_negative_remaining() {
+        assert_eq!(LimitState::new(10, 3, 5).remaining, 7);
+        assert_eq!(LimitState::new(10, 12, 5).remaining, 0);
+        assert_eq!(LimitState::new(10, -1, 5).remaining, 10);
+    }
+
+    #[test]
+    fn the_ratelimit_fields_follow_the_draft_syntax() {
+        let r = RateLimit {
+            limit: 100,
+            window_seconds: 60,
+        };
+        let q = Quota {
+            limit: 1000,
+            period: Period::Day,
+        };
+        let (rw, qw) = (r.window(NOW), q.window(NOW));
+        assert_eq!(
+            policy_field(Some((&r, &rw)), Some((&q, &qw))).unwrap(),
+            "\"rate\";q=100;w=60, \"quota\";q=1000;w=86400"
+        );
+        let rs = LimitState::new(100, 58, 20);
+        assert_eq!(state_field(Some(&rs), None).unwrap(), "\"rate\";r=42;t=20");
+        assert_eq!(policy_field(None, None), None);
+        assert_eq!(state_field(None, None), None);
+    }
+}

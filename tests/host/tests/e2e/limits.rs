@@ -1,0 +1,345 @@
+//! Rate limits, quotas and IP allowlists: their contract on `/verify` and `/authorize`, the
+//! order of the checks, what consumes a limit, and the 422s of malformed values.
+
+use crate::helpers::{App, Reply};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A window long enough that a test never sees it roll over (see [`clear_of_boundary`]).
+const HOUR: u64 = 3600;
+
+/// Waits, if needed, until the current `window`-second window has at least a minute left,
+/// so that counts made now all fall in one window.
+pub async fn clear_of_boundary(window: u64) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let left = window - now % window;
+    if left < 60 {
+        tokio::time::sleep(Duration::from_secs(left + 1)).await;
+    }
+}
+
+/// `/verify` with an address.
+async fn verify_from(app: &App, secret: &str, ip: Option<&str>, method: Option<&str>) -> Value {
+    let reply = app
+        .send(
+            app.call("POST", "/api/v1/verify")
+                .json(&json!({ "key": secret, "ip": ip, "method": method })),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+/// `/authorize` with the key and, when given, the caller's address.
+async fn authorize_from(app: &App, secret: &str, ip: Option<&str>) -> Reply {
+    let mut call = app
+        .call("GET", "/api/v1/authorize")
+        .header("authorization", &format!("Bearer {secret}"));
+    if let Some(ip) = ip {
+        call = call.header("x-api-client-ip", ip);
+    }
+    app.send(call).await
+}
+
+fn code(answer: &Value) -> &str {
+    answer["code"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn a_key_with_an_allowlist_is_verified_only_from_its_addresses() {
+    let app = App::start();
+    let (key, secret) = app
+        .create_key(json!({
+            "label": "Welyb",
+            "methods": ["employees.read"],
+            "ip_allowlist": ["203.0.113.0/24", "2001:db8::1", "10.1.2.3/8"]
+        }))
+        .await;
+    assert_eq!(
+        key["ip_allowlist"],
+        json!(["203.0.113.0/24", "2001:db8::1/128", "10.0.0.0/8"]),
+        "normalised: a bare address is one host, host bits are cleared"
+    );
+    for (ip, expected) in [
+        (Some("203.0.113.77"), "VALID"),
+        (Some("2001:db8::1"), "VALID"),
+        (Some("::ffff:10.200.0.1"), "VALID"),
+        (Some("203.0.114.1"), "IP_NOT_ALLOWED"),
+        (Some("2001:db8::2"), "IP_NOT_ALLOWED"),
+        (Some("not an address"), "IP_NOT_ALLOWED"),
+        (None, "IP_NOT_ALLOWED"),
+    ] {
+        assert_eq!(code(&verify_from(&app, &secret, ip, None).await), expected, "{ip:?}");
+    }
+    // The address is checked before the method: a stranger learns nothing about the grants.
+    let both = verify_from(&app, &secret, Some("192.0.2.1"), Some("payroll.read")).await;
+    assert_eq!(code(&both), "IP_NOT_ALLOWED");
+    let method = verify_from(&app, &secret, Some("10.0.0.1"), Some("payroll.read")).await;
+    assert_eq!(code(&method), "METHOD_NOT_ALLOWED");
+
+    assert_eq!(authorize_from(&app, &secret, Some("203.0.113.9")).await.status, 204);
+    for ip in [Some("192.0.2.1"), None] {
+        let refused = authorize_from(&app, &secret, ip).await;
+        assert_eq!(refused.status, 403, "{ip:?}");
+        assert_eq!(refused.json()["code"], "IP_NOT_ALLOWED");
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limit_admits_its_limit_per_window_then_answers_429_with_the_draft_fields() {
+    let app = App::start();
+    let (_, secret) = app
+        .create_key(json!({
+            "label": "Welyb",
+            "rate_limit": { "limit": 3, "window_seconds": HOUR }
+        }))
+        .await;
+    clear_of_boundary(HOUR).await;
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let answer = verify_from(&app, &secret, None, None).await;
+        assert_eq!(code(&answer), "VALID");
+        assert_eq!(answer["rate_limit"]["limit"], 3);
+        remaining.push(answer["rate_limit"]["remaining"].as_u64().unwrap());
+    }
+    assert_eq!(remaining, [2, 1, 0]);
+    let limited = verify_from(&app, &secret, None, None).await;
+    assert_eq!(code(&limited), "RATE_LIMITED");
+    assert_eq!(limited["valid"], false);
+    assert_eq!(limited["rate_limit"]["remaining"], 0);
+    let reset = limited["rate_limit"]["reset"].as_u64().unwrap();
+    assert!((1..=HOUR).contains(&reset), "{reset}");
+    assert!(limited.get("quota").is_none(), "the key has no quota");
+
+    let refused = authorize_from(&app, &secret, None).await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.json()["code"], "RATE_LIMITED");
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=HOUR).contains(&retry_after));
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some("\"rate\";q=3;w=3600")
+    );
+    assert_eq!(
+        refused.header("ratelimit"),
+        Some(format!("\"rate\";r=0;t={retry_after}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_quota_admits_its_limit_per_day_and_valid_answers_carry_the_ratelimit_field() {
+    let app = App::start();
+    let (_, secret) = app
+        .create_key(json!({
+            "label": "MyCompanyFile",
+            "quota": { "limit": 2, "period": "day" },
+            "rate_limit": { "limit": 100, "window_seconds": HOUR }
+        }))
+        .await;
+    clear_of_boundary(86_400).await;
+    let first = authorize_from(&app, &secret, None).await;
+    assert_eq!(first.status, 204);
+    assert_eq!(
+        first.header("ratelimit-policy"),
+        Some("\"rate\";q=100;w=3600, \"quota\";q=2;w=86400")
+    );
+    let field = first.header("ratelimit").unwrap();
+    assert!(
+        field.starts_with("\"rate\";r=99;t=") && field.contains(", \"quota\";r=1;t="),
+        "{field}"
+    );
+    assert_eq!(code(&verify_from(&app, &secret, None, None).await), "VALID");
+    let exceeded = verify_from(&app, &secret, None, None).await;
+    assert_eq!(code(&exceeded), "QUOTA_EXCEEDED");
+    assert_eq!(exceeded["quota"]["remaining"], 0);
+    assert_eq!(
+        exceeded["rate_limit"]["remaining"], 98,
+        "a verification the quota refuses does not consume the rate limit"
+    );
+    let refused = authorize_from(&app, &secret, None).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json()["code"], "QUOTA_EXCEEDED");
+}
+
+#[tokio::test]
+async fn only_a_verification_that_passes_every_other_check_consumes_the_limits() {
+    let app = App::start();
+    let (key, secret) = app
+        .create_key(json!({
+            "label": "Welyb",
+            "methods": ["employees.read"],
+            "rate_limit": { "limit": 2, "window_seconds": HOUR },
+            "quota": { "limit": 10, "period": "month" }
+        }))
+        .await;
+    clear_of_boundary(HOUR).await;
+    for _ in 0..5 {
+        let refused = verify_from(&app, &secret, None, Some("payroll.read")).await;
+        assert_eq!(code(&refused), "METHOD_NOT_ALLOWED");
+        assert_eq!(refused["rate_limit"]["remaining"], 2, "read, not consumed");
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            code(&verify_from(&app, &secret, None, Some("employees.read")).await),
+            "VALID"
+        );
+    }
+    for _ in 0..3 {
+        let limited = verify_from(&app, &secret, None, Some("employees.read")).await;
+        assert_eq!(code(&limited), "RATE_LIMITED");
+        assert_eq!(
+            limited["quota"]["remaining"], 8,
+            "a rate-limited verification does not consume the quota"
+        );
+    }
+    // Raising the limit mid-window: the refused verifications were not counted.
+    let id = key["id"].as_str().unwrap();
+    let raised = app
+        .admin(
+            "PATCH",
+            &format!("/api/v1/keys/{id}"),
+            Some(json!({ "rate_limit": { "limit": 3, "window_seconds": HOUR } })),
+        )
+        .await;
+    assert_eq!(raised.status, 200, "{}", raised.text());
+    let answer = verify_from(&app, &secret, None, Some("employees.read")).await;
+    assert_eq!(code(&answer), "VALID");
+    assert_eq!(answer["rate_limit"]["remaining"], 0);
+    // A disabled key reports its limits but consumes nothing.
+    app.admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
+        .await;
+    let disabled = verify_from(&app, &secret, None, None).await;
+    assert_eq!(code(&disabled), "DISABLED");
+    assert_eq!(disabled["quota"]["remaining"], 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_verifications_never_admit_more_than_the_limit() {
+    let app = std::sync::Arc::new(App::start());
+    let (_, secret) = app
+        .create_key(json!({
+            "label": "Burst",
+            "rate_limit": { "limit": 10, "window_seconds": HOUR }
+        }))
+        .await;
+    clear_of_boundary(HOUR).await;
+    let calls = (0..40).map(|_| {
+        let (app, secret) = (app.clone(), secret.clone());
+        tokio::spawn(async move { code(&verify_from(&app, &secret, None, None).await).to_owned() })
+    });
+    let mut valid = 0;
+    for call in calls {
+        let code = call.await.unwrap();
+        assert!(code == "VALID" || code == "RATE_LIMITED", "{code}");
+        valid += usize::from(code == "VALID");
+    }
+    assert_eq!(valid, 10, "exactly the limit is admitted");
+}
+
+#[tokio::test]
+async fn limits_are_returned_everywhere_audited_and_removed_with_null() {
+    let app = App::start();
+    let (key, _) = app.create_key(json!({ "label": "Plain" })).await;
+    assert_eq!(
+        (&key["rate_limit"], &key["quota"], &key["ip_allowlist"]),
+        (&Value::Null, &Value::Null, &json!([]))
+    );
+    let id = key["id"].as_str().unwrap();
+    let path = format!("/api/v1/keys/{id}");
+    let set = app
+        .admin(
+            "PATCH",
+            &path,
+            Some(json!({
+                "rate_limit": { "limit": 50, "window_seconds": 60 },
+                "quota": { "limit": 1000, "period": "month" },
+                "ip_allowlist": ["2001:DB8:0:0::/48"]
+            })),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    let listed = app.admin("GET", "/api/v1/keys", None).await.json();
+    for shown in [set.json(), app.admin("GET", &path, None).await.json(), listed["data"][0].clone()] {
+        assert_eq!(shown["rate_limit"], json!({ "limit": 50, "window_seconds": 60 }));
+        assert_eq!(shown["quota"], json!({ "limit": 1000, "period": "month" }));
+        assert_eq!(shown["ip_allowlist"], json!(["2001:db8::/48"]));
+    }
+    let events = app
+        .admin("GET", &format!("{path}/events"), None)
+        .await
+        .json();
+    let latest = &events["data"][0];
+    assert_eq!(latest["type"], "limits_changed");
+    assert_eq!(latest["changes"]["rate_limit"]["from"], Value::Null);
+    assert_eq!(latest["changes"]["ip_allowlist"]["to"], json!(["2001:db8::/48"]));
+
+    let cleared = app
+        .admin(
+            "PATCH",
+            &path,
+            Some(json!({ "rate_limit": null, "ip_allowlist": null })),
+        )
+        .await
+        .json();
+    assert_eq!(cleared["rate_limit"], Value::Null);
+    assert_eq!(cleared["ip_allowlist"], json!([]));
+    assert_eq!(cleared["quota"]["limit"], 1000, "an absent field is unchanged");
+    // A PATCH that changes nothing records nothing.
+    app.admin("PATCH", &path, Some(json!({ "quota": { "limit": 1000, "period": "month" } })))
+        .await;
+    let events = app
+        .admin("GET", &format!("{path}/events"), None)
+        .await
+        .json();
+    assert_eq!(events["data"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn every_malformed_limit_is_a_422_naming_the_field_and_writes_nothing() {
+    let app = App::start();
+    let (key, secret) = app
+        .create_key(json!({
+            "label": "Welyb",
+            "rate_limit": { "limit": 5, "window_seconds": 60 }
+        }))
+        .await;
+    let id = key["id"].as_str().unwrap();
+    let many: Vec<String> = (0..101).map(|i| format!("10.0.{i}.0/24")).collect();
+    let cases = [
+        (json!({ "rate_limit": { "limit": 0, "window_seconds": 60 } }), "rate_limit.limit"),
+        (json!({ "rate_limit": { "limit": -1, "window_seconds": 60 } }), "rate_limit.limit"),
+        (json!({ "rate_limit": { "limit": 2.5, "window_seconds": 60 } }), "rate_limit.limit"),
+        (json!({ "rate_limit": { "limit": 5, "window_seconds": 0 } }), "rate_limit.window_seconds"),
+        (json!({ "rate_limit": { "limit": 5, "window_seconds": 86_401 } }), "rate_limit.window_seconds"),
+        (json!({ "rate_limit": { "limit": 5 } }), "rate_limit"),
+        (json!({ "rate_limit": "100/min" }), "rate_limit"),
+        (json!({ "quota": { "limit": 5, "period": "week" } }), "quota.period"),
+        (json!({ "quota": { "limit": 0, "period": "day" } }), "quota.limit"),
+        (json!({ "quota": 5 }), "quota"),
+        (json!({ "ip_allowlist": ["10.0.0.300"] }), "ip_allowlist[0]"),
+        (json!({ "ip_allowlist": ["10.0.0.0/33"] }), "ip_allowlist[0]"),
+        (json!({ "ip_allowlist": ["10.0.0.1", "fe80::1%eth0"] }), "ip_allowlist[1]"),
+        (json!({ "ip_allowlist": [""] }), "ip_allowlist[0]"),
+        (json!({ "ip_allowlist": "10.0.0.0/8" }), "ip_allowlist"),
+        (json!({ "ip_allowlist": [42] }), "ip_allowlist"),
+        (json!({ "ip_allowlist": many }), "ip_allowlist"),
+    ];
+    let before = app.dump();
+    for (body, field) in &cases {
+        for (method, path, body) in [
+            ("PATCH", format!("/api/v1/keys/{id}"), body.clone()),
+            (
+                "POST",
+                "/api/v1/keys".to_owned(),
+                json!({ "label": "New" }).as_object().unwrap().clone().into_iter().chain(body.as_object().unwrap().clone()).collect(),
+            ),
+        ] {
+            let reply = app.admin(method, &path, Some(body.clone())).await;
+            assert_eq!(reply.problem(422), "validation_failed");
+            let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+            assert!(detail.starts_with(field), "{method} {body}: {detail}");
+        }
+    }
+    assert_eq!(app.dump(), before, "nothing was written");
+    assert_eq!(code(&verify_from(&app, &secret, None, None).await), "VALID");
+}
