@@ -11,7 +11,10 @@ const HOUR: u64 = 3600;
 /// Waits, if needed, until the current `window`-second window has at least a minute left,
 /// so that counts made now all fall in one window.
 pub async fn clear_of_boundary(window: u64) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let left = window - now % window;
     if left < 60 {
         tokio::time::sleep(Duration::from_secs(left + 1)).await;
@@ -69,7 +72,11 @@ async fn a_key_with_an_allowlist_is_verified_only_from_its_addresses() {
         (Some("not an address"), "IP_NOT_ALLOWED"),
         (None, "IP_NOT_ALLOWED"),
     ] {
-        assert_eq!(code(&verify_from(&app, &secret, ip, None).await), expected, "{ip:?}");
+        assert_eq!(
+            code(&verify_from(&app, &secret, ip, None).await),
+            expected,
+            "{ip:?}"
+        );
     }
     // The address is checked before the method: a stranger learns nothing about the grants.
     let both = verify_from(&app, &secret, Some("192.0.2.1"), Some("payroll.read")).await;
@@ -77,7 +84,12 @@ async fn a_key_with_an_allowlist_is_verified_only_from_its_addresses() {
     let method = verify_from(&app, &secret, Some("10.0.0.1"), Some("payroll.read")).await;
     assert_eq!(code(&method), "METHOD_NOT_ALLOWED");
 
-    assert_eq!(authorize_from(&app, &secret, Some("203.0.113.9")).await.status, 204);
+    assert_eq!(
+        authorize_from(&app, &secret, Some("203.0.113.9"))
+            .await
+            .status,
+        204
+    );
     for ip in [Some("192.0.2.1"), None] {
         let refused = authorize_from(&app, &secret, ip).await;
         assert_eq!(refused.status, 403, "{ip:?}");
@@ -259,8 +271,15 @@ async fn limits_are_returned_everywhere_audited_and_removed_with_null() {
         .await;
     assert_eq!(set.status, 200, "{}", set.text());
     let listed = app.admin("GET", "/api/v1/keys", None).await.json();
-    for shown in [set.json(), app.admin("GET", &path, None).await.json(), listed["data"][0].clone()] {
-        assert_eq!(shown["rate_limit"], json!({ "limit": 50, "window_seconds": 60 }));
+    for shown in [
+        set.json(),
+        app.admin("GET", &path, None).await.json(),
+        listed["data"][0].clone(),
+    ] {
+        assert_eq!(
+            shown["rate_limit"],
+            json!({ "limit": 50, "window_seconds": 60 })
+        );
         assert_eq!(shown["quota"], json!({ "limit": 1000, "period": "month" }));
         assert_eq!(shown["ip_allowlist"], json!(["2001:db8::/48"]));
     }
@@ -271,7 +290,10 @@ async fn limits_are_returned_everywhere_audited_and_removed_with_null() {
     let latest = &events["data"][0];
     assert_eq!(latest["type"], "limits_changed");
     assert_eq!(latest["changes"]["rate_limit"]["from"], Value::Null);
-    assert_eq!(latest["changes"]["ip_allowlist"]["to"], json!(["2001:db8::/48"]));
+    assert_eq!(
+        latest["changes"]["ip_allowlist"]["to"],
+        json!(["2001:db8::/48"])
+    );
 
     let cleared = app
         .admin(
@@ -283,10 +305,17 @@ async fn limits_are_returned_everywhere_audited_and_removed_with_null() {
         .json();
     assert_eq!(cleared["rate_limit"], Value::Null);
     assert_eq!(cleared["ip_allowlist"], json!([]));
-    assert_eq!(cleared["quota"]["limit"], 1000, "an absent field is unchanged");
+    assert_eq!(
+        cleared["quota"]["limit"], 1000,
+        "an absent field is unchanged"
+    );
     // A PATCH that changes nothing records nothing.
-    app.admin("PATCH", &path, Some(json!({ "quota": { "limit": 1000, "period": "month" } })))
-        .await;
+    app.admin(
+        "PATCH",
+        &path,
+        Some(json!({ "quota": { "limit": 1000, "period": "month" } })),
+    )
+    .await;
     let events = app
         .admin("GET", &format!("{path}/events"), None)
         .await
@@ -306,19 +335,46 @@ async fn every_malformed_limit_is_a_422_naming_the_field_and_writes_nothing() {
     let id = key["id"].as_str().unwrap();
     let many: Vec<String> = (0..101).map(|i| format!("10.0.{i}.0/24")).collect();
     let cases = [
-        (json!({ "rate_limit": { "limit": 0, "window_seconds": 60 } }), "rate_limit.limit"),
-        (json!({ "rate_limit": { "limit": -1, "window_seconds": 60 } }), "rate_limit.limit"),
-        (json!({ "rate_limit": { "limit": 2.5, "window_seconds": 60 } }), "rate_limit.limit"),
-        (json!({ "rate_limit": { "limit": 5, "window_seconds": 0 } }), "rate_limit.window_seconds"),
-        (json!({ "rate_limit": { "limit": 5, "window_seconds": 86_401 } }), "rate_limit.window_seconds"),
+        (
+            json!({ "rate_limit": { "limit": 0, "window_seconds": 60 } }),
+            "rate_limit.limit",
+        ),
+        (
+            json!({ "rate_limit": { "limit": -1, "window_seconds": 60 } }),
+            "rate_limit.limit",
+        ),
+        (
+            json!({ "rate_limit": { "limit": 2.5, "window_seconds": 60 } }),
+            "rate_limit.limit",
+        ),
+        (
+            json!({ "rate_limit": { "limit": 5, "window_seconds": 0 } }),
+            "rate_limit.window_seconds",
+        ),
+        (
+            json!({ "rate_limit": { "limit": 5, "window_seconds": 86_401 } }),
+            "rate_limit.window_seconds",
+        ),
         (json!({ "rate_limit": { "limit": 5 } }), "rate_limit"),
         (json!({ "rate_limit": "100/min" }), "rate_limit"),
-        (json!({ "quota": { "limit": 5, "period": "week" } }), "quota.period"),
-        (json!({ "quota": { "limit": 0, "period": "day" } }), "quota.limit"),
+        (
+            json!({ "quota": { "limit": 5, "period": "week" } }),
+            "quota.period",
+        ),
+        (
+            json!({ "quota": { "limit": 0, "period": "day" } }),
+            "quota.limit",
+        ),
         (json!({ "quota": 5 }), "quota"),
         (json!({ "ip_allowlist": ["10.0.0.300"] }), "ip_allowlist[0]"),
-        (json!({ "ip_allowlist": ["10.0.0.0/33"] }), "ip_allowlist[0]"),
-        (json!({ "ip_allowlist": ["10.0.0.1", "fe80::1%eth0"] }), "ip_allowlist[1]"),
+        (
+            json!({ "ip_allowlist": ["10.0.0.0/33"] }),
+            "ip_allowlist[0]",
+        ),
+        (
+            json!({ "ip_allowlist": ["10.0.0.1", "fe80::1%eth0"] }),
+            "ip_allowlist[1]",
+        ),
         (json!({ "ip_allowlist": [""] }), "ip_allowlist[0]"),
         (json!({ "ip_allowlist": "10.0.0.0/8" }), "ip_allowlist"),
         (json!({ "ip_allowlist": [42] }), "ip_allowlist"),
@@ -331,7 +387,13 @@ async fn every_malformed_limit_is_a_422_naming_the_field_and_writes_nothing() {
             (
                 "POST",
                 "/api/v1/keys".to_owned(),
-                json!({ "label": "New" }).as_object().unwrap().clone().into_iter().chain(body.as_object().unwrap().clone()).collect(),
+                json!({ "label": "New" })
+                    .as_object()
+                    .unwrap()
+                    .clone()
+                    .into_iter()
+                    .chain(body.as_object().unwrap().clone())
+                    .collect(),
             ),
         ] {
             let reply = app.admin(method, &path, Some(body.clone())).await;

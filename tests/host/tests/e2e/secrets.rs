@@ -6,6 +6,7 @@ use crate::helpers::{App, Reply, admin_token, key_like_strings, shows_secret};
 use keys_domain::key::KeyHash;
 use keys_domain::record::{RECORDS_MARKER_KEY, RecordView};
 use keys_domain::time::Timestamp;
+use keys_domain::usage::USAGE_PREFIX;
 use serde_json::{Value, json};
 use spin_test_host::Fault;
 use std::collections::BTreeSet;
@@ -135,7 +136,10 @@ fn assert_stores_hold_hashes_only(app: &App, secrets: &[String], live: &[&String
     let mut texts = vec![sqlite.clone()];
     for (name, value) in &kv {
         assert!(
-            name.starts_with("vk:") || name.starts_with("used:") || name == RECORDS_MARKER_KEY,
+            name.starts_with("vk:")
+                || name.starts_with("used:")
+                || name.starts_with(USAGE_PREFIX)
+                || name == RECORDS_MARKER_KEY,
             "{when}: unexpected key-value entry {name}"
         );
         texts.push(name.clone());

@@ -386,3 +386,57 @@ async fn the_health_route_of_a_new_deployment_says_there_is_nothing_to_verify() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_edges_on_one_redis_together_admit_no_more_than_the_limit_and_count_every_verification()
+{
+    // One edge through Spin's key-value API (wasi:keyvalue increment on Redis), the other
+    // direct (INCRBY): both count in the same Redis counters.
+    let t = Topology::start(Via::Direct, [Via::SpinKeyValue, Via::Direct]);
+    let (key, secret) = t
+        .admin
+        .create_key(json!({
+            "label": "Burst",
+            "rate_limit": { "limit": 25, "window_seconds": 3600 },
+            "quota": { "limit": 1000, "period": "day" }
+        }))
+        .await;
+    let id = id_of(&key);
+    crate::limits::clear_of_boundary(86_400).await;
+    let calls: Vec<_> = (0..80)
+        .map(|i| {
+            let (edge, secret) = (t.edges[i % 2].clone(), secret.clone());
+            tokio::spawn(async move { edge.code(&secret, None, None).await })
+        })
+        .collect();
+    let mut valid = 0;
+    for call in calls {
+        let code = call.await.unwrap();
+        assert!(code == "VALID" || code == "RATE_LIMITED", "{code}");
+        valid += usize::from(code == "VALID");
+    }
+    assert_eq!(valid, 25, "the two edges together admit exactly the limit");
+    let after = t.edges[0].verify(&secret, None, None).await;
+    assert_eq!(after["code"], "RATE_LIMITED");
+    assert_eq!(
+        after["quota"]["remaining"], 975,
+        "only the admitted verifications consumed the quota"
+    );
+
+    // Both edges' batches reach the same counters; the admin node reads them.
+    let path = format!("/api/v1/keys/{id}/usage");
+    let expected = json!({ "VALID": 25, "RATE_LIMITED": 56 });
+    let start = Instant::now();
+    loop {
+        let usage = t.admin.admin("GET", &path, None).await.json();
+        let counts = &usage["data"].as_array().unwrap().last().unwrap()["counts"];
+        if *counts == expected {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the edges' counts never added up: {counts}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,191 @@
+//! Usage analytics: every verification attributed to a key is counted by code, per hour and
+//! per day, summed over every key, and shown in the key list.
+
+use crate::helpers::App;
+use keys_domain::time::Timestamp;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// How long counts may take to be written: verify-key writes its batches 500 ms after the
+/// first verification they hold.
+const COUNTING_DELAY: Duration = Duration::from_secs(10);
+
+/// Polls `path` until `ready` holds for its JSON answer, within [`COUNTING_DELAY`].
+async fn eventually(app: &App, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let reply = app.admin("GET", path, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        let answer = reply.json();
+        if ready(&answer) {
+            return answer;
+        }
+        assert!(
+            start.elapsed() < COUNTING_DELAY,
+            "{path} never showed the counts: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The counts of the last bucket of a usage answer.
+fn last_counts(usage: &Value) -> Value {
+    usage["data"].as_array().unwrap().last().unwrap()["counts"].clone()
+}
+
+#[tokio::test]
+async fn every_verification_of_a_key_is_counted_by_code_per_hour_and_per_day() {
+    let app = App::start();
+    let (key, secret) = app
+        .create_key(json!({ "label": "Welyb", "methods": ["employees.read"] }))
+        .await;
+    let (other, other_secret) = app.create_key(json!({ "label": "Other" })).await;
+    let id = key["id"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            app.code(&secret, Some("employees.read"), None).await,
+            "VALID"
+        );
+    }
+    assert_eq!(
+        app.code(&secret, Some("payroll.read"), None).await,
+        "METHOD_NOT_ALLOWED"
+    );
+    assert_eq!(app.code(&other_secret, None, None).await, "VALID");
+    // Unknown keys are attributed to no key.
+    assert_eq!(
+        app.code(
+            "ingk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            None,
+            None
+        )
+        .await,
+        "NOT_FOUND"
+    );
+    let expected = json!({ "VALID": 3, "METHOD_NOT_ALLOWED": 1 });
+
+    let hourly = eventually(&app, &format!("/api/v1/keys/{id}/usage"), |u| {
+        last_counts(u) == expected
+    })
+    .await;
+    assert_eq!(hourly["granularity"], "hour");
+    let buckets = hourly["data"].as_array().unwrap();
+    assert_eq!(buckets.len(), 48, "the last 48 hours, oldest first");
+    assert!(
+        buckets[..47].iter().all(|b| b["counts"] == json!({})),
+        "{hourly}"
+    );
+    assert!(
+        buckets
+            .windows(2)
+            .all(|w| w[0]["start"].as_str() < w[1]["start"].as_str())
+    );
+    assert_eq!(buckets[47]["start"].as_str().unwrap()[14..], *"00:00Z");
+
+    let daily = app
+        .admin(
+            "GET",
+            &format!("/api/v1/keys/{id}/usage?granularity=day"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(daily["data"].as_array().unwrap().len(), 30);
+    assert_eq!(last_counts(&daily), expected);
+    assert!(
+        daily["data"][29]["start"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00Z")
+    );
+
+    let all = eventually(&app, "/api/v1/usage", |u| {
+        last_counts(u) == json!({ "VALID": 4, "METHOD_NOT_ALLOWED": 1 })
+    })
+    .await;
+    assert_eq!(
+        all["top_keys"],
+        json!([
+            { "key_id": id, "label": "Welyb", "requests": 4 },
+            { "key_id": other["id"], "label": "Other", "requests": 1 },
+        ])
+    );
+
+    let listed = app.admin("GET", "/api/v1/keys", None).await.json();
+    let requests: Vec<(&str, u64)> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["label"].as_str().unwrap(),
+                k["requests_24h"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(requests, [("Other", 1), ("Welyb", 4)]);
+    let shown = app
+        .admin("GET", &format!("/api/v1/keys/{id}"), None)
+        .await
+        .json();
+    assert!(shown["last_used_at"].is_string(), "{shown}");
+}
+
+#[tokio::test]
+async fn usage_ranges_are_checked_and_usage_is_for_administrators_only() {
+    let app = App::start();
+    let (key, _) = app.create_key(json!({ "label": "Welyb" })).await;
+    let id = key["id"].as_str().unwrap();
+    let range = app
+        .admin(
+            "GET",
+            &format!("/api/v1/keys/{id}/usage?from=2020-01-01T00:00:00Z&granularity=day"),
+            None,
+        )
+        .await;
+    assert_eq!(range.problem(400), "invalid_request");
+    for query in [
+        "granularity=minute",
+        "from=yesterday",
+        "to=2999-01-01T00:00:00Z",
+        "limit=5",
+    ] {
+        let reply = app
+            .admin("GET", &format!("/api/v1/keys/{id}/usage?{query}"), None)
+            .await;
+        assert_eq!(reply.problem(400), "invalid_request", "{query}");
+    }
+    let narrow = app
+        .admin(
+            "GET",
+            &format!(
+                "/api/v1/keys/{id}/usage?granularity=hour&from={}",
+                hour_ago()
+            ),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(narrow["data"].as_array().unwrap().len(), 2);
+
+    let unknown = app.admin("GET", "/api/v1/keys/key_nope/usage", None).await;
+    assert_eq!(unknown.problem(404), "not_found");
+    let post = app.admin("POST", "/api/v1/usage", None).await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET"));
+    for path in [
+        "/api/v1/usage".to_owned(),
+        format!("/api/v1/keys/{id}/usage"),
+    ] {
+        let anonymous = app.send(app.call("GET", &path)).await;
+        assert_eq!(anonymous.status, 401, "{path}");
+        let no_right = crate::helpers::token_with(json!({ "sub": "someone", "rights": [] }));
+        let refused = app.send(app.call("GET", &path).bearer(&no_right)).await;
+        assert_eq!(refused.status, 403, "{path}");
+    }
+}
+
+/// An instant an hour ago, RFC 3339.
+fn hour_ago() -> String {
+    Timestamp::now().plus_seconds(-3600).to_string()
+}
