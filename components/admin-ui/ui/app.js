@@ -16,9 +16,8 @@ function t(key, vars = {}) {
   return value.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
-/** Builds an element: h("button", {class: "primary", onclick}, "text", child…). */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
+/** Gives `el` its attributes (`on…` are listeners) and children. */
+function build(el, attrs, children) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === false || value === null || value === undefined) continue;
     if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
@@ -32,10 +31,35 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Builds an element: h("button", {class: "primary", onclick}, "text", child…). */
+function h(tag, attrs = {}, ...children) {
+  return build(document.createElement(tag), attrs, children);
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Builds an SVG element, as h() does an HTML one. */
+function svg(tag, attrs = {}, ...children) {
+  return build(document.createElementNS(SVG_NS, tag), attrs, children);
+}
+
+function locale() {
+  return state.lang === "fr" ? "fr-FR" : "en-GB";
+}
+
 function formatDate(value) {
   if (!value) return null;
-  return new Intl.DateTimeFormat(state.lang === "fr" ? "fr-FR" : "en-GB", { dateStyle: "medium", timeStyle: "short" })
-    .format(new Date(value));
+  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(value));
+}
+
+function formatNumber(n) {
+  return new Intl.NumberFormat(locale()).format(n);
+}
+
+/** A count with its noun in the screen's language: plural("requests", 3) → "3 requêtes". */
+function plural(key, n) {
+  const forms = t(key);
+  return (forms[new Intl.PluralRules(locale()).select(n)] ?? forms.other).replace("{n}", formatNumber(n));
 }
 
 function announce(message, isError = false) {
@@ -168,24 +192,29 @@ function showSecret(secret, then) {
 function addKeyDialog() {
   const error = h("p", { class: "error", id: "label-error", role: "alert" });
   const input = h("input", { type: "text", id: "label", name: "label", required: true, maxlength: 200, autocomplete: "off", "aria-describedby": "label-help label-error" });
+  const limits = limitFields(null);
   let d;
   const form = h("form", {
     novalidate: true, // our own message, in the page's language, read by screen readers
     onsubmit: async (e) => {
       e.preventDefault();
       const label = input.value.trim();
+      error.textContent = "";
       if (!label) { error.textContent = t("labelRequired"); input.focus(); return; }
+      const changes = limits.changes();
+      if (!changes) return;
       try {
-        const created = await api("POST", "/keys", { label });
+        const created = await api("POST", "/keys", { label, ...changes });
         d.close();
         showSecret(created.key, () => { location.hash = `#/keys/${created.id}`; });
       } catch (err) {
-        if (err instanceof ApiError && (err.status === 422 || err.status === 400)) { error.textContent = err.message; input.focus(); } else { d.close(); fail(err); }
+        if (!isRefusal(err)) { d.close(); fail(err); } else if (!limits.showRefusal(err)) { error.textContent = err.message; input.focus(); }
       }
     },
   },
   h("label", { for: "label" }, t("labelField")), input,
   h("p", { class: "muted", id: "label-help" }, t("labelHelp")), error,
+  h("details", {}, h("summary", {}, t("limitsOptional")), limits.element),
   h("p", { class: "actions" }, h("button", { class: "primary", type: "submit" }, t("save")), h("button", { type: "button", onclick: () => d.close() }, t("cancel"))));
   d = dialog(t("addTitle"), form);
   input.focus();
@@ -223,7 +252,8 @@ async function listView() {
     h("option", { value: "leaked" }, t("leakedFilter")));
   const tbody = h("tbody");
   const table = h("table", {}, h("thead", {}, h("tr", {},
-    [t("colLabel"), t("colKey"), t("colStatus"), t("colCreated"), t("colLastUsed"), t("colExpires")].map((c) => h("th", { scope: "col" }, c)))), tbody);
+    [t("colLabel"), t("colKey"), t("colStatus"), t("colCreated"), t("colLastUsed"), t("colExpires")].map((c) => h("th", { scope: "col" }, c)),
+    h("th", { scope: "col", class: "num" }, t("colRequests")))), tbody);
   const empty = h("div", { class: "panel empty", hidden: true });
   const more = h("button", { type: "button", hidden: true }, t("more"));
   let cursor = null;
@@ -244,7 +274,8 @@ async function listView() {
           h("td", { "data-label": t("colStatus") }, badge(key.status), leakFlag(key)),
           h("td", { "data-label": t("colCreated") }, formatDate(key.created_at), h("br"), h("span", { class: "muted" }, t("by", { name: key.created_by.name || key.created_by.id }))),
           h("td", { "data-label": t("colLastUsed") }, formatDate(key.last_used_at) || t("never")),
-          h("td", { "data-label": t("colExpires") }, formatDate(key.expires_at) || t("none"))));
+          h("td", { "data-label": t("colExpires") }, formatDate(key.expires_at) || t("none")),
+          h("td", { "data-label": t("colRequests"), class: "num" }, formatNumber(key.requests_24h))));
       }
       cursor = page.next_cursor;
       more.hidden = !cursor;
@@ -274,6 +305,248 @@ async function listView() {
     table, empty, h("p", {}, more));
   await load(true, true);
   return view;
+}
+
+// ---------- usage limits ----------
+
+const MAX_WINDOW_SECONDS = 86400;
+const MAX_ALLOWLIST = 100;
+const WINDOW_PRESETS = [60, 3600, 86400];
+
+/** The rate limit, quota and IP allowlist inputs, filled from `key` (none for a new key).
+ *  `changes()` checks them and answers the fields that differ from what the inputs first
+ *  held, or null after showing what is wrong; `showRefusal(error)` puts a refusal's detail
+ *  next to the field it names and says whether it found one. */
+function limitFields(key) {
+  const rate = key?.rate_limit;
+  const quota = key?.quota;
+  const rateOn = h("input", { type: "checkbox", id: "rate-on", checked: Boolean(rate) });
+  const rateLimit = h("input", { type: "number", id: "rate-limit", min: 1, step: 1, value: rate?.limit });
+  const rateWindow = h("input", { type: "number", id: "rate-window", min: 1, max: MAX_WINDOW_SECONDS, step: 1, value: rate?.window_seconds ?? 60 });
+  const quotaOn = h("input", { type: "checkbox", id: "quota-on", checked: Boolean(quota) });
+  const quotaLimit = h("input", { type: "number", id: "quota-limit", min: 1, step: 1, value: quota?.limit });
+  const quotaPeriod = h("select", { id: "quota-period" },
+    ["day", "month"].map((period) => h("option", { value: period, selected: quota?.period === period }, t(`periodOptions.${period}`))));
+  const ipList = h("textarea", { id: "ip-allowlist", rows: 4, spellcheck: "false", autocomplete: "off", class: "mono" }, (key?.ip_allowlist ?? []).join("\n"));
+
+  const errors = new Map(); // input → the message shown under it
+  function labelled(text, input, help) {
+    const error = h("p", { class: "error", id: `${input.id}-error`, role: "alert" });
+    errors.set(input, error);
+    input.setAttribute("aria-describedby", help ? `${input.id}-help ${error.id}` : error.id);
+    return h("div", { class: "field" }, h("label", { for: input.id }, text), input,
+      help ? h("p", { class: "muted", id: `${input.id}-help` }, help) : null, error);
+  }
+  function switched(checkbox, text, body) {
+    const sync = () => { body.hidden = !checkbox.checked; };
+    checkbox.addEventListener("change", sync);
+    sync();
+    return [h("label", { class: "toggle", for: checkbox.id }, checkbox, text), body];
+  }
+  const presets = h("p", { class: "presets", role: "group", "aria-labelledby": "rate-presets" },
+    h("span", { class: "muted", id: "rate-presets" }, t("ratePresets")),
+    WINDOW_PRESETS.map((seconds) => h("button", { type: "button", onclick: () => { rateWindow.value = seconds; } }, t(`presets.${seconds}`))));
+  const element = h("div", { class: "limits" },
+    h("fieldset", { id: "rate" }, h("legend", {}, t("rateTitle")),
+      switched(rateOn, t("rateOn"), h("div", {}, h("div", { class: "field-row" }, labelled(t("rateLimit"), rateLimit), labelled(t("rateWindow"), rateWindow)), presets))),
+    h("fieldset", { id: "quota" }, h("legend", {}, t("quotaTitle")),
+      switched(quotaOn, t("quotaOn"), h("div", { class: "field-row" }, labelled(t("quotaLimit"), quotaLimit), labelled(t("quotaPeriod"), quotaPeriod)))),
+    h("fieldset", { id: "ip" }, h("legend", {}, t("ipTitle")), labelled(t("ipField"), ipList, t("ipHelp"))));
+
+  const whole = (input) => (/^\d+$/.test(input.value.trim()) ? Number(input.value) : NaN);
+  const collect = () => ({
+    rate_limit: rateOn.checked ? { limit: whole(rateLimit), window_seconds: whole(rateWindow) } : null,
+    quota: quotaOn.checked ? { limit: whole(quotaLimit), period: quotaPeriod.value } : null,
+    ip_allowlist: ipList.value.split("\n").map((line) => line.trim()).filter(Boolean),
+  });
+  const initial = collect();
+
+  function clear() {
+    for (const [input, error] of errors) { error.textContent = ""; input.removeAttribute("aria-invalid"); }
+  }
+  function mark(input, message) {
+    errors.get(input).textContent = message;
+    input.setAttribute("aria-invalid", "true");
+  }
+  function reveal(input) {
+    input.closest("details")?.setAttribute("open", "");
+    input.focus();
+  }
+  function changes() {
+    clear();
+    const values = collect();
+    const { rate_limit: r, quota: q, ip_allowlist: ips } = values;
+    if (r && !(r.limit >= 1)) mark(rateLimit, t("integerRequired"));
+    if (r && !(r.window_seconds >= 1 && r.window_seconds <= MAX_WINDOW_SECONDS)) mark(rateWindow, t("windowRange"));
+    if (q && !(q.limit >= 1)) mark(quotaLimit, t("integerRequired"));
+    if (ips.length > MAX_ALLOWLIST) mark(ipList, t("ipTooMany", { count: ips.length }));
+    const wrong = [...errors.keys()].find((input) => input.hasAttribute("aria-invalid"));
+    if (wrong) { reveal(wrong); return null; }
+    return Object.fromEntries(Object.entries(values).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(initial[name])));
+  }
+  // The server names the field first in its detail (`ip_allowlist[1]: …`,
+  // `rate_limit.window_seconds must be …`); the most specific names come first here.
+  const named = [["rate_limit.window_seconds", rateWindow], ["rate_limit", rateLimit], ["quota.period", quotaPeriod], ["quota", quotaLimit], ["ip_allowlist", ipList]];
+  function showRefusal(error) {
+    const input = named.find(([name]) => error.message.includes(name))?.[1];
+    if (!input) return false;
+    clear();
+    mark(input, t("refused", { detail: error.message }));
+    reveal(input);
+    return true;
+  }
+  return { element, changes, showRefusal };
+}
+
+/** A refusal of the content sent (shown next to the fields), rather than a failure. */
+function isRefusal(error) {
+  return error instanceof ApiError && (error.status === 422 || error.status === 400);
+}
+
+function describeRate(rate) {
+  if (!rate) return t("none");
+  const per = WINDOW_PRESETS.includes(rate.window_seconds) ? t(`ratePer.${rate.window_seconds}`) : t("ratePerSeconds", { n: formatNumber(rate.window_seconds) });
+  return `${plural("requests", rate.limit)} ${per}`;
+}
+
+function describeQuota(quota) {
+  return quota ? `${plural("requests", quota.limit)} ${t(`periods.${quota.period}`)}` : t("noQuota");
+}
+
+function describeAllowlist(list) {
+  return list.length ? h("span", { class: "mono" }, list.join(", ")) : t("ipAny");
+}
+
+/** The key page's form of its usage limits; `saved` receives the key as the server answers it. */
+function limitsPanel(key, saved) {
+  const fields = limitFields(key);
+  const error = h("p", { class: "error", role: "alert" });
+  return h("form", {
+    class: "panel", id: "limits", novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = "";
+      const changes = fields.changes();
+      if (!changes) return;
+      if (Object.keys(changes).length === 0) { announce(t("noChanges")); return; }
+      try {
+        const updated = await api("PATCH", `/keys/${key.id}`, changes);
+        announce(t("saved"));
+        saved(updated);
+      } catch (err) {
+        if (!isRefusal(err)) fail(err);
+        else if (!fields.showRefusal(err)) error.textContent = t("refused", { detail: err.message });
+      }
+    },
+  }, h("h2", {}, t("limitsTitle")), fields.element, error,
+  h("p", {}, h("button", { class: "primary", type: "submit", id: "limits-save" }, t("limitsSave"))));
+}
+
+// ---------- usage chart ----------
+
+/** Verification codes in the order the bars stack them (bottom first). */
+const CODES = ["VALID", "METHOD_NOT_ALLOWED", "COMPANY_NOT_ALLOWED", "IP_NOT_ALLOWED", "RATE_LIMITED", "QUOTA_EXCEEDED", "EXPIRED", "DISABLED"];
+const CHART = { width: 720, height: 240, left: 48, right: 8, top: 12, bottom: 40 };
+
+function codeName(code) {
+  return TEXTS[state.lang].codes[code] ?? code;
+}
+
+function byCodeOrder(a, b) {
+  const rank = (code) => (CODES.includes(code) ? CODES.indexOf(code) : CODES.length);
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
+/** The axis step: the smallest whole 1, 2 or 5 × 10ⁿ that covers `max` in four steps. */
+function axisStep(max) {
+  const rough = Math.max(1, max / 4);
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  return [1, 2, 5, 10].map((m) => m * magnitude).find((step) => step >= rough);
+}
+
+/** The stacked bar chart of a usage answer (hourly or daily buckets), or its empty state. */
+function usageChart(usage) {
+  const hourly = usage.granularity === "hour";
+  const buckets = usage.data.map((b) => ({ start: new Date(b.start), counts: b.counts, total: Object.values(b.counts).reduce((a, n) => a + n, 0) }));
+  const sums = {};
+  for (const b of buckets) for (const [code, n] of Object.entries(b.counts)) sums[code] = (sums[code] ?? 0) + n;
+  const codes = Object.keys(sums).sort(byCodeOrder);
+  const total = buckets.reduce((a, b) => a + b.total, 0);
+  if (total === 0) return h("p", { class: "empty muted" }, t("usageEmpty"));
+
+  const { width, height, left, right, top, bottom } = CHART;
+  const plotWidth = width - left - right;
+  const plotHeight = height - top - bottom;
+  const peak = Math.max(...buckets.map((b) => b.total));
+  const step = axisStep(peak);
+  const ceiling = step * Math.ceil(peak / step);
+  const y = (v) => top + plotHeight - (v / ceiling) * plotHeight;
+  const slot = plotWidth / buckets.length;
+  const barWidth = Math.max(1, slot * 0.72);
+
+  // Hours read in the viewer's time zone; days are UTC days and read as such.
+  const tick = new Intl.DateTimeFormat(locale(), hourly ? { hour: "2-digit", minute: "2-digit" } : { day: "numeric", month: "short", timeZone: "UTC" });
+  const tickDay = new Intl.DateTimeFormat(locale(), { day: "numeric", month: "short" });
+  const when = new Intl.DateTimeFormat(locale(), hourly ? { dateStyle: "medium", timeStyle: "short" } : { dateStyle: "full", timeZone: "UTC" });
+  const labelled = (b, i) => (hourly ? b.start.getHours() % 6 === 0 : (buckets.length - 1 - i) % 5 === 0);
+  const breakdown = (counts) => codes.filter((c) => counts[c]).map((c) => `${codeName(c)} ${formatNumber(counts[c])}`).join(", ");
+
+  const chart = svg("svg", {
+    class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `${t(hourly ? "usageSummaryHours" : "usageSummaryDays", { total: plural("verifications", total) })} (${breakdown(sums)}).`,
+  });
+  for (let v = 0; v <= ceiling; v += step) {
+    chart.append(svg("line", { class: v ? "grid" : "axis", x1: left, x2: width - right, y1: y(v), y2: y(v) }),
+      svg("text", { class: "tick", x: left - 6, y: y(v), "text-anchor": "end", "dominant-baseline": "middle" }, formatNumber(v)));
+  }
+  let dated = false; // hourly ticks name the day at midnight and on the first tick
+  buckets.forEach((b, i) => {
+    const x = left + i * slot;
+    const bar = svg("g", { class: "bar" },
+      svg("title", {}, `${hourly ? when.formatRange(b.start, new Date(b.start.getTime() + 3600e3)) : when.format(b.start)} — ${plural("verifications", b.total)}${b.total ? ` (${breakdown(b.counts)})` : ""}`),
+      svg("rect", { class: "hit", x, y: top, width: slot, height: plotHeight }));
+    let base = 0;
+    for (const code of codes.filter((c) => b.counts[c])) {
+      const n = b.counts[code];
+      bar.append(svg("rect", { class: `seg code-${code}`, x: x + (slot - barWidth) / 2, y: y(base + n), width: barWidth, height: y(base) - y(base + n) }));
+      base += n;
+    }
+    chart.append(bar);
+    if (!labelled(b, i)) return;
+    const label = svg("text", { class: "tick", x: x + slot / 2, y: top + plotHeight + 16, "text-anchor": "middle" }, tick.format(b.start));
+    if (hourly && (!dated || b.start.getHours() === 0)) {
+      label.append(svg("tspan", { x: x + slot / 2, dy: 14 }, tickDay.format(b.start)));
+      dated = true;
+    }
+    chart.append(label);
+  });
+  return h("div", {},
+    h("p", { class: "total" }, t("usageTotal", { total: plural("verifications", total) })),
+    h("div", { class: "chart-wrap" }, chart),
+    h("ul", { class: "legend", "aria-label": t("usageLegend") }, codes.map((code) => h("li", {},
+      h("span", { class: `swatch code-${code}`, "aria-hidden": "true" }), codeName(code), " ", h("span", { class: "muted" }, formatNumber(sums[code]))))),
+    hourly ? null : h("p", { class: "muted" }, t("usageUtc")));
+}
+
+/** The key page's usage panel: the chart over the last 48 hours or the last 30 days. */
+function usagePanel(key) {
+  const host = h("div", { class: "chart-host", "aria-live": "polite" }, h("p", { class: "muted" }, t("loading")));
+  const choice = (granularity, text, checked) => h("label", { for: `usage-${granularity}` },
+    h("input", { type: "radio", name: "granularity", id: `usage-${granularity}`, value: granularity, checked, onchange: load }), text);
+  const range = h("fieldset", { class: "segmented" }, h("legend", { class: "sr-only" }, t("usageRange")),
+    choice("hour", t("usageHours"), true), choice("day", t("usageDays"), false));
+  let latest = 0; // only the answer to the latest request is drawn
+  async function load() {
+    const request = ++latest;
+    const granularity = range.querySelector("input:checked").value;
+    host.setAttribute("aria-busy", "true");
+    try {
+      const usage = await api("GET", `/keys/${key.id}/usage?granularity=${granularity}`);
+      if (request === latest) host.replaceChildren(usageChart(usage));
+    } catch (err) { fail(err); } finally { if (request === latest) host.removeAttribute("aria-busy"); }
+  }
+  load();
+  return h("section", { class: "panel", id: "usage" }, h("h2", {}, t("usageTitle")), range, host);
 }
 
 // ---------- key detail ----------
@@ -432,22 +705,8 @@ function deleteDialog(key) {
   input.focus();
 }
 
-async function detailView(id) {
-  let key;
-  try { key = await api("GET", `/keys/${encodeURIComponent(id)}`); } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return h("section", { class: "panel" }, h("h1", {}, t("notFound")), h("p", {}, h("a", { href: "#/" }, t("back"))));
-    throw err;
-  }
-  const catalog = await loadCatalog();
-  const permissions = { methods: key.methods, companies: key.companies };
-  const section = h("section", {});
-  const permissionsHost = h("div", {});
-
-  const refreshPermissions = (updated) => {
-    permissionsHost.replaceChildren(methodsPanel(key, updated, catalog, refreshPermissions), companiesPanel(key, updated, refreshPermissions));
-  };
-  refreshPermissions(permissions);
-
+/** The key's facts and its lifecycle actions. */
+function factsPanel(key) {
   const toggleStatus = async () => {
     try {
       const action = key.status === "active" ? "deactivate" : "activate";
@@ -457,25 +716,59 @@ async function detailView(id) {
     } catch (err) { fail(err); }
   };
   const f = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
-  section.append(
+  return h("div", { class: "panel" },
+    h("dl", { class: "facts" },
+      f(t("facts.hint"), h("span", { class: "mono" }, key.hint)),
+      f(t("facts.status"), [badge(key.status), ...(leakFlag(key) || [])]),
+      f(t("facts.created"), [formatDate(key.created_at), " ", t("by", { name: key.created_by.name || key.created_by.id })]),
+      f(t("facts.lastUsed"), formatDate(key.last_used_at) || t("never")),
+      f(t("facts.expires"), formatDate(key.expires_at) || t("none")),
+      f(t("facts.rateLimit"), describeRate(key.rate_limit)),
+      f(t("facts.quota"), describeQuota(key.quota)),
+      f(t("facts.ipAllowlist"), describeAllowlist(key.ip_allowlist))),
+    h("p", { class: "actions" },
+      h("button", { type: "button", onclick: () => regenerateDialog(key) }, t("regenerate")),
+      h("button", { type: "button", onclick: toggleStatus }, t(key.status === "active" ? "deactivate" : "activate")),
+      h("button", { type: "button", class: "danger", onclick: () => deleteDialog(key) }, t("delete"))));
+}
+
+async function detailView(id) {
+  let key;
+  try { key = await api("GET", `/keys/${encodeURIComponent(id)}`); } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return h("section", { class: "panel" }, h("h1", {}, t("notFound")), h("p", {}, h("a", { href: "#/" }, t("back"))));
+    throw err;
+  }
+  const catalog = await loadCatalog();
+  const permissions = { methods: key.methods, companies: key.companies };
+  const permissionsHost = h("div", {});
+  const refreshPermissions = (updated) => {
+    permissionsHost.replaceChildren(methodsPanel(key, updated, catalog, refreshPermissions), companiesPanel(key, updated, refreshPermissions));
+  };
+  refreshPermissions(permissions);
+
+  // The facts and the limits form show the key as the server last answered it.
+  const factsHost = h("div", {});
+  const limitsHost = h("div", {});
+  const showKey = (shown) => {
+    factsHost.replaceChildren(factsPanel(shown));
+    limitsHost.replaceChildren(limitsPanel(shown, limitsSaved));
+  };
+  const limitsSaved = (updated) => {
+    showKey(updated);
+    document.getElementById("limits-save").focus();
+  };
+  showKey(key);
+
+  return h("section", {},
     h("p", {}, h("a", { href: "#/" }, "← ", t("back"))),
     h("h1", {}, key.label),
     ...(key.leak ? [leakBanner(key.leak)] : []),
-    h("div", { class: "panel" },
-      h("dl", { class: "facts" },
-        f(t("facts.hint"), h("span", { class: "mono" }, key.hint)),
-        f(t("facts.status"), [badge(key.status), ...(leakFlag(key) || [])]),
-        f(t("facts.created"), [formatDate(key.created_at), " ", t("by", { name: key.created_by.name || key.created_by.id })]),
-        f(t("facts.lastUsed"), formatDate(key.last_used_at) || t("never")),
-        f(t("facts.expires"), formatDate(key.expires_at) || t("none"))),
-      h("p", { class: "actions" },
-        h("button", { type: "button", onclick: () => regenerateDialog(key) }, t("regenerate")),
-        h("button", { type: "button", onclick: toggleStatus }, t(key.status === "active" ? "deactivate" : "activate")),
-        h("button", { type: "button", class: "danger", onclick: () => deleteDialog(key) }, t("delete")))),
+    factsHost,
+    usagePanel(key),
+    limitsHost,
     h("h2", {}, t("permissionsTitle")),
     permissionsHost,
     await historyPanel(key));
-  return section;
 }
 
 // ---------- routing ----------
