@@ -356,6 +356,198 @@ test("a key reported as leaked shows the banner with the place, and a flag in th
   await page.getByLabel("Statut").selectOption("");
 });
 
+/** Retries `probe` until it answers something truthy, and answers that: usage counts reach
+ *  the API about a second after the verifications (the edges batch them). */
+async function eventually(what, probe, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A key's verifications over the default hourly range, summed by code. */
+async function usageByCode(id) {
+  const { status, body } = await api("GET", `/keys/${id}/usage?granularity=hour`);
+  assert.equal(status, 200);
+  const sums = {};
+  for (const bucket of body.data) for (const [code, n] of Object.entries(bucket.counts)) sums[code] = (sums[code] ?? 0) + n;
+  return sums;
+}
+
+/** Opens a key's page as after a reload: a fresh document, the token handed over again. */
+async function reopen(id) {
+  await page.goto("about:blank");
+  await page.goto(`${base}/#token=${ADMIN}`);
+  await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+  await page.goto(`${base}/#/keys/${id}`);
+  await page.locator("#limits").waitFor();
+}
+
+/** Clicks "Enregistrer les limites" and answers the PATCH it sent (its body and status). */
+async function saveLimits() {
+  const answered = page.waitForResponse((r) => /\/api\/v1\/keys\/key_\w+$/.test(r.url()) && r.request().method() === "PATCH");
+  await page.getByRole("button", { name: "Enregistrer les limites" }).click();
+  const response = await answered;
+  return { sent: response.request().postDataJSON(), status: response.status() };
+}
+
+let limitedId;
+
+test("a key's rate limit, quota and IP allowlist are edited on its page and read back after a reload", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "MyCompanyFile limites" });
+  limitedId = created.id;
+  await page.goto(`${base}/#/keys/${limitedId}`);
+  await page.locator("#usage").getByText("Aucune vérification sur la période").waitFor();
+  const facts = page.locator(".facts");
+  assert.equal(await facts.getByText("Toutes les adresses").count(), 1, "no allowlist: any address");
+
+  await page.getByLabel("Limiter le débit").check();
+  await page.getByLabel("Requêtes par fenêtre").fill("100");
+  await page.getByLabel("Durée de la fenêtre (secondes)").fill("90000");
+  await page.getByRole("button", { name: "Enregistrer les limites" }).click();
+  await page.getByText("La durée de la fenêtre doit être un nombre entier de secondes entre 1 et 86 400.").waitFor();
+  await page.getByRole("group", { name: "Durées courantes" }).getByRole("button", { name: "1 heure" }).click();
+  assert.equal(await page.getByLabel("Durée de la fenêtre (secondes)").inputValue(), "3600");
+  await page.getByLabel("Appliquer un quota").check();
+  await page.getByLabel("Requêtes par période").fill("10000");
+  await page.getByLabel("Période du quota").selectOption("month");
+  await page.getByLabel("Une adresse IP ou un bloc CIDR par ligne").fill("10.1.2.3/8\n\n 2001:db8::1 \n203.0.113.7\n");
+  const { sent, status } = await saveLimits();
+  assert.equal(status, 200);
+  assert.deepEqual(sent, { rate_limit: { limit: 100, window_seconds: 3600 }, quota: { limit: 10000, period: "month" },
+    ip_allowlist: ["10.1.2.3/8", "2001:db8::1", "203.0.113.7"] });
+  await page.getByRole("status").filter({ hasText: "Enregistré." }).waitFor();
+  await facts.getByText("100 requêtes par heure").waitFor();
+  await facts.getByText(/^10\s000 requêtes par mois \(UTC\)$/).waitFor();
+
+  const { body: stored } = await api("GET", `/keys/${limitedId}`);
+  assert.deepEqual(stored.rate_limit, { limit: 100, window_seconds: 3600 });
+  assert.deepEqual(stored.quota, { limit: 10000, period: "month" });
+  assert.deepEqual([...stored.ip_allowlist].sort(), ["10.0.0.0/8", "2001:db8::1/128", "203.0.113.7/32"], "canonical blocks");
+
+  await reopen(limitedId);
+  assert.ok(await page.getByLabel("Limiter le débit").isChecked());
+  assert.equal(await page.getByLabel("Requêtes par fenêtre").inputValue(), "100");
+  assert.equal(await page.getByLabel("Durée de la fenêtre (secondes)").inputValue(), "3600");
+  assert.ok(await page.getByLabel("Appliquer un quota").isChecked());
+  assert.equal(await page.getByLabel("Requêtes par période").inputValue(), "10000");
+  assert.equal(await page.getByLabel("Période du quota").inputValue(), "month");
+  assert.deepEqual((await page.getByLabel("Une adresse IP ou un bloc CIDR par ligne").inputValue()).split("\n").sort(), ["10.0.0.0/8", "2001:db8::1/128", "203.0.113.7/32"]);
+  await shot("09-key-limits");
+
+  // Removing the rate limit and the allowlist sends those two only; the quota stays.
+  await page.getByLabel("Limiter le débit").uncheck();
+  await page.getByLabel("Une adresse IP ou un bloc CIDR par ligne").fill("");
+  const removal = await saveLimits();
+  assert.equal(removal.status, 200);
+  assert.deepEqual(removal.sent, { rate_limit: null, ip_allowlist: [] });
+  await facts.getByText("Toutes les adresses").waitFor();
+  const { body: after } = await api("GET", `/keys/${limitedId}`);
+  assert.deepEqual([after.rate_limit, after.quota, after.ip_allowlist], [null, { limit: 10000, period: "month" }, []]);
+});
+
+test("an invalid address shows the server's message next to the allowlist and nothing is saved", async () => {
+  await page.getByLabel("Requêtes par période").fill("5");
+  const allowlist = page.getByLabel("Une adresse IP ou un bloc CIDR par ligne");
+  await allowlist.fill("10.0.0.0/8\n10.0.0.300");
+  const { sent, status } = await saveLimits();
+  assert.equal(status, 422);
+  assert.deepEqual(sent, { quota: { limit: 5, period: "month" }, ip_allowlist: ["10.0.0.0/8", "10.0.0.300"] });
+  const message = page.locator("#ip-allowlist-error");
+  await message.getByText(/ip_allowlist\[1\].*10\.0\.0\.300/).waitFor();
+  assert.match(await message.innerText(), /^Valeur refusée : /);
+  assert.equal(await allowlist.getAttribute("aria-invalid"), "true");
+  assert.match(await allowlist.getAttribute("aria-describedby"), /\bip-allowlist-error\b/, "the message describes the field");
+  assert.ok(await allowlist.evaluate((el) => el === document.activeElement), "the field has the focus");
+  assert.equal(await page.locator("#quota-limit-error").innerText(), "", "the other fields are not blamed");
+  const { body: stored } = await api("GET", `/keys/${limitedId}`);
+  assert.deepEqual([stored.quota, stored.ip_allowlist], [{ limit: 10000, period: "month" }, []]);
+});
+
+test("a new key can be created with a quota", async () => {
+  await page.goto(`${base}/#/`);
+  await page.getByRole("button", { name: "Ajouter" }).click();
+  const dialog = page.getByRole("dialog", { name: "Ajouter une clé d'API" });
+  await dialog.getByLabel("Libellé").fill("Welyb recette");
+  await dialog.getByText("Limites d'utilisation (facultatif)").click();
+  await dialog.getByLabel("Appliquer un quota").check();
+  await dialog.getByLabel("Requêtes par période").fill("0");
+  await dialog.getByRole("button", { name: "Enregistrer" }).click();
+  await dialog.getByText("Saisissez un nombre entier supérieur ou égal à 1.").waitFor();
+  await dialog.getByLabel("Requêtes par période").fill("500");
+  const created = page.waitForResponse((r) => r.url().endsWith("/api/v1/keys") && r.request().method() === "POST");
+  await dialog.getByRole("button", { name: "Enregistrer" }).click();
+  const answer = await created;
+  assert.equal(answer.status(), 201);
+  assert.deepEqual(answer.request().postDataJSON(), { label: "Welyb recette", quota: { limit: 500, period: "day" } });
+  const { id } = await answer.json();
+  await page.getByRole("button", { name: "J'ai copié la clé" }).click();
+  await page.locator(".facts").getByText("500 requêtes par jour (UTC)").waitFor();
+  const { body: stored } = await api("GET", `/keys/${id}`);
+  assert.deepEqual([stored.rate_limit, stored.quota, stored.ip_allowlist], [null, { limit: 500, period: "day" }, []]);
+});
+
+let usedId;
+
+test("the usage chart stacks the key's verifications by code, in French and in English", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "Welyb statistiques", methods: ["employees.read"] });
+  usedId = created.id;
+  for (let i = 0; i < 3; i += 1) assert.equal(await verify(created.key, "employees.read"), "VALID");
+  for (let i = 0; i < 2; i += 1) assert.equal(await verify(created.key, "payroll.payslips.read"), "METHOD_NOT_ALLOWED");
+  await eventually("the five verifications in the usage", async () => {
+    const sums = await usageByCode(usedId);
+    return sums.VALID === 3 && sums.METHOD_NOT_ALLOWED === 2;
+  });
+
+  await page.goto(`${base}/#/keys/${usedId}`);
+  const usage = page.locator("#usage");
+  const chart = usage.getByRole("img", { name: /^Vérifications par heure sur les 48 dernières heures : 5 vérifications/ });
+  await chart.waitFor();
+  assert.equal(await chart.getAttribute("aria-label"),
+    "Vérifications par heure sur les 48 dernières heures : 5 vérifications (Acceptées 3, Méthode non autorisée 2).");
+  assert.equal(await usage.locator(".bar").count(), 48, "one bar per hour");
+  assert.ok(await usage.locator("rect.seg.code-VALID").count() >= 1);
+  assert.ok(await usage.locator("rect.seg.code-METHOD_NOT_ALLOWED").count() >= 1);
+  const titles = await usage.locator(".bar title").allTextContents();
+  assert.ok(titles.some((title) => /Acceptées \d/.test(title)), titles.join("\n"));
+  assert.deepEqual(await usage.locator(".legend li").allInnerTexts(), ["Acceptées 3", "Méthode non autorisée 2"]);
+  await usage.getByText("Total : 5 vérifications").waitFor();
+  assert.ok(await usage.locator("text.tick").count() > 5, "the axes are labelled");
+  await shot("10-key-usage");
+
+  const daily = page.waitForResponse((r) => r.url().includes("/usage?granularity=day"));
+  await usage.getByLabel("30 derniers jours (par jour)").check();
+  assert.equal((await daily).status(), 200);
+  await usage.getByRole("img", { name: /^Vérifications par jour sur les 30 derniers jours : 5 vérifications/ }).waitFor();
+  assert.equal(await usage.locator(".bar").count(), 30, "one bar per day");
+
+  await page.getByLabel("Langue").selectOption("en");
+  const english = page.locator("#usage");
+  await english.getByRole("img", { name: "Verifications per hour over the last 48 hours: 5 verifications (Accepted 3, Method not allowed 2)." }).waitFor();
+  assert.deepEqual(await english.locator(".legend li").allInnerTexts(), ["Accepted 3", "Method not allowed 2"]);
+  assert.ok(await english.getByLabel("Last 30 days (daily)").isVisible());
+  await page.getByLabel("Language").selectOption("fr");
+  await page.locator("#usage").getByRole("img", { name: /^Vérifications par heure/ }).waitFor();
+});
+
+test("the list shows each key's requests of the last 24 hours", async () => {
+  await eventually("the list's 24 h count", async () => {
+    const { body } = await api("GET", "/keys?limit=100");
+    return body.data.find((key) => key.id === usedId)?.requests_24h === 5;
+  });
+  await page.goto(`${base}/#/`);
+  const count = (label) => page.getByRole("row", { name: new RegExp(label) }).locator("td.num");
+  assert.equal(await page.getByRole("columnheader", { name: "Requêtes (24 h)" }).count(), 1);
+  assert.equal(await count("Welyb statistiques").innerText(), "5");
+  assert.equal(await count("MyCompanyFile limites").innerText(), "0");
+  await page.getByLabel("Langue").selectOption("en");
+  await page.getByRole("columnheader", { name: "Requests (24 h)" }).waitFor();
+  await page.getByLabel("Language").selectOption("fr");
+});
+
 test("nothing sensitive is kept in web storage", async () => {
   const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
   assert.ok(!stored.includes(ADMIN) && !stored.includes("ingk_"), stored);
