@@ -436,6 +436,9 @@ test("a key's rate limit, quota and IP allowlist are edited on its page and read
   assert.equal(await page.getByLabel("Requêtes par période").inputValue(), "10000");
   assert.equal(await page.getByLabel("Période du quota").inputValue(), "month");
   assert.deepEqual((await page.getByLabel("Une adresse IP ou un bloc CIDR par ligne").inputValue()).split("\n").sort(), ["10.0.0.0/8", "2001:db8::1/128", "203.0.113.7/32"]);
+  const history = page.locator("#history");
+  await history.getByText("Limites modifiées").waitFor();
+  await history.getByText(/Limite de débit : Aucune → 100 requêtes par heure/).waitFor();
   await shot("09-key-limits");
 
   // Removing the rate limit and the allowlist sends those two only; the quota stays.

@@ -651,8 +651,19 @@ function describeChanges(event) {
     return [SCANNERS[c.scanner] || c.scanner, c.url, c.source, action].filter(Boolean).join(" · ");
   }
   return Object.entries(event.changes || {}).filter(([, v]) => v && typeof v === "object" && "to" in v)
-    .map(([field, v]) => `${field}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`).join(" · ");
+    .map(([field, v]) => {
+      const limit = LIMIT_WORDS[field];
+      return limit ? t("limitChange", { field: t(limit.name), from: limit.describe(v.from), to: limit.describe(v.to) })
+        : `${field}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}`;
+    }).join(" · ");
 }
+
+/** How the history tells a change of each usage limit. */
+const LIMIT_WORDS = {
+  rate_limit: { name: "facts.rateLimit", describe: describeRate },
+  quota: { name: "facts.quota", describe: describeQuota },
+  ip_allowlist: { name: "facts.ipAllowlist", describe: (list) => (list.length ? list.join(", ") : t("ipAny")) },
+};
 
 async function historyPanel(key) {
   const list = h("ul", { class: "events" });
