@@ -27,8 +27,9 @@ fn token_signed_with(secret: &str) -> String {
     )
 }
 
-/// The twenty admin operations of the document (all of manage-keys and manage-permissions
-/// but /verify, /authorize and /openapi.json).
+/// The twenty-two admin operations of the document (all of manage-keys, manage-permissions,
+/// key-usage and rebuild-records: everything but /verify, /authorize, /health,
+/// /openapi.json and the secret-scanning endpoints).
 fn operations() -> Vec<Operation> {
     let ops = admin_operations();
     let mut names: Vec<String> = ops.iter().map(ToString::to_string).collect();
@@ -45,7 +46,9 @@ fn operations() -> Vec<Operation> {
             "GET /keys/{id}",
             "GET /keys/{id}/events",
             "GET /keys/{id}/permissions",
+            "GET /keys/{id}/usage",
             "GET /methods",
+            "GET /usage",
             "PATCH /keys/{id}",
             "PATCH /keys/{id}/permissions",
             "POST /keys",

@@ -44,13 +44,21 @@ async fn the_whole_lifecycle_of_a_key_follows_the_user_guide() {
     assert_eq!(fetched.status, 200);
     assert!(fetched.json().get("key").is_none());
     assert!(!fetched.text().contains(&secret));
-    let listed = app.admin("GET", "/api/v1/keys", None).await.json();
+    // The edge writes the last use with its usage batch, within about a second.
+    let start = std::time::Instant::now();
+    let listed = loop {
+        let listed = app.admin("GET", "/api/v1/keys", None).await.json();
+        if listed["data"][0]["last_used_at"].is_string() {
+            break listed;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the verification above was never recorded: {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert_eq!(listed["data"][0]["id"], id.as_str());
-    assert!(
-        listed["data"][0]["last_used_at"].is_string(),
-        "the verification above was recorded"
-    );
 
     // Rename.
     let renamed = app
