@@ -31,14 +31,42 @@ const HEADER_API_KEY: &str = "x-api-key";
 const HEADER_METHOD: &str = "x-api-method";
 /// Request header naming the company to check.
 const HEADER_COMPANY: &str = "x-api-company";
-/// Request header carrying the caller's address, set by the gateway.
-const HEADER_CLIENT_IP: &str = "x-api-client-ip";
+/// Variable naming the request header of `/authorize` that carries the caller's address.
+const VAR_CLIENT_IP_HEADER: &str = "client_ip_header";
+/// The header that carries the caller's address when the variable is empty.
+const DEFAULT_CLIENT_IP_HEADER: &str = "x-api-client-ip";
 /// The limits of the key (draft-ietf-httpapi-ratelimit-headers).
 const HEADER_RATELIMIT_POLICY: &str = "ratelimit-policy";
 /// How the key's limits stand (draft-ietf-httpapi-ratelimit-headers).
 const HEADER_RATELIMIT: &str = "ratelimit";
 
 keys_spin::export_http_handler!(dispatch, usage::schedule);
+
+thread_local! {
+    /// The header carrying the caller's address, read once per instance.
+    static CLIENT_IP_HEADER: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+}
+
+/// The name (lower case) of the header carrying the caller's address: `client_ip_header`,
+/// `x-api-client-ip` when empty or unset.
+async fn client_ip_header() -> String {
+    if let Some(name) = CLIENT_IP_HEADER.with(|h| h.get().cloned()) {
+        return name;
+    }
+    let name = spin_sdk::variables::get(VAR_CLIENT_IP_HEADER)
+        .await
+        .ok()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_CLIENT_IP_HEADER.to_owned());
+    CLIENT_IP_HEADER.with(|h| h.get_or_init(|| name).clone())
+}
+
+/// The caller's address in a header value: its last comma-separated entry, so that a list
+/// like `X-Forwarded-For` gives the address the nearest proxy appended.
+fn last_address(value: &str) -> &str {
+    value.rsplit(',').next().unwrap_or(value).trim()
+}
 
 /// Routes a request on its path under `/api/v1`.
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
@@ -131,7 +159,7 @@ async fn authorize(req: &ApiRequest) -> Response {
     let query = VerifyQuery {
         method: req.header(HEADER_METHOD),
         company: req.header(HEADER_COMPANY),
-        ip: req.header(HEADER_CLIENT_IP).map(str::trim),
+        ip: req.header(&client_ip_header().await).map(last_address),
     };
     let decided = check(key, query, |code, record, states| {
         let status = authorize_status(code);

@@ -405,3 +405,28 @@ async fn every_malformed_limit_is_a_422_naming_the_field_and_writes_nothing() {
     assert_eq!(app.dump(), before, "nothing was written");
     assert_eq!(code(&verify_from(&app, &secret, None, None).await), "VALID");
 }
+
+#[tokio::test]
+async fn the_address_header_of_authorize_can_be_the_last_entry_of_x_forwarded_for() {
+    let call = |app: &App, secret: &str, header: &str, value: &str| {
+        app.call("GET", "/api/v1/authorize")
+            .header("x-api-key", secret)
+            .header(header, value)
+    };
+    let body = json!({ "label": "Traefik", "ip_allowlist": ["198.51.100.7"] });
+
+    // By default only X-Api-Client-Ip counts: a client-supplied X-Forwarded-For is ignored.
+    let app = App::start();
+    let (_, secret) = app.create_key(body.clone()).await;
+    let spoofed = app
+        .send(call(&app, &secret, "x-forwarded-for", "198.51.100.7"))
+        .await;
+    assert_eq!(spoofed.status, 403);
+
+    let app = App::start_with(&[("client_ip_header", "X-Forwarded-For")]);
+    let (_, secret) = app.create_key(body).await;
+    let appended = call(&app, &secret, "x-forwarded-for", "192.0.2.1, 198.51.100.7");
+    assert_eq!(app.send(appended).await.status, 204);
+    let first_only = call(&app, &secret, "x-forwarded-for", "198.51.100.7, 192.0.2.1");
+    assert_eq!(app.send(first_only).await.status, 403);
+}
