@@ -699,6 +699,65 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_limits_patch_replaces_only_the_fields_sent_and_null_removes() {
+        let current = LimitsPatch::parse(
+            Some(r#"{"limit": 10, "window_seconds": 60}"#),
+            Some(r#"{"limit": 100, "period": "day"}"#),
+            Some(r#"["10.0.0.0/8"]"#),
+        )
+        .unwrap()
+        .apply(&Limits::default());
+        let patched = LimitsPatch::parse(Some("null"), None, Some("[]"))
+            .unwrap()
+            .apply(&current);
+        assert_eq!(patched.rate_limit, None);
+        assert_eq!(patched.quota, current.quota);
+        assert!(patched.ip_allowlist.is_empty());
+        let nothing = LimitsPatch::parse(None, None, None)
+            .unwrap()
+            .apply(&current);
+        assert_eq!(nothing, current);
+        assert!(limits_changes(&current, &nothing).unwrap().is_none());
+        let changes = limits_changes(&current, &patched)
+            .unwrap()
+            .unwrap()
+            .into_json();
+        assert_eq!(
+            changes,
+            r#"{"rate_limit":{"from":{"limit":10,"window_seconds":60},"to":null},"ip_allowlist":{"from":["10.0.0.0/8"],"to":[]}}"#
+        );
+    }
+
+    #[test]
+    fn an_allowlist_that_is_not_an_array_of_strings_is_refused_naming_the_field() {
+        for raw in [r#""10.0.0.0/8""#, "[42]", "{}"] {
+            let err = LimitsPatch::parse(None, None, Some(raw)).unwrap_err();
+            assert_eq!(err.status(), 422);
+            assert!(err.to_string().starts_with("ip_allowlist"), "{err}");
+        }
+    }
+
+    #[test]
+    fn limits_round_trip_through_their_sqlite_text() {
+        let limits = LimitsPatch::parse(
+            Some(r#"{"limit": 5, "window_seconds": 1}"#),
+            Some(r#"{"limit": 7, "period": "month"}"#),
+            Some(r#"["2001:db8::/32", "192.0.2.1"]"#),
+        )
+        .unwrap()
+        .apply(&Limits::default());
+        let text = limits_to_stored(&limits).unwrap().unwrap();
+        assert_eq!(limits_from_stored(&text), Some(limits));
+        assert_eq!(limits_to_stored(&Limits::default()).unwrap(), None);
+        for corrupt in [
+            "{}",
+            r#"{"rate_limit":{"limit":0,"window_seconds":1},"quota":null,"ip_allowlist":[]}"#,
+        ] {
+            assert_eq!(limits_from_stored(corrupt), None, "{corrupt}");
+        }
+    }
+
+    #[test]
     fn labels_are_trimmed_and_bounded() {
         assert_eq!(
             Label::parse("  Welyb production  ").unwrap().as_str(),
