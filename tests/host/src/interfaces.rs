@@ -1,7 +1,9 @@
 //! The Spin interfaces `spin:key-value@3.0.0`, `spin:sqlite@3.1.0` and `spin:variables@3.0.0`,
-//! implemented over [`Stores`] with the permissions of the calling component, and
-//! `spin:redis@3.0.0`, which this host does not offer: every connection fails to open (the
-//! components reach Redis only with `kv_backend = redis`, which the tests run on real Spin).
+//! and `wasi:keyvalue@0.2.0-draft2` (`store`, `atomics`, `batch`: the same key-value stores
+//! as `spin:key-value`, as in Spin), implemented over [`Stores`] with the permissions of the
+//! calling component, and `spin:redis@3.0.0`, which this host does not offer: every
+//! connection fails to open (the components reach Redis only with `kv_backend = redis`,
+//! which the tests run on real Spin).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,8 @@ mod bindings {
             "spin:key-value/key-value.store": super::KvStore,
             "spin:sqlite/sqlite.connection": super::SqliteConnection,
             "spin:redis/redis.connection": super::RedisConnection,
+            "wasi:keyvalue/store.bucket": super::KvBucket,
+            "wasi:keyvalue/atomics.cas": super::KvCas,
         },
     });
 }
@@ -31,6 +35,7 @@ use bindings::spin::key_value::key_value as kv;
 use bindings::spin::redis::redis;
 use bindings::spin::sqlite::sqlite;
 use bindings::spin::variables::variables;
+use bindings::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 
 /// What one component may use, from its manifest entry; shared by all its instances.
 #[derive(Debug, Clone)]
@@ -66,6 +71,15 @@ pub struct KvStore {
     label: String,
 }
 
+/// The resource behind a `wasi:keyvalue` `bucket` handle: a store, as for `spin:key-value`.
+pub struct KvBucket {
+    label: String,
+}
+
+/// The resource behind a `wasi:keyvalue` `cas` handle: never created, as this host does not
+/// offer compare-and-swap (no component uses it).
+pub enum KvCas {}
+
 /// The resource behind a `spin:sqlite` `connection` handle: its own SQLite connection.
 pub struct SqliteConnection {
     conn: SharedConnection,
@@ -81,7 +95,7 @@ impl HasData for SpinHost {
     type Data<'a> = SpinView<'a>;
 }
 
-/// Adds the three Spin interfaces to `linker`.
+/// Adds the Spin interfaces and `wasi:keyvalue` to `linker`.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     getter: fn(&mut T) -> SpinView<'_>,
@@ -111,20 +125,29 @@ fn injected_kv() -> kv::Error {
     kv::Error::Other(INJECTED_FAULT.to_string())
 }
 
+/// Counts the opening of the key-value store `label` and tells whether it may be opened by
+/// `grants`' component; both key-value interfaces open stores this way.
+fn check_kv_open(grants: &Grants, stores: &Stores, label: &str) -> Result<(), kv::Error> {
+    if stores.kv_call(KvCall::Open) {
+        return Err(injected_kv());
+    }
+    if !grants.key_value_stores.contains(label) {
+        return Err(kv::Error::AccessDenied);
+    }
+    if !stores.has_kv_label(label) {
+        return Err(kv::Error::NoSuchStore);
+    }
+    Ok(())
+}
+
 impl<T> kv::HostStoreWithStore<T> for SpinHost {
     async fn open(
         accessor: &Accessor<T, Self>,
         label: String,
     ) -> wasmtime::Result<Result<Resource<KvStore>, kv::Error>> {
         let (grants, stores) = shared(accessor);
-        if stores.kv_call(KvCall::Open) {
-            return Ok(Err(injected_kv()));
-        }
-        if !grants.key_value_stores.contains(&label) {
-            return Ok(Err(kv::Error::AccessDenied));
-        }
-        if !stores.has_kv_label(&label) {
-            return Ok(Err(kv::Error::NoSuchStore));
+        if let Err(e) = check_kv_open(&grants, &stores, &label) {
+            return Ok(Err(e));
         }
         let store = accessor.with(|mut access| access.get().table.push(KvStore { label }))?;
         Ok(Ok(store))
@@ -216,6 +239,244 @@ impl kv::HostStore for SpinView<'_> {
 }
 
 impl kv::Host for SpinView<'_> {}
+
+/// The `wasi:keyvalue` form of a `spin:key-value` error, as Spin maps it.
+fn to_wasi_kv(e: kv::Error) -> wasi_kv::Error {
+    match e {
+        kv::Error::NoSuchStore => wasi_kv::Error::NoSuchStore,
+        kv::Error::AccessDenied => wasi_kv::Error::AccessDenied,
+        kv::Error::StoreTableFull => wasi_kv::Error::Other("store table full".to_string()),
+        kv::Error::Other(message) => wasi_kv::Error::Other(message),
+    }
+}
+
+fn wasi_kv_error(e: impl std::fmt::Display) -> wasi_kv::Error {
+    wasi_kv::Error::Other(e.to_string())
+}
+
+/// Why `list-keys` refuses a cursor: it answers every key at once (as Spin does).
+const NO_CURSOR: &str = "list-keys: cursor not supported";
+
+/// Why `cas` cannot be created in this host.
+const NO_CAS: &str = "unsupported: the test host does not offer compare-and-swap";
+
+impl SpinView<'_> {
+    /// The label of a bucket, after counting one call of kind `call` on it: `Err` when the
+    /// call must fail with an injected fault.
+    fn bucket_call(
+        &self,
+        bucket: &Resource<KvBucket>,
+        call: KvCall,
+    ) -> wasmtime::Result<Result<String, wasi_kv::Error>> {
+        let label = self.table.get(bucket)?.label.clone();
+        Ok(if self.state.stores.kv_call(call) {
+            Err(wasi_kv_error(INJECTED_FAULT))
+        } else {
+            Ok(label)
+        })
+    }
+}
+
+// `wasi:keyvalue` functions are synchronous: they block the instance while they run, as in
+// Spin; the key-value file answers within the host's own lock.
+impl wasi_kv::Host for SpinView<'_> {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<KvBucket>, wasi_kv::Error>> {
+        if let Err(e) = check_kv_open(&self.state.grants, &self.state.stores, &identifier) {
+            return Ok(Err(to_wasi_kv(e)));
+        }
+        Ok(Ok(self.table.push(KvBucket { label: identifier })?))
+    }
+}
+
+impl wasi_kv::HostBucket for SpinView<'_> {
+    fn get(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+        Ok(self.bucket_call(&bucket, KvCall::Get)?.and_then(|label| {
+            self.state
+                .stores
+                .kv_get(&label, &key)
+                .map_err(wasi_kv_error)
+        }))
+    }
+
+    fn set(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        Ok(self.bucket_call(&bucket, KvCall::Set)?.and_then(|label| {
+            self.state
+                .stores
+                .kv_set(&label, &key, &value)
+                .map_err(wasi_kv_error)
+        }))
+    }
+
+    fn delete(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        Ok(self
+            .bucket_call(&bucket, KvCall::Delete)?
+            .and_then(|label| {
+                self.state
+                    .stores
+                    .kv_delete(&label, &key)
+                    .map_err(wasi_kv_error)
+            }))
+    }
+
+    fn exists(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
+        Ok(self.bucket_call(&bucket, KvCall::Other)?.and_then(|label| {
+            self.state
+                .stores
+                .kv_exists(&label, &key)
+                .map_err(wasi_kv_error)
+        }))
+    }
+
+    fn list_keys(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        cursor: Option<String>,
+    ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
+        if cursor.is_some() {
+            // Spin refuses a cursor before it reaches the store.
+            return Ok(Err(wasi_kv_error(NO_CURSOR)));
+        }
+        Ok(self.bucket_call(&bucket, KvCall::Other)?.and_then(|label| {
+            let keys = self.state.stores.kv_keys(&label).map_err(wasi_kv_error)?;
+            Ok(wasi_kv::KeyResponse { keys, cursor: None })
+        }))
+    }
+
+    fn drop(&mut self, bucket: Resource<KvBucket>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for SpinView<'_> {
+    fn increment(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
+        Ok(self
+            .bucket_call(&bucket, KvCall::Increment)?
+            .and_then(|label| {
+                self.state
+                    .stores
+                    .kv_increment(&label, &key, delta)
+                    .map_err(wasi_kv::Error::Other)
+            }))
+    }
+
+    fn swap(
+        &mut self,
+        cas: Resource<KvCas>,
+        _value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), atomics::CasError>> {
+        match *self.table.get(&cas)? {}
+    }
+}
+
+impl atomics::HostCas for SpinView<'_> {
+    fn new(
+        &mut self,
+        _bucket: Resource<KvBucket>,
+        _key: String,
+    ) -> wasmtime::Result<Result<Resource<KvCas>, wasi_kv::Error>> {
+        Ok(Err(wasi_kv_error(NO_CAS)))
+    }
+
+    fn current(
+        &mut self,
+        cas: Resource<KvCas>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+        match *self.table.get(&cas)? {}
+    }
+
+    fn drop(&mut self, _: Resource<KvCas>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+// Spin answers an empty batch before it reaches the store: such a call is not counted and
+// cannot fail here either.
+impl batch::Host for SpinView<'_> {
+    fn get_many(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
+        if keys.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        Ok(self
+            .bucket_call(&bucket, KvCall::GetMany)?
+            .and_then(|label| {
+                let found = self
+                    .state
+                    .stores
+                    .kv_get_many(&label, &keys)
+                    .map_err(wasi_kv_error)?;
+                Ok(found
+                    .into_iter()
+                    .map(|(key, value)| (key, Some(value)))
+                    .collect())
+            }))
+    }
+
+    fn set_many(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        if key_values.is_empty() {
+            return Ok(Ok(()));
+        }
+        Ok(self
+            .bucket_call(&bucket, KvCall::SetMany)?
+            .and_then(|label| {
+                self.state
+                    .stores
+                    .kv_set_many(&label, &key_values)
+                    .map_err(wasi_kv_error)
+            }))
+    }
+
+    fn delete_many(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        if keys.is_empty() {
+            return Ok(Ok(()));
+        }
+        Ok(self
+            .bucket_call(&bucket, KvCall::DeleteMany)?
+            .and_then(|label| {
+                self.state
+                    .stores
+                    .kv_delete_many(&label, &keys)
+                    .map_err(wasi_kv_error)
+            }))
+    }
+}
 
 fn sqlite_io(e: impl std::fmt::Display) -> sqlite::Error {
     sqlite::Error::Io(e.to_string())

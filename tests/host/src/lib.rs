@@ -30,6 +30,10 @@
 //!   declared it), backed by one SQLite table per label shared by all components. `open` of a
 //!   label the component does not list gives `access-denied` (Spin checks the list first), of a
 //!   listed but undefined one `no-such-store`.
+//! * `wasi:keyvalue@0.2.0-draft2` (`store`, `atomics`, `batch`): the same stores, data and
+//!   permissions as `spin:key-value`; `increment` keeps the `i64` as 8 bytes little-endian
+//!   (absent: 0), atomically, as Spin's SQLite store does; `get-many` answers the present keys
+//!   only; `list-keys` refuses a cursor.
 //! * `spin:sqlite@3.1.0` (sync and async functions): one database file per label, a new
 //!   SQLite connection per `open` (busy timeout 5 s), so a transaction spans execute calls of
 //!   one connection and concurrent connections serialize; `access-denied` /
@@ -46,7 +50,9 @@
 //! # Not reproduced
 //!
 //! * Runtime config files, other key-value or SQLite backends, Spin's single-table key-value
-//!   layout, `files`, inline components, `static_response`, component dependencies,
+//!   layout, `wasi:keyvalue` compare-and-swap (`cas.new` fails with `other`), the panic of
+//!   Spin's SQLite store on incrementing a value that is not 8 bytes (an `other` error here),
+//!   `files`, inline components, `static_response`, component dependencies,
 //!   application `base`, the Wagi and Spin-legacy executors, WASI 0.2 `incoming-handler`
 //!   components, `/.well-known/spin/info`, self requests / service chaining, HTTPS, request
 //!   timeouts and instance reuse (Spin 4 may reuse an instance for several requests; this host

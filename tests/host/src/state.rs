@@ -83,7 +83,7 @@ fn spin_view(state: &mut InstanceState) -> SpinView<'_> {
     }
 }
 
-/// Adds WASI 0.2 and 0.3, `wasi:http@0.3` and the Spin interfaces to `linker`.
+/// Adds WASI 0.2 and 0.3, `wasi:http@0.3`, the Spin interfaces and `wasi:keyvalue` to `linker`.
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi::p3::add_to_linker(linker)?;

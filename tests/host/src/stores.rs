@@ -13,6 +13,9 @@ use rusqlite::types::ValueRef;
 /// The message of every injected failure.
 pub const INJECTED_FAULT: &str = "injected fault";
 
+/// The length of a key-value counter: an `i64`, little-endian, as Spin's SQLite store keeps it.
+const COUNTER_BYTES: usize = std::mem::size_of::<i64>();
+
 /// How long a SQLite connection waits for a lock held by another connection.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -26,7 +29,8 @@ pub enum Fault {
     Always,
     /// Only the n-th call counted from when this fault is set fails (1-based).
     Nth(u64),
-    /// Only writes fail: key-value `set` and `delete`; SQLite statements that are not read-only.
+    /// Only writes fail: key-value `set`, `delete`, `increment`, `set-many` and `delete-many`;
+    /// SQLite statements that are not read-only.
     Writes,
     /// Only the SQLite statements whose text is exactly this fail (e.g. `"COMMIT"`); no
     /// key-value call fails.
@@ -39,6 +43,9 @@ pub enum Fault {
 }
 
 /// Numbers of calls the components made since the host started or the last reset.
+///
+/// Key-value calls are counted alike through `spin:key-value` and `wasi:keyvalue`, which
+/// reach the same stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     /// Key-value `get` calls.
@@ -47,12 +54,34 @@ pub struct Counters {
     pub kv_set: u64,
     /// Key-value `delete` calls.
     pub kv_delete: u64,
-    /// Other key-value calls: `open`, `exists`, `get-keys`.
+    /// Key-value `increment` calls (`wasi:keyvalue/atomics`).
+    pub kv_increment: u64,
+    /// Key-value `get-many` calls (`wasi:keyvalue/batch`), whatever the number of keys.
+    pub kv_get_many: u64,
+    /// Key-value `set-many` calls (`wasi:keyvalue/batch`), whatever the number of keys.
+    pub kv_set_many: u64,
+    /// Key-value `delete-many` calls (`wasi:keyvalue/batch`), whatever the number of keys.
+    pub kv_delete_many: u64,
+    /// Other key-value calls: `open`, `exists`, `get-keys` / `list-keys`.
     pub kv_other: u64,
     /// SQLite `execute` and `execute-async` calls (statements).
     pub sqlite_execute: u64,
     /// Other SQLite calls: `open`, `open-async`, `changes`, `last-insert-rowid` (and async forms).
     pub sqlite_other: u64,
+}
+
+impl Counters {
+    /// Every key-value call, of any kind: what [`Fault::Nth`] counts on the key-value store.
+    pub fn kv_calls(&self) -> u64 {
+        self.kv_get
+            + self.kv_set
+            + self.kv_delete
+            + self.kv_increment
+            + self.kv_get_many
+            + self.kv_set_many
+            + self.kv_delete_many
+            + self.kv_other
+    }
 }
 
 /// The kind of key-value call, for counters and faults.
@@ -66,8 +95,30 @@ pub enum KvCall {
     Set,
     /// `delete`.
     Delete,
-    /// `exists` or `get-keys`.
+    /// `increment`.
+    Increment,
+    /// `get-many`.
+    GetMany,
+    /// `set-many`.
+    SetMany,
+    /// `delete-many`.
+    DeleteMany,
+    /// `exists`, `get-keys` or `list-keys`.
     Other,
+}
+
+impl KvCall {
+    /// Whether the call writes, for [`Fault::Writes`].
+    fn is_write(self) -> bool {
+        match self {
+            KvCall::Set
+            | KvCall::Delete
+            | KvCall::Increment
+            | KvCall::SetMany
+            | KvCall::DeleteMany => true,
+            KvCall::Open | KvCall::Get | KvCall::GetMany | KvCall::Other => false,
+        }
+    }
 }
 
 /// A fault setting, the number of calls made since it was set, and whether the statement of
@@ -121,6 +172,10 @@ struct CounterCells {
     kv_get: AtomicU64,
     kv_set: AtomicU64,
     kv_delete: AtomicU64,
+    kv_increment: AtomicU64,
+    kv_get_many: AtomicU64,
+    kv_set_many: AtomicU64,
+    kv_delete_many: AtomicU64,
     kv_other: AtomicU64,
     sqlite_execute: AtomicU64,
     sqlite_other: AtomicU64,
@@ -237,6 +292,10 @@ impl Stores {
             kv_get: c.kv_get.load(Ordering::SeqCst),
             kv_set: c.kv_set.load(Ordering::SeqCst),
             kv_delete: c.kv_delete.load(Ordering::SeqCst),
+            kv_increment: c.kv_increment.load(Ordering::SeqCst),
+            kv_get_many: c.kv_get_many.load(Ordering::SeqCst),
+            kv_set_many: c.kv_set_many.load(Ordering::SeqCst),
+            kv_delete_many: c.kv_delete_many.load(Ordering::SeqCst),
             kv_other: c.kv_other.load(Ordering::SeqCst),
             sqlite_execute: c.sqlite_execute.load(Ordering::SeqCst),
             sqlite_other: c.sqlite_other.load(Ordering::SeqCst),
@@ -250,6 +309,10 @@ impl Stores {
             &c.kv_get,
             &c.kv_set,
             &c.kv_delete,
+            &c.kv_increment,
+            &c.kv_get_many,
+            &c.kv_set_many,
+            &c.kv_delete_many,
             &c.kv_other,
             &c.sqlite_execute,
             &c.sqlite_other,
@@ -264,11 +327,14 @@ impl Stores {
             KvCall::Get => &self.counters.kv_get,
             KvCall::Set => &self.counters.kv_set,
             KvCall::Delete => &self.counters.kv_delete,
+            KvCall::Increment => &self.counters.kv_increment,
+            KvCall::GetMany => &self.counters.kv_get_many,
+            KvCall::SetMany => &self.counters.kv_set_many,
+            KvCall::DeleteMany => &self.counters.kv_delete_many,
             KvCall::Open | KvCall::Other => &self.counters.kv_other,
         };
         cell.fetch_add(1, Ordering::SeqCst);
-        self.kv_fault
-            .hit(matches!(call, KvCall::Set | KvCall::Delete), None)
+        self.kv_fault.hit(call.is_write(), None)
     }
 
     /// Counts a SQLite call that cannot fail (`changes`, `last-insert-rowid`).
@@ -284,34 +350,86 @@ impl Stores {
 
     /// Reads a key.
     pub fn kv_get(&self, label: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
-        use rusqlite::OptionalExtension;
-        let kv = lock(&self.kv);
-        let mut stmt = kv.prepare_cached(&format!(
-            "SELECT value FROM {} WHERE key = ?1",
-            kv_table(label)
-        ))?;
-        stmt.query_row([key], |row| row.get(0)).optional()
+        select_value(&lock(&self.kv), label, key)
     }
 
     /// Writes a key.
     pub fn kv_set(&self, label: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
-        let kv = lock(&self.kv);
-        let mut stmt = kv.prepare_cached(&format!(
-            "INSERT INTO {} (key, value) VALUES (?1, ?2) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            kv_table(label)
-        ))?;
-        stmt.execute(rusqlite::params![key, value])?;
-        Ok(())
+        upsert_value(&lock(&self.kv), label, key, value)
     }
 
     /// Deletes a key (no error when it is absent).
     pub fn kv_delete(&self, label: &str, key: &str) -> rusqlite::Result<()> {
+        delete_value(&lock(&self.kv), label, key)
+    }
+
+    /// Adds `delta` to the counter under `key` and returns the new value, atomically: the read
+    /// and the write are one transaction, under the lock every other key-value call takes.
+    ///
+    /// The counter is kept as Spin's SQLite key-value store keeps it, the `i64` as 8 bytes
+    /// little-endian, so `get` reads it as those bytes; an absent key counts as 0, and the sum
+    /// wraps on overflow as Spin's (built without overflow checks) does. A present value that
+    /// is not 8 bytes long is an error here, where Spin's SQLite store panics (its
+    /// `try_into().expect(...)`), which traps the calling instance.
+    pub fn kv_increment(&self, label: &str, key: &str, delta: i64) -> Result<i64, String> {
+        let mut kv = lock(&self.kv);
+        let tx = kv
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        let current = match select_value(&tx, label, key).map_err(|e| e.to_string())? {
+            None => 0,
+            Some(bytes) => i64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| {
+                format!(
+                    "the value of {key:?} is {} bytes long, not a counter ({COUNTER_BYTES} bytes)",
+                    bytes.len()
+                )
+            })?),
+        };
+        let next = current.wrapping_add(delta);
+        upsert_value(&tx, label, key, &next.to_le_bytes()).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(next)
+    }
+
+    /// The keys among `keys` that are present, each once, with their values, in the order
+    /// asked (Spin promises no order): like Spin's SQLite store, absent keys are left out
+    /// rather than answered `none`.
+    pub fn kv_get_many(
+        &self,
+        label: &str,
+        keys: &[String],
+    ) -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
         let kv = lock(&self.kv);
-        let mut stmt =
-            kv.prepare_cached(&format!("DELETE FROM {} WHERE key = ?1", kv_table(label)))?;
-        stmt.execute([key])?;
-        Ok(())
+        let mut asked = BTreeSet::new();
+        let mut found = Vec::new();
+        for key in keys {
+            if asked.insert(key.as_str())
+                && let Some(value) = select_value(&kv, label, key)?
+            {
+                found.push((key.clone(), value));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes many keys in one transaction (all or none, as Spin's SQLite store does).
+    pub fn kv_set_many(&self, label: &str, entries: &[(String, Vec<u8>)]) -> rusqlite::Result<()> {
+        let mut kv = lock(&self.kv);
+        let tx = kv.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (key, value) in entries {
+            upsert_value(&tx, label, key, value)?;
+        }
+        tx.commit()
+    }
+
+    /// Deletes many keys in one transaction (absent ones are skipped).
+    pub fn kv_delete_many(&self, label: &str, keys: &[String]) -> rusqlite::Result<()> {
+        let mut kv = lock(&self.kv);
+        let tx = kv.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for key in keys {
+            delete_value(&tx, label, key)?;
+        }
+        tx.commit()
     }
 
     /// Tells whether a key exists.
@@ -462,6 +580,43 @@ fn kv_table(label: &str) -> String {
     quote_ident(label)
 }
 
+/// Reads a key of the store `label` on `kv` (the key-value connection or a transaction on it).
+fn select_value(
+    kv: &rusqlite::Connection,
+    label: &str,
+    key: &str,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    use rusqlite::OptionalExtension;
+    let mut stmt = kv.prepare_cached(&format!(
+        "SELECT value FROM {} WHERE key = ?1",
+        kv_table(label)
+    ))?;
+    stmt.query_row([key], |row| row.get(0)).optional()
+}
+
+/// Writes a key of the store `label` on `kv`.
+fn upsert_value(
+    kv: &rusqlite::Connection,
+    label: &str,
+    key: &str,
+    value: &[u8],
+) -> rusqlite::Result<()> {
+    let mut stmt = kv.prepare_cached(&format!(
+        "INSERT INTO {} (key, value) VALUES (?1, ?2) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        kv_table(label)
+    ))?;
+    stmt.execute(rusqlite::params![key, value])?;
+    Ok(())
+}
+
+/// Deletes a key of the store `label` on `kv` (no error when it is absent).
+fn delete_value(kv: &rusqlite::Connection, label: &str, key: &str) -> rusqlite::Result<()> {
+    let mut stmt = kv.prepare_cached(&format!("DELETE FROM {} WHERE key = ?1", kv_table(label)))?;
+    stmt.execute([key])?;
+    Ok(())
+}
+
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -515,6 +670,49 @@ mod tests {
         let dump = s.kv_dump("default").unwrap();
         assert_eq!(dump.len(), 1);
         assert!(s.kv_dump("nope").is_err());
+    }
+
+    #[test]
+    fn increments_from_many_threads_all_count() {
+        let s = Arc::new(stores());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        s.kv_increment("default", "n", 2).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(s.kv_increment("default", "n", 0), Ok(400));
+        assert_eq!(
+            s.kv_get("default", "n").unwrap(),
+            Some(400_i64.to_le_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn get_many_answers_each_present_key_once_in_the_order_asked() {
+        let s = stores();
+        s.kv_set_many(
+            "default",
+            &[("b".into(), b"2".to_vec()), ("a".into(), b"1".to_vec())],
+        )
+        .unwrap();
+        let asked = ["b", "absent", "a", "b"].map(String::from);
+        assert_eq!(
+            s.kv_get_many("default", &asked).unwrap(),
+            [
+                ("b".to_string(), b"2".to_vec()),
+                ("a".to_string(), b"1".to_vec())
+            ]
+        );
+        s.kv_delete_many("default", &asked).unwrap();
+        assert!(s.kv_dump("default").unwrap().is_empty());
     }
 
     #[test]

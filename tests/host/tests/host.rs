@@ -285,6 +285,198 @@ async fn key_value_round_trips_and_is_shared_between_components() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_counter_incremented_through_wasi_keyvalue_reads_back_through_spin_key_value_as_eight_little_endian_bytes()
+ {
+    let host = start();
+
+    let answer = run(
+        &host,
+        "/probe/count",
+        json!([
+            {"wkv_open": "default"},
+            {"wkv_increment": ["hits", 5]},
+            {"wkv_increment": ["hits", -2]},
+            {"kv_open": "default"},
+            {"kv_get_bytes": "hits"},
+            {"kv_set": ["label", "abc"]},
+            {"wkv_increment": ["label", 1]},
+            {"wkv_get": "label"},
+        ]),
+    )
+    .await;
+
+    let r = results(&answer);
+    assert_eq!(ok(&r[1]), 5, "an absent counter starts at 0");
+    assert_eq!(ok(&r[2]), 3);
+    assert_eq!(ok(&r[4]), &json!(3_i64.to_le_bytes()));
+    assert!(
+        err(&r[6]).contains("3 bytes long"),
+        "a value that is not 8 bytes is no counter: {}",
+        r[6]
+    );
+    assert_eq!(
+        ok(&r[7]),
+        &json!(b"abc"),
+        "unchanged, and read by the other API"
+    );
+    assert_eq!(
+        host.kv_dump("default").unwrap()["hits"],
+        3_i64.to_le_bytes()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_injected_key_value_failure_fails_increments_and_batches_too() {
+    let host = start();
+    run(
+        &host,
+        "/probe/seed",
+        json!([{"wkv_open": "default"}, {"wkv_increment": ["hits", 1]}]),
+    )
+    .await;
+    let steps = json!([
+        {"wkv_open": "default"},
+        {"wkv_increment": ["hits", 1]},
+        {"wkv_get_many": ["hits"]},
+        {"wkv_set_many": [["other", "x"]]},
+        {"wkv_delete_many": ["other"]},
+    ]);
+    let outcome = |answer: &Value| -> Vec<bool> {
+        results(answer)
+            .iter()
+            .map(|r| r.get("ok").is_some())
+            .collect()
+    };
+
+    host.set_kv_fault(Fault::Nth(2));
+    let answer = run(&host, "/probe/f", steps.clone()).await;
+    assert_eq!(outcome(&answer), [true, false, true, true, true]);
+    assert_eq!(
+        err(&results(&answer)[1]),
+        "Error::Other(\"injected fault\")"
+    );
+    assert_eq!(
+        ok(&results(&answer)[2]),
+        &json!({ "hits": 1_i64.to_le_bytes() })
+    );
+
+    host.set_kv_fault(Fault::Writes);
+    let answer = run(&host, "/probe/f", steps.clone()).await;
+    assert_eq!(outcome(&answer), [true, false, true, false, false]);
+
+    host.set_kv_fault(Fault::Always);
+    let answer = run(&host, "/probe/f", json!([{"wkv_open": "default"}])).await;
+    assert_eq!(
+        err(&results(&answer)[0]),
+        "Error::Other(\"injected fault\")"
+    );
+
+    host.set_kv_fault(Fault::None);
+    assert_eq!(
+        host.kv_dump("default").unwrap()["hits"],
+        1_i64.to_le_bytes(),
+        "no failed increment counted"
+    );
+    assert!(
+        outcome(&run(&host, "/probe/f", steps).await)
+            .iter()
+            .all(|ok| *ok)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wasi_keyvalue_buckets_and_batches_share_the_spin_key_value_stores() {
+    let host = start();
+
+    let answer = run(
+        &host,
+        "/probe/wkv",
+        json!([
+            {"kv_open": "shared"},
+            {"kv_set": ["a", "1"]},
+            {"wkv_open": "shared"},
+            {"wkv_get": "a"},
+            {"wkv_set": ["b", "2"]},
+            {"wkv_exists": "b"},
+            {"wkv_set_many": [["c", "3"], ["d", "4"]]},
+            {"wkv_get_many": ["a", "absent", "c", "a"]},
+            {"wkv_delete_many": ["c", "absent"]},
+            {"wkv_delete": "d"},
+            {"wkv_keys": null},
+            {"wkv_keys": "a cursor"},
+            {"kv_get": "b"},
+            {"wkv_cas": "a"},
+            {"wkv_open": "nope"},
+        ]),
+    )
+    .await;
+
+    let r = results(&answer);
+    assert_eq!(ok(&r[3]), &json!(b"1"));
+    assert_eq!(ok(&r[5]), true);
+    assert_eq!(
+        ok(&r[7]),
+        &json!({ "a": b"1", "c": b"3" }),
+        "get-many answers the present keys only"
+    );
+    assert_eq!(ok(&r[10]), &json!({ "keys": ["a", "b"], "cursor": null }));
+    assert!(err(&r[11]).contains("cursor not supported"), "{}", r[11]);
+    assert_eq!(ok(&r[12]), "2");
+    assert!(err(&r[13]).contains("unsupported"), "{}", r[13]);
+    assert_eq!(err(&r[14]), "Error::AccessDenied");
+
+    let answer = run(
+        &host,
+        "/restricted/wkv",
+        json!([{"wkv_open": "default"}, {"wkv_open": "shared"}, {"wkv_get": "b"}]),
+    )
+    .await;
+    let r = results(&answer);
+    assert_eq!(err(&r[0]), "Error::AccessDenied");
+    assert_eq!(ok(&r[2]), &json!(b"2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wasi_keyvalue_calls_are_counted_by_kind_and_empty_batches_not_at_all() {
+    let host = start();
+
+    run(
+        &host,
+        "/probe/c",
+        json!([
+            {"wkv_open": "default"},
+            {"wkv_get": "a"},
+            {"wkv_set": ["a", "1"]},
+            {"wkv_delete": "a"},
+            {"wkv_exists": "a"},
+            {"wkv_keys": null},
+            {"wkv_increment": ["n", 1]},
+            {"wkv_increment": ["n", 1]},
+            {"wkv_get_many": ["n", "m"]},
+            {"wkv_set_many": [["m", "1"]]},
+            {"wkv_delete_many": ["m"]},
+            {"wkv_get_many": []},
+            {"wkv_set_many": []},
+            {"wkv_delete_many": []},
+        ]),
+    )
+    .await;
+
+    let c = host.counters();
+    assert_eq!((c.kv_get, c.kv_set, c.kv_delete, c.kv_other), (1, 1, 1, 3));
+    assert_eq!(
+        (
+            c.kv_increment,
+            c.kv_get_many,
+            c.kv_set_many,
+            c.kv_delete_many
+        ),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(c.kv_calls(), 11);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sqlite_round_trips_with_transactions_across_calls() {
     let host = start();
     let answer = run(
