@@ -328,6 +328,7 @@ impl TestHost {
         store.limiter(|state| &mut state.memory);
         let result = run_handler(&mut store, &component.pre, req).await;
         let peak = store.data().memory.peak();
+        tokio::spawn(finish_tasks(store));
         (result, peak)
     }
 
@@ -427,6 +428,19 @@ async fn run_handler(
         })
         .await??;
     Ok(result)
+}
+
+/// Lets the tasks an instance keeps running after its response (verify-key's usage batch)
+/// run to their end, in the background, as Spin does before it drops an instance.
+async fn finish_tasks(mut store: Store<InstanceState>) {
+    let finished = store
+        .run_concurrent(async |accessor| {
+            std::future::poll_fn(|cx| accessor.poll_no_interesting_tasks(cx)).await
+        })
+        .await;
+    if let Err(error) = finished {
+        eprintln!("spin-test-host: a task after the response failed: {error:#}");
+    }
 }
 
 /// Adds Spin's request headers and gives the request an absolute URI.
