@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-Spin benchmark of the cost of usage counting and limits on `/verify`: the app as it
 # was before them (BASE_REV, built from git into target/bench-base) and the app as it is,
-# each on its own `spin up` (selective deployment: manage-keys and verify-key), measured in
+# each on its own `spin up` (selective deployment: manage-keys, identity, which manage-keys
+# chains to, and verify-key), measured in
 # alternating rounds with Debian's wrk over 16 keep-alive connections on 127.0.0.1, so that
 # every ratio compares figures of the same run and the same Spin:
 #   before      the previous build's /verify for a valid key (one record read, and the
@@ -54,10 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> building $BASE_REV (manage-keys, verify-key) into target/bench-base"
+echo "==> building $BASE_REV (manage-keys, identity, verify-key) into target/bench-base"
 git worktree add -q --detach "$work/base" "$BASE_REV"
 (cd "$work/base" && CARGO_TARGET_DIR="$root/target/bench-base" \
-    cargo build -q --locked --target wasm32-wasip2 --release -p manage-keys -p verify-key)
+    cargo build -q --locked --target wasm32-wasip2 --release -p manage-keys -p identity -p verify-key)
 sed "s#^source = \"target/#source = \"$root/target/bench-base/#" "$work/base/spin.toml" > "$work/before.toml"
 sed "s#^source = \"target/#source = \"$root/target/#" spin.toml > "$work/now.toml"
 
@@ -83,7 +84,7 @@ start_app() { # name manifest -> sets port_<name>
     port=$(free_port)
     mkdir -p "$work/$1-state"
     setsid "$spin" up --from "$2" --listen "127.0.0.1:$port" --state-dir "$work/$1-state" \
-        -c manage-keys -c verify-key "${config_args[@]}" \
+        -c manage-keys -c identity -c verify-key "${config_args[@]}" \
         --variable "identity_token_secret=$secret" >"$work/$1.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 1200); do

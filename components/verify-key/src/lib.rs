@@ -184,7 +184,7 @@ async fn authorize(req: &ApiRequest) -> Response {
             }
             _ => unauthorized(code, "the API key is unknown, inactive or expired"),
         };
-        with_limit_fields(response, record, states)
+        with_limit_fields(response, states)
     });
     decided
         .await
@@ -208,23 +208,9 @@ fn limited_detail(code: VerifyCode) -> &'static str {
 }
 
 /// Adds `RateLimit-Policy` and `RateLimit` for a key with a rate limit or quota.
-fn with_limit_fields(
-    response: Response,
-    record: Option<&RecordView<'_>>,
-    states: &LimitStates,
-) -> Response {
-    let Some(record) = record else {
-        return response;
-    };
-    let now = Timestamp::now();
-    let rate = record.rate_limit.map(|r| (r, r.window(now)));
-    let quota = record.quota.map(|q| (q, q.window(now)));
-    let policy = policy_field(
-        rate.as_ref().map(|(r, w)| (r, w)),
-        quota.as_ref().map(|(q, w)| (q, w)),
-    );
-    let state = state_field(states.rate_limit.as_ref(), states.quota.as_ref());
-    match (policy, state) {
+fn with_limit_fields(response: Response, states: &LimitStates) -> Response {
+    let (rate, quota) = (states.rate_limit.as_ref(), states.quota.as_ref());
+    match (policy_field(rate, quota), state_field(rate, quota)) {
         (Some(policy), Some(state)) => response
             .header(HEADER_RATELIMIT_POLICY, policy)
             .header(HEADER_RATELIMIT, state),

@@ -38,7 +38,7 @@ impl Counted {
     }
 
     fn state(&self, count: i64) -> LimitState {
-        LimitState::new(self.limit, count, self.window.reset)
+        LimitState::new(self.limit, count, &self.window)
     }
 }
 

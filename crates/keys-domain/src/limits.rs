@@ -92,16 +92,20 @@ pub struct LimitState {
     pub remaining: u64,
     /// Seconds until the window ends and `remaining` goes back to `limit`.
     pub reset: i64,
+    /// The window's length in seconds (the `w` of `RateLimit-Policy`; not in `/verify`).
+    #[serde(skip)]
+    pub window: i64,
 }
 
 impl LimitState {
-    /// The state of `limit` when its counter holds `count` for a window ending in `reset` s.
-    pub fn new(limit: u64, count: i64, reset: i64) -> Self {
+    /// The state of `limit` when its counter holds `count` in `window`.
+    pub fn new(limit: u64, count: i64, window: &Window) -> Self {
         let used = u64::try_from(count).unwrap_or(0);
         Self {
             limit,
             remaining: limit.saturating_sub(used),
-            reset,
+            reset: window.reset,
+            window: window.length,
         }
     }
 }
@@ -351,26 +355,25 @@ pub fn counter_value(bytes: &[u8]) -> Option<i64> {
 
 /// The `RateLimit-Policy` field for a key's limits (`None` without any): items `"rate"`
 /// and `"quota"` with `q` (the limit) and `w` (the window in seconds).
-pub fn policy_field(
-    rate: Option<(&RateLimit, &Window)>,
-    quota: Option<(&Quota, &Window)>,
-) -> Option<String> {
-    let items: Vec<String> = rate
-        .map(|(r, w)| format!("\"rate\";q={};w={}", r.limit, w.length))
-        .into_iter()
-        .chain(quota.map(|(q, w)| format!("\"quota\";q={};w={}", q.limit, w.length)))
-        .collect();
-    (!items.is_empty()).then(|| items.join(", "))
+pub fn policy_field(rate: Option<&LimitState>, quota: Option<&LimitState>) -> Option<String> {
+    field(rate, quota, |s| format!("q={};w={}", s.limit, s.window))
 }
 
 /// The `RateLimit` field: items `"rate"` and `"quota"` with `r` (remaining) and `t` (seconds
 /// until the window ends).
 pub fn state_field(rate: Option<&LimitState>, quota: Option<&LimitState>) -> Option<String> {
-    let item = |name: &str, s: &LimitState| format!("\"{name}\";r={};t={}", s.remaining, s.reset);
-    let items: Vec<String> = rate
-        .map(|s| item("rate", s))
+    field(rate, quota, |s| format!("r={};t={}", s.remaining, s.reset))
+}
+
+/// A structured-field list of the `"rate"` and `"quota"` items, each with `parameters`.
+fn field(
+    rate: Option<&LimitState>,
+    quota: Option<&LimitState>,
+    parameters: impl Fn(&LimitState) -> String,
+) -> Option<String> {
+    let items: Vec<String> = [("rate", rate), ("quota", quota)]
         .into_iter()
-        .chain(quota.map(|s| item("quota", s)))
+        .filter_map(|(name, state)| state.map(|s| format!("\"{name}\";{}", parameters(s))))
         .collect();
     (!items.is_empty()).then(|| items.join(", "))
 }
@@ -575,9 +578,14 @@ mod tests {
 
     #[test]
     fn limit_states_never_report_negative_remaining() {
-        assert_eq!(LimitState::new(10, 3, 5).remaining, 7);
-        assert_eq!(LimitState::new(10, 12, 5).remaining, 0);
-        assert_eq!(LimitState::new(10, -1, 5).remaining, 10);
+        let w = Window {
+            index: 0,
+            reset: 5,
+            length: 60,
+        };
+        assert_eq!(LimitState::new(10, 3, &w).remaining, 7);
+        assert_eq!(LimitState::new(10, 12, &w).remaining, 0);
+        assert_eq!(LimitState::new(10, -1, &w).remaining, 10);
     }
 
     #[test]
@@ -590,13 +598,17 @@ mod tests {
             limit: 1000,
             period: Period::Day,
         };
-        let (rw, qw) = (r.window(NOW), q.window(NOW));
+        let rs = LimitState::new(r.limit, 58, &r.window(NOW));
+        let qs = LimitState::new(q.limit, 1, &q.window(NOW));
         assert_eq!(
-            policy_field(Some((&r, &rw)), Some((&q, &qw))).unwrap(),
+            policy_field(Some(&rs), Some(&qs)).unwrap(),
             "\"rate\";q=100;w=60, \"quota\";q=1000;w=86400"
         );
-        let rs = LimitState::new(100, 58, 20);
-        assert_eq!(state_field(Some(&rs), None).unwrap(), "\"rate\";r=42;t=20");
+        let t = r.window(NOW).reset;
+        assert_eq!(
+            state_field(Some(&rs), None).unwrap(),
+            format!("\"rate\";r=42;t={t}")
+        );
         assert_eq!(policy_field(None, None), None);
         assert_eq!(state_field(None, None), None);
     }

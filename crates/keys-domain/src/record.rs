@@ -1068,7 +1068,15 @@ mod tests {
         let bytes = limited().encode().unwrap();
         let view = RecordView::decode(&bytes).unwrap();
         let states = LimitStates {
-            rate_limit: Some(LimitState::new(100, 58, 20)),
+            rate_limit: Some(LimitState::new(
+                100,
+                58,
+                &crate::limits::Window {
+                    index: 0,
+                    reset: 20,
+                    length: 60,
+                },
+            )),
             quota: None,
         };
         let answer: serde_json::Value = serde_json::from_slice(&verify_answer(
