@@ -1,0 +1,1297 @@
+//! The addresses a key may be used from: an allowlist of IPv4 and IPv6 CIDR blocks.
+//!
+//! An administrator sends CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`) or bare addresses (a
+//! single host); [`IpAllowlist::parse`] normalises them and SQLite keeps the canonical strings
+//! ([`IpAllowlist::entries`]). An empty list admits any address.
+//!
+//! # Encoded layout
+//!
+//! The verification record holds the list as one line that [`allows`] scans without
+//! allocating ([`IpAllowlist::encode`] writes it). `10.0.0.0/8`, `2001:db8::/32` and
+//! `2001:db8::1` are:
+//!
+//! ```text
+//! 0a000000/08 20010db800000000/032 20010db8000000000000000000000001/128
+//! ```
+//!
+//! * entries are separated by one space, in the order of the canonical list;
+//! * an entry is `HEX/PREFIX`: the top bits of the block's network in lowercase hexadecimal,
+//!   `/`, and the prefix length in decimal, zero-padded to 2 digits for IPv4 and 3 for IPv6.
+//!   The number of hexadecimal digits tells the family and the form: 8 for IPv4 (32 bits),
+//!   16 for an IPv6 block with a prefix of at most 64 (its top 64 bits; the others are zero),
+//!   32 for any other IPv6 block. Host bits are zero;
+//! * an empty line is the empty list: any address, even none;
+//! * `-` alone is a list that admits no address, which only [`IpAllowlist::meet`] makes (two
+//!   lists without a common address).
+//!
+//! The fixed widths keep the scan cheap: where `/` stands tells the entry's form, the prefix
+//! length is read without looking for its end, the digits are decoded eight at a time. The
+//! line never holds a line break. [`allows`] refuses every address when any entry of a
+//! non-empty line departs from this layout in any way (fail closed): it reads every entry,
+//! even after a match.
+
+use crate::error::Error;
+use serde::Serialize;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Most entries an allowlist may hold.
+pub const MAX_ENTRIES: usize = 100;
+/// The request field, named in every error.
+const FIELD: &str = "ip_allowlist";
+/// The encoded line of a list that admits no address.
+const DENY_ALL_MARKER: &str = "-";
+/// Separates the entries of an encoded line.
+const ENTRY_SEPARATOR: u8 = b' ';
+/// Separates an address from its prefix length, in both forms.
+const PREFIX_SEPARATOR: char = '/';
+/// [`PREFIX_SEPARATOR`] as the byte the hot path looks for.
+const PREFIX_SEPARATOR_BYTE: u8 = PREFIX_SEPARATOR as u8;
+/// Digits of the prefix length of an encoded IPv4 block (zero-padded: `08`).
+const V4_PREFIX_DIGITS: usize = 2;
+/// Digits of the prefix length of an encoded IPv6 block (zero-padded: `048`).
+const V6_PREFIX_DIGITS: usize = 3;
+/// The prefix length of `::ffff:0:0/96`, the IPv6 block holding the IPv4-mapped addresses.
+const IPV4_MAPPED_PREFIX: u8 = 96;
+/// Hexadecimal digits of an encoded IPv4 network (32 bits).
+const V4_HEX_DIGITS: usize = 8;
+/// Hexadecimal digits of an encoded IPv6 network whose prefix is at most
+/// [`V6_SHORT_PREFIX`]: its top 64 bits, the others being zero.
+const V6_SHORT_HEX_DIGITS: usize = 16;
+/// Longest prefix of an IPv6 network written in the short form.
+const V6_SHORT_PREFIX: u16 = 64;
+/// Hexadecimal digits of any other encoded IPv6 network (128 bits).
+const V6_HEX_DIGITS: usize = 32;
+/// Hexadecimal digits decoded at once by [`allows`]: an IPv4 network, a quarter of an IPv6 one.
+const HEX_CHUNK: usize = 8;
+/// Most characters of a refused entry repeated in an error.
+const SHOWN_CHARS: usize = 100;
+
+/// A normalised allowlist (parse-don't-validate): distinct CIDR blocks in the order given, or
+/// the list admitting no address that [`IpAllowlist::meet`] can give. Serializes as a JSON
+/// array of canonical strings. The default is the empty list, which admits any address.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IpAllowlist {
+    blocks: Vec<Block>,
+    /// Set with no blocks: the meet of two lists without a common address. Kept apart from
+    /// the empty list, which admits everything.
+    deny_all: bool,
+}
+
+impl IpAllowlist {
+    /// Parses what an administrator sent (the items of the JSON array): CIDR blocks or bare
+    /// addresses, IPv4 or IPv6, at most [`MAX_ENTRIES`]. Refuses (422, naming the field and the
+    /// entry) empty strings, whitespace, IPv4 octets with leading zeros, zone ids
+    /// (`fe80::1%eth0`), a prefix length with a sign or leading zeros (`/08`) or longer than
+    /// the family's addresses.
+    pub fn parse(entries: &[String]) -> Result<Self, Error> {
+        if entries.len() > MAX_ENTRIES {
+            return Err(Error::invalid(format!(
+                "{FIELD} may hold at most {MAX_ENTRIES} entries (got {})",
+                entries.len()
+            )));
+        }
+        let mut blocks = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let block = Block::parse(entry)
+                .map_err(|problem| Error::invalid(format!("{FIELD}[{index}]: {problem}")))?;
+            if !blocks.contains(&block) {
+                blocks.push(block);
+            }
+        }
+        Ok(Self {
+            blocks,
+            deny_all: false,
+        })
+    }
+
+    /// Canonical strings, in the order given, exact duplicates (after normalisation) removed:
+    /// always `address/prefix` (a bare IPv4 address gets `/32`, IPv6 `/128`), host bits
+    /// cleared (`10.1.2.3/8` is `10.0.0.0/8`), IPv6 in RFC 5952 form, and an IPv4-mapped
+    /// block `::ffff:a.b.c.d/n` with n ≥ 96 written as the IPv4 block `a.b.c.d/(n-96)`.
+    /// No strings for the list admitting no address, which has no list form (see
+    /// [`Self::encode`]).
+    pub fn entries(&self) -> Vec<String> {
+        self.blocks.iter().map(Block::to_string).collect()
+    }
+
+    /// Whether the list is empty, i.e. admits any address (false for the list admitting none).
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty() && !self.deny_all
+    }
+
+    /// Reads back the canonical strings as SQLite holds them; `None` if one is not exactly as
+    /// [`Self::entries`] writes it (or repeats an earlier one).
+    pub fn from_canonical(entries: &[String]) -> Option<Self> {
+        let list = Self::parse(entries).ok()?;
+        let canonical = list.blocks.len() == entries.len()
+            && list
+                .blocks
+                .iter()
+                .zip(entries)
+                .all(|(block, entry)| block.to_string() == *entry);
+        canonical.then_some(list)
+    }
+
+    /// The line of the verification record read by [`allows`] (layout in the module docs):
+    /// empty for the empty list, `-` for the list admitting no address.
+    pub fn encode(&self) -> String {
+        if self.deny_all {
+            return DENY_ALL_MARKER.to_owned();
+        }
+        let longest_entry = V6_HEX_DIGITS + 1 + V6_PREFIX_DIGITS + 1;
+        let mut line = String::with_capacity(self.blocks.len() * longest_entry);
+        for (i, block) in self.blocks.iter().enumerate() {
+            if i > 0 {
+                line.push(char::from(ENTRY_SEPARATOR));
+            }
+            block.encode_into(&mut line);
+        }
+        line
+    }
+
+    /// The list admitting exactly the addresses that both `self` and `other` admit. The empty
+    /// list leaves the other side as it is; two lists without a common address give the list
+    /// admitting none.
+    ///
+    /// Two blocks either nest or are disjoint, so the common part of two lists is the narrower
+    /// block of every overlapping pair: every block of `self` inside a block of `other`, then
+    /// every block of `other` inside a block of `self` that the kept blocks do not already
+    /// cover. The result may hold more than [`MAX_ENTRIES`] blocks (up to twice as many).
+    pub fn meet(&self, other: &Self) -> Self {
+        if self.is_empty() {
+            return other.clone();
+        }
+        if other.is_empty() {
+            return self.clone();
+        }
+        let within = |block: &Block, list: &[Block]| list.iter().any(|outer| outer.covers(block));
+        let mut blocks: Vec<Block> = self
+            .blocks
+            .iter()
+            .filter(|block| within(block, &other.blocks))
+            .copied()
+            .collect();
+        for block in &other.blocks {
+            if within(block, &self.blocks) && !within(block, &blocks) {
+                blocks.push(*block);
+            }
+        }
+        Self {
+            deny_all: blocks.is_empty(),
+            blocks,
+        }
+    }
+}
+
+impl Serialize for IpAllowlist {
+    /// The canonical strings; fails for the list admitting no address, which `[]` (any
+    /// address) would misrepresent.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.deny_all {
+            return Err(serde::ser::Error::custom(
+                "an allowlist admitting no address has no list form",
+            ));
+        }
+        self.entries().serialize(s)
+    }
+}
+
+/// The hot path: whether the encoded allowlist line `encoded` (as written by
+/// [`IpAllowlist::encode`]) admits `ip`, the caller's address as a gateway sends it (a bare
+/// IPv4 or IPv6 address; an IPv4-mapped IPv6 address `::ffff:1.2.3.4` is checked as IPv4).
+///
+/// An empty line admits any address, even when `ip` is `None` or malformed. A non-empty line
+/// refuses `None`, a malformed `ip` and an address in none of its blocks. A malformed line,
+/// or one malformed entry, admits nothing (fail closed). No allocation.
+pub fn allows(encoded: &str, ip: Option<&str>) -> bool {
+    if encoded.is_empty() {
+        return true;
+    }
+    // The marker would fail to decode anyway; saying so keeps the meaning independent of it.
+    if encoded == DENY_ALL_MARKER {
+        return false;
+    }
+    let Some((family, address)) = ip.and_then(caller_address) else {
+        return false;
+    };
+    let (v4, v6) = match family {
+        Family::V4 => (Some(address), None),
+        Family::V6 => (None, Some(address)),
+    };
+    // Every entry is decoded, even after a match, so that a damaged line admits nothing. The
+    // line is walked as bytes (`str::split` and its searchers cost more than the decoding),
+    // one path per form of entry, told by where the prefix separator stands.
+    let mut admitted = false;
+    let mut rest = encoded.as_bytes();
+    loop {
+        let (entry, caller, tail) = if let Some((hex, [PREFIX_SEPARATOR_BYTE, after @ ..])) =
+            rest.split_first_chunk::<V4_HEX_DIGITS>()
+        {
+            let Some((entry, tail)) = Entry::decode(Family::V4, hex, after) else {
+                return false;
+            };
+            (entry, v4, tail)
+        } else if let Some((hex, [PREFIX_SEPARATOR_BYTE, after @ ..])) =
+            rest.split_first_chunk::<V6_SHORT_HEX_DIGITS>()
+        {
+            let Some((entry, tail)) = Entry::decode(Family::V6, hex, after) else {
+                return false;
+            };
+            (entry, v6, tail)
+        } else if let Some((hex, [PREFIX_SEPARATOR_BYTE, after @ ..])) =
+            rest.split_first_chunk::<V6_HEX_DIGITS>()
+        {
+            let Some((entry, tail)) = Entry::decode(Family::V6, hex, after) else {
+                return false;
+            };
+            (entry, v6, tail)
+        } else {
+            return false;
+        };
+        admitted |= caller.is_some_and(|address| entry.holds(address));
+        match tail {
+            [] => return admitted,
+            [ENTRY_SEPARATOR, more @ ..] => rest = more,
+            _ => return false,
+        }
+    }
+}
+
+/// The family and the value of the caller's address; an IPv4-mapped IPv6 address is IPv4.
+fn caller_address(ip: &str) -> Option<(Family, u128)> {
+    let address = match ip.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => (Family::V4, u32::from(v4).into()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => (Family::V4, u32::from(v4).into()),
+            None => (Family::V6, u128::from(v6)),
+        },
+    };
+    Some(address)
+}
+
+/// An address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// Bits of an address.
+    const fn bits(self) -> u8 {
+        match self {
+            Self::V4 => 32,
+            Self::V6 => 128,
+        }
+    }
+
+    /// Hexadecimal digits of an encoded network with this prefix length: the top bits that
+    /// may be network bits, in whole chunks.
+    const fn hex_digits(self, prefix: u16) -> usize {
+        match self {
+            Self::V4 => V4_HEX_DIGITS,
+            Self::V6 if prefix <= V6_SHORT_PREFIX => V6_SHORT_HEX_DIGITS,
+            Self::V6 => V6_HEX_DIGITS,
+        }
+    }
+
+    /// Digits of the prefix length of an encoded block.
+    const fn prefix_digits(self) -> usize {
+        match self {
+            Self::V4 => V4_PREFIX_DIGITS,
+            Self::V6 => V6_PREFIX_DIGITS,
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::V4 => "IPv4",
+            Self::V6 => "IPv6",
+        }
+    }
+}
+
+/// One CIDR block: its family, its network (host bits zero; an IPv4 one in the low 32 bits)
+/// and its prefix length (at most the family's bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    family: Family,
+    network: u128,
+    prefix: u8,
+}
+
+impl Block {
+    /// The block of `address` with this prefix length (at most the family's bits), host bits
+    /// cleared.
+    fn new(family: Family, address: u128, prefix: u8) -> Self {
+        Self {
+            family,
+            network: address & mask(family, prefix),
+            prefix,
+        }
+    }
+
+    /// Parses one entry as an administrator sent it; the error says what is wrong with it.
+    fn parse(entry: &str) -> Result<Self, String> {
+        let shown: String = entry.chars().take(SHOWN_CHARS).collect();
+        if entry.is_empty() {
+            return Err("an empty string is not an IPv4 or IPv6 address or CIDR block".into());
+        }
+        if entry.contains(char::is_whitespace) {
+            return Err(format!("`{shown}` must not contain whitespace"));
+        }
+        let (address, prefix) = match entry.split_once(PREFIX_SEPARATOR) {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (entry, None),
+        };
+        if address.contains('%') {
+            return Err(format!(
+                "`{shown}` has a zone id, which an allowlist cannot use"
+            ));
+        }
+        let (family, value) = match address.parse::<IpAddr>() {
+            Ok(IpAddr::V4(v4)) => (Family::V4, u128::from(u32::from(v4))),
+            Ok(IpAddr::V6(v6)) => (Family::V6, u128::from(v6)),
+            Err(_) => {
+                return Err(format!(
+                    "`{shown}` is not an IPv4 or IPv6 address or CIDR block"
+                ));
+            }
+        };
+        let prefix = match prefix {
+            None => u16::from(family.bits()),
+            Some(digits) => prefix_length(digits.as_bytes()).ok_or_else(|| {
+                format!(
+                    "`{shown}` has a malformed prefix length (decimal digits, \
+                     without sign or leading zeros)"
+                )
+            })?,
+        };
+        let prefix = u8::try_from(prefix)
+            .ok()
+            .filter(|&p| p <= family.bits())
+            .ok_or_else(|| {
+                format!(
+                    "prefix length {prefix} is longer than {} for {}",
+                    family.bits(),
+                    family.name()
+                )
+            })?;
+        if family == Family::V6 && prefix >= IPV4_MAPPED_PREFIX {
+            // The prefix keeps `::ffff:0:0/96` whole, so the block holds IPv4-mapped
+            // addresses only: they are checked as IPv4, so it is written as IPv4.
+            if let Some(v4) = Ipv6Addr::from(value).to_ipv4_mapped() {
+                let v4 = u128::from(u32::from(v4));
+                return Ok(Self::new(Family::V4, v4, prefix - IPV4_MAPPED_PREFIX));
+            }
+        }
+        Ok(Self::new(family, value, prefix))
+    }
+
+    /// Appends the encoded entry (layout in the module docs) to `line`.
+    fn encode_into(&self, line: &mut String) {
+        use std::fmt::Write as _;
+        let digits = self.family.hex_digits(self.prefix.into());
+        // The digits are the top bits of the network.
+        let shown = self.network >> (u32::from(self.family.bits()) - 4 * digits as u32);
+        // Writing into a `String` cannot fail.
+        let _ = write!(
+            line,
+            "{shown:0digits$x}{PREFIX_SEPARATOR}{:0width$}",
+            self.prefix,
+            width = self.family.prefix_digits()
+        );
+    }
+
+    /// Whether this block holds `address` of `family`.
+    fn admits(&self, family: Family, address: u128) -> bool {
+        self.family == family && (address ^ self.network) & mask(family, self.prefix) == 0
+    }
+
+    /// Whether every address of `other` is in this block.
+    fn covers(&self, other: &Self) -> bool {
+        self.prefix <= other.prefix && self.admits(other.family, other.network)
+    }
+}
+
+impl fmt::Display for Block {
+    /// The canonical string: `address/prefix`, IPv6 in RFC 5952 form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.family {
+            // An IPv4 network holds 32 bits: the cast keeps all of them.
+            Family::V4 => write!(f, "{}", Ipv4Addr::from(self.network as u32))?,
+            Family::V6 => write!(f, "{}", Ipv6Addr::from(self.network))?,
+        }
+        write!(f, "{PREFIX_SEPARATOR}{}", self.prefix)
+    }
+}
+
+/// An entry of an encoded line as [`allows`] reads it: a block's network and mask.
+struct Entry {
+    network: u128,
+    mask: u128,
+}
+
+impl Entry {
+    /// Reads an entry of `family` whose network digits `hex` were followed by the prefix
+    /// separator and then `after`, exactly as [`Block::encode_into`] writes it; returns it
+    /// with the rest of the line.
+    #[inline(always)]
+    fn decode<'a, const DIGITS: usize>(
+        family: Family,
+        hex: &[u8; DIGITS],
+        after: &'a [u8],
+    ) -> Option<(Self, &'a [u8])> {
+        // A digit left in `tail` fails the caller's test of what follows the entry.
+        let (prefix, tail) = match family {
+            Family::V4 => padded_prefix::<V4_PREFIX_DIGITS>(after)?,
+            Family::V6 => padded_prefix::<V6_PREFIX_DIGITS>(after)?,
+        };
+        // Within the family's bits, in the one form `encode_into` writes for it.
+        if prefix > u16::from(family.bits()) || family.hex_digits(prefix) != DIGITS {
+            return None;
+        }
+        // The digits are the top bits of the network: checked in their own width, then moved up.
+        let width = 4 * DIGITS as u32;
+        let (value, mask) = (hex_value(hex)?, top_bits(width, prefix.into()));
+        let shift = u32::from(family.bits()) - width;
+        (value & !mask == 0).then_some((
+            Self {
+                network: value << shift,
+                mask: mask << shift,
+            },
+            tail,
+        ))
+    }
+
+    /// Whether the entry's block holds `address` (of the entry's family).
+    #[inline(always)]
+    fn holds(&self, address: u128) -> bool {
+        (address ^ self.network) & self.mask == 0
+    }
+}
+
+/// The network mask of a prefix length (at most the family's bits), in the family's bits.
+fn mask(family: Family, prefix: u8) -> u128 {
+    top_bits(family.bits().into(), prefix.into())
+}
+
+/// Ones in the top `n` (at most `width`) of the low `width` bits, for a width of 32, 64 or
+/// 128. Built from 64-bit halves: a 128-bit shift by a variable amount is a library call in
+/// the size-optimised build, and this runs for every entry on the hot path.
+#[inline(always)]
+fn top_bits(width: u32, n: u32) -> u128 {
+    // The top `n` of 64 bits; a shift by 64 would overflow.
+    let top = |n: u32| if n >= 64 { u64::MAX } else { !(u64::MAX >> n) };
+    if width > 64 {
+        u128::from(top(n)) << 64 | u128::from(top(n.saturating_sub(64)))
+    } else {
+        u128::from(top(n) >> (64 - width))
+    }
+}
+
+/// A prefix length as an administrator writes it: `0`, or one to three decimal digits without
+/// a leading zero. Written out rather than `str::parse`, which accepts a `+`.
+fn prefix_length(digits: &[u8]) -> Option<u16> {
+    let value = |d: &u8| u16::from(d - b'0');
+    match digits {
+        [b'0'] => Some(0),
+        [a @ b'1'..=b'9'] => Some(value(a)),
+        [a @ b'1'..=b'9', b @ b'0'..=b'9'] => Some(value(a) * 10 + value(b)),
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            Some(value(a) * 100 + value(b) * 10 + value(c))
+        }
+        _ => None,
+    }
+}
+
+/// The prefix length at the front of an encoded entry's `text`, written with exactly
+/// `DIGITS` decimal digits, and the rest of `text`. A fixed width: no search for the end of
+/// the number on the hot path.
+#[inline(always)]
+fn padded_prefix<const DIGITS: usize>(text: &[u8]) -> Option<(u16, &[u8])> {
+    let (digits, rest) = text.split_first_chunk::<DIGITS>()?;
+    let value = |d: &u8| u16::from(d - b'0');
+    // Written out rather than looped over: the size-optimised build keeps loops as loops.
+    let prefix = match digits.as_slice() {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => value(a) * 10 + value(b),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            value(a) * 100 + value(b) * 10 + value(c)
+        }
+        _ => return None,
+    };
+    Some((prefix, rest))
+}
+
+/// The value of 8, 16 or 32 lowercase hexadecimal digits, decoded a chunk at a time: the hot
+/// path reads up to a few thousand digits per call.
+#[inline(always)]
+fn hex_value<const DIGITS: usize>(digits: &[u8; DIGITS]) -> Option<u128> {
+    let (chunks, []) = digits.as_chunks::<HEX_CHUNK>() else {
+        return None;
+    };
+    // Written out rather than looped over: the size-optimised build keeps loops as loops.
+    match chunks {
+        [chunk] => hex_chunk(*chunk).map(u128::from),
+        [high, low] => hex_pair(high, low).map(u128::from),
+        [a, b, c, d] => Some(u128::from(hex_pair(a, b)?) << 64 | u128::from(hex_pair(c, d)?)),
+        _ => None,
+    }
+}
+
+/// The value of two chunks of lowercase hexadecimal digits, `high` then `low`.
+#[inline(always)]
+fn hex_pair(high: &[u8; HEX_CHUNK], low: &[u8; HEX_CHUNK]) -> Option<u64> {
+    Some(u64::from(hex_chunk(*high)?) << 32 | u64::from(hex_chunk(*low)?))
+}
+
+/// The value of eight lowercase hexadecimal digits, `None` if one is anything else. All eight
+/// bytes are handled at once as the lanes of a `u64` (SWAR), without a branch per digit:
+/// byte-at-a-time decoding took most of the time of [`allows`]. Inlined by force: the
+/// size-optimised build would call it for every chunk.
+#[inline(always)]
+fn hex_chunk(digits: [u8; HEX_CHUNK]) -> Option<u32> {
+    /// 0x01 in every byte lane.
+    const LANES: u64 = u64::MAX / 0xff;
+    /// The low nibble of every lane.
+    const NIBBLES: u64 = LANES * 0x0f;
+    // The first digit in the top lane, so that the digits read as a number.
+    let x = u64::from_be_bytes(digits);
+    // Read every lane as a digit: a digit's value is its low nibble, a letter's its low
+    // nibble plus 9 (bit 6 marks a letter). No lane carries into the next.
+    let values = ((x & NIBBLES) + (x >> 6 & LANES) * 9) & NIBBLES;
+    // Accept only if writing the values back as lowercase hexadecimal gives the same bytes:
+    // the lanes holding 10 to 15 are written from `a`, the others from `0`.
+    let letters = (values + LANES * 6) >> 4 & LANES;
+    if values + LANES * u64::from(b'0') + letters * u64::from(b'a' - b'9' - 1) != x {
+        return None;
+    }
+    // Pack the eight nibbles: pairs into bytes, bytes into halfwords, halfwords into a word.
+    let bytes = (values | values >> 4) & 0x00ff_00ff_00ff_00ff;
+    let halfwords = (bytes | bytes >> 8) & 0x0000_ffff_0000_ffff;
+    Some((halfwords | halfwords >> 16) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|e| e.to_string()).collect()
+    }
+
+    fn list(entries: &[&str]) -> IpAllowlist {
+        IpAllowlist::parse(&strings(entries)).unwrap()
+    }
+
+    fn canonical(entries: &[&str]) -> Vec<String> {
+        list(entries).entries()
+    }
+
+    fn refusal(entries: &[&str]) -> String {
+        let err = IpAllowlist::parse(&strings(entries)).unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "validation_failed"));
+        err.to_string()
+    }
+
+    /// The decision as verify-key takes it: from the encoded line.
+    fn admits(list: &IpAllowlist, ip: &str) -> bool {
+        allows(&list.encode(), Some(ip))
+    }
+
+    /// A tiny xorshift64, for repeatable pseudo-random cases without a dependency.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn wide(&mut self) -> u128 {
+            u128::from(self.next()) << 64 | u128::from(self.next())
+        }
+    }
+
+    /// The address `base` with some of its bits around bit `prefix` (from the top) flipped,
+    /// and maybe random host bits: near the block of `base` with that prefix, inside or out.
+    fn near(rng: &mut XorShift, base: u128, family: Family, prefix: u8) -> u128 {
+        let bits = u64::from(family.bits());
+        let (lo, hi) = (
+            u64::from(prefix.saturating_sub(3)),
+            bits.min(u64::from(prefix) + 2),
+        );
+        let mut address = base;
+        for _ in 0..rng.below(3) {
+            address ^= 1 << (bits - 1 - (lo + rng.below(hi - lo)));
+        }
+        if rng.below(2) == 0 {
+            address ^= rng.wide() & !mask(family, prefix) & mask(family, family.bits());
+        }
+        address
+    }
+
+    /// A naive check of `ip` against canonical strings, bit by bit from std's octets.
+    fn naive_allows(entries: &[String], ip: &str) -> bool {
+        let caller: Vec<u8> = match ip.parse::<IpAddr>().unwrap() {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => v6.octets().to_vec(),
+            },
+        };
+        let bit = |bytes: &[u8], i: usize| bytes[i / 8] >> (7 - i % 8) & 1;
+        entries.iter().any(|entry| {
+            let (address, prefix) = entry.split_once('/').unwrap();
+            let network: Vec<u8> = match address.parse::<IpAddr>().unwrap() {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            };
+            let prefix: usize = prefix.parse().unwrap();
+            network.len() == caller.len()
+                && (0..prefix).all(|i| bit(&network, i) == bit(&caller, i))
+        })
+    }
+
+    fn v4_text(value: u128) -> String {
+        Ipv4Addr::from(value as u32).to_string()
+    }
+
+    fn v6_text(value: u128) -> String {
+        Ipv6Addr::from(value).to_string()
+    }
+
+    /// A random list of `n` blocks (half IPv4, prefixes of every length) and its blocks.
+    /// The addresses differ in a few bits only, so that blocks often nest.
+    fn random_list(rng: &mut XorShift, n: usize) -> (IpAllowlist, Vec<(Family, u128, u8)>) {
+        const V4_BASE: u128 = 0x0a00_0000;
+        const V4_VARYING: u128 = 0x00c0_0f03;
+        const V6_BASE: u128 = 0x2001_0db8 << 96;
+        const V6_VARYING: u128 = 0x0000_0000_c000_0000_0f00_0000_0000_0003;
+        let mut texts = Vec::new();
+        let mut blocks = Vec::new();
+        for _ in 0..n {
+            let (family, address) = if rng.below(2) == 0 {
+                (Family::V4, V4_BASE | rng.wide() & V4_VARYING)
+            } else {
+                (Family::V6, V6_BASE | rng.wide() & V6_VARYING)
+            };
+            let prefix = rng.below(u64::from(family.bits()) + 1) as u8;
+            let text = match family {
+                Family::V4 => v4_text(address),
+                Family::V6 => v6_text(address),
+            };
+            texts.push(format!("{text}/{prefix}"));
+            blocks.push((family, address, prefix));
+        }
+        (IpAllowlist::parse(&texts).unwrap(), blocks)
+    }
+
+    /// Addresses near the blocks, inside and outside, written as a gateway would send them.
+    fn probes(rng: &mut XorShift, blocks: &[(Family, u128, u8)], n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let (family, base, prefix) = blocks[rng.below(blocks.len() as u64) as usize];
+                let address = near(rng, base, family, prefix);
+                match (family, rng.below(4)) {
+                    (Family::V4, 0) => format!("::ffff:{}", v4_text(address)),
+                    (Family::V4, _) => v4_text(address),
+                    (Family::V6, _) => v6_text(address),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn eight_digits_decode_at_once_exactly_when_each_is_lowercase_hexadecimal() {
+        for lane in 0..HEX_CHUNK {
+            for byte in 0..=u8::MAX {
+                let mut digits = *b"0123abcf";
+                digits[lane] = byte;
+                let expected = std::str::from_utf8(&digits)
+                    .ok()
+                    .filter(|t| t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                    .map(|t| u32::from_str_radix(t, 16).unwrap());
+                assert_eq!(hex_chunk(digits), expected, "{digits:?}");
+            }
+        }
+        assert_eq!(hex_chunk(*b"ffffffff"), Some(u32::MAX));
+        assert_eq!(hex_chunk(*b"00000000"), Some(0));
+        assert_eq!(hex_chunk(*b"0a0b0c0d"), Some(0x0a0b_0c0d));
+    }
+
+    #[test]
+    fn bare_addresses_become_single_host_blocks() {
+        assert_eq!(
+            canonical(&["192.168.1.10", "2001:db8::1", "10.0.0.0/8"]),
+            ["192.168.1.10/32", "2001:db8::1/128", "10.0.0.0/8"]
+        );
+    }
+
+    #[test]
+    fn host_bits_are_cleared() {
+        assert_eq!(
+            canonical(&[
+                "10.1.2.3/8",
+                "192.168.77.200/20",
+                "10.1.2.3/0",
+                "2001:db8:abcd:12::9/33"
+            ]),
+            [
+                "10.0.0.0/8",
+                "192.168.64.0/20",
+                "0.0.0.0/0",
+                "2001:db8:8000::/33"
+            ]
+        );
+    }
+
+    #[test]
+    fn ipv6_blocks_are_written_in_rfc_5952_form() {
+        assert_eq!(
+            canonical(&[
+                "2001:0DB8:0000:0000:0000:0000:0000:0001",
+                "2001:db8:0:0:1:0:0:1/128",
+                "::/0",
+                "FE80::/10",
+                "::1"
+            ]),
+            [
+                "2001:db8::1/128",
+                "2001:db8::1:0:0:1/128",
+                "::/0",
+                "fe80::/10",
+                "::1/128"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_after_normalisation_are_removed_keeping_the_first_place() {
+        assert_eq!(
+            canonical(&[
+                "10.0.0.0/8",
+                "192.0.2.1",
+                "10.9.9.9/8",
+                "192.0.2.1/32",
+                "2001:DB8::/32",
+                "::ffff:192.0.2.1",
+                "2001:db8::/32",
+                "10.0.0.0/9"
+            ]),
+            ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32", "10.0.0.0/9"]
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_blocks_become_ipv4_blocks() {
+        assert_eq!(
+            canonical(&[
+                "::ffff:192.0.2.1",
+                "::ffff:10.1.2.3/104",
+                "::ffff:0:0/96",
+                "::ffff:c000:0201/127"
+            ]),
+            ["192.0.2.1/32", "10.0.0.0/8", "0.0.0.0/0", "192.0.2.0/31"]
+        );
+        assert_eq!(
+            canonical(&["::ffff:10.1.2.3/95", "::ffff:0:0/80"]),
+            ["::fffe:0:0/95", "::/80"],
+            "a shorter prefix reaches beyond the mapped addresses: it stays IPv6"
+        );
+    }
+
+    #[test]
+    fn malformed_entries_are_refused_naming_the_field_and_the_entry() {
+        for (entry, problem) in [
+            (
+                "",
+                "an empty string is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (
+                "10.0.0.300/8",
+                "`10.0.0.300/8` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (" 10.0.0.1", "` 10.0.0.1` must not contain whitespace"),
+            ("10.0.0.1 ", "`10.0.0.1 ` must not contain whitespace"),
+            ("10.0.0.0/ 8", "`10.0.0.0/ 8` must not contain whitespace"),
+            ("10.0.\t0.1", "`10.0.\t0.1` must not contain whitespace"),
+            ("10.0.0.0/8\n", "`10.0.0.0/8\n` must not contain whitespace"),
+            (
+                "010.0.0.1",
+                "`010.0.0.1` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (
+                "10.0.0.01/32",
+                "`10.0.0.01/32` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (
+                "1.2.3",
+                "`1.2.3` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (
+                "[::1]",
+                "`[::1]` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (
+                "2001:db8::g",
+                "`2001:db8::g` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            ("/8", "`/8` is not an IPv4 or IPv6 address or CIDR block"),
+            (
+                "localhost",
+                "`localhost` is not an IPv4 or IPv6 address or CIDR block",
+            ),
+            (
+                "fe80::1%eth0",
+                "`fe80::1%eth0` has a zone id, which an allowlist cannot use",
+            ),
+            (
+                "fe80::%1/64",
+                "`fe80::%1/64` has a zone id, which an allowlist cannot use",
+            ),
+        ] {
+            assert_eq!(
+                refusal(&["192.0.2.1", entry]),
+                format!("ip_allowlist[1]: {problem}"),
+                "{entry:?}"
+            );
+        }
+        for entry in [
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.0.0.0/-1",
+            "10.0.0.0/",
+            "10.0.0.0/8/8",
+            "10.0.0.0/x",
+            "10.0.0.0/0x8",
+            "2001:db8::/0032",
+            "2001:db8::/1000",
+        ] {
+            assert_eq!(
+                refusal(&[entry]),
+                format!(
+                    "ip_allowlist[0]: `{entry}` has a malformed prefix length (decimal \
+                     digits, without sign or leading zeros)"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_refused_entry_is_shown_cut_short() {
+        let entry = "9".repeat(10_000);
+        let message = refusal(&[&entry]);
+        assert!(message.contains(&"9".repeat(SHOWN_CHARS)));
+        assert!(!message.contains(&"9".repeat(SHOWN_CHARS + 1)));
+    }
+
+    #[test]
+    fn a_prefix_longer_than_the_family_s_addresses_is_refused() {
+        assert_eq!(
+            refusal(&["10.0.0.0/33"]),
+            "ip_allowlist[0]: prefix length 33 is longer than 32 for IPv4"
+        );
+        assert_eq!(
+            refusal(&["10.0.0.0/8", "2001:db8::/129"]),
+            "ip_allowlist[1]: prefix length 129 is longer than 128 for IPv6"
+        );
+        assert_eq!(
+            refusal(&["::ffff:10.0.0.0/999"]),
+            "ip_allowlist[0]: prefix length 999 is longer than 128 for IPv6"
+        );
+        assert_eq!(
+            canonical(&["10.0.0.1/32", "::1/128"]),
+            ["10.0.0.1/32", "::1/128"]
+        );
+    }
+
+    #[test]
+    fn a_list_holds_at_most_100_entries() {
+        let hosts: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("10.0.0.{i}")).collect();
+        assert_eq!(
+            IpAllowlist::parse(&hosts[..MAX_ENTRIES])
+                .unwrap()
+                .entries()
+                .len(),
+            MAX_ENTRIES
+        );
+        let err = IpAllowlist::parse(&hosts).unwrap_err();
+        assert_eq!(
+            (err.status(), err.to_string().as_str()),
+            (422, "ip_allowlist may hold at most 100 entries (got 101)")
+        );
+        let repeated = vec!["10.0.0.1".to_string(); MAX_ENTRIES + 1];
+        assert!(
+            IpAllowlist::parse(&repeated).is_err(),
+            "the limit counts the entries as sent"
+        );
+    }
+
+    #[test]
+    fn the_encoded_line_has_the_documented_layout() {
+        let list = list(&[
+            "10.1.2.3/8",
+            "2001:db8::/32",
+            "2001:db8::1",
+            "192.168.0.1",
+            "::/0",
+            "0.0.0.0/0",
+            "2001:db8:0:0:ffff::/64",
+            "2001:db8:0:0:ffff::/65",
+        ]);
+        assert_eq!(
+            list.encode(),
+            "0a000000/08 20010db800000000/032 20010db8000000000000000000000001/128 \
+             c0a80001/32 0000000000000000/000 00000000/00 20010db800000000/064 \
+             20010db8000000008000000000000000/065"
+        );
+        assert_eq!(IpAllowlist::default().encode(), "");
+        let hosts: Vec<String> = (0..MAX_ENTRIES)
+            .map(|i| format!("2001:db8::{i:x}"))
+            .collect();
+        let line = IpAllowlist::parse(&hosts).unwrap().encode();
+        assert!(!line.contains(['\n', '\r']));
+        assert_eq!(line.split(' ').count(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn an_empty_list_admits_any_address_even_a_missing_or_malformed_one() {
+        let any = IpAllowlist::parse(&[]).unwrap();
+        assert!(any.is_empty());
+        assert_eq!(any, IpAllowlist::default());
+        for ip in [
+            Some("10.0.0.1"),
+            Some("::1"),
+            Some("not an address"),
+            Some(""),
+            None,
+        ] {
+            assert!(allows("", ip), "{ip:?}");
+        }
+    }
+
+    #[test]
+    fn a_non_empty_list_refuses_a_missing_or_malformed_caller_address() {
+        let line = list(&["0.0.0.0/0", "::/0"]).encode();
+        for ip in [
+            None,
+            Some(""),
+            Some("not an address"),
+            Some("10.0.0.1 "),
+            Some("010.0.0.1"),
+            Some("10.0.0.1/32"),
+            Some("[::1]"),
+            Some("fe80::1%eth0"),
+            Some("10.0.0.1:443"),
+        ] {
+            assert!(!allows(&line, ip), "{ip:?}");
+        }
+        assert!(allows(&line, Some("10.0.0.1")));
+        assert!(allows(&line, Some("fe80::1")));
+    }
+
+    #[test]
+    fn an_ipv4_block_admits_its_first_and_last_address_and_nothing_just_outside() {
+        let list = list(&["192.168.4.0/22", "10.0.0.7"]);
+        for (ip, admitted) in [
+            ("192.168.3.255", false),
+            ("192.168.4.0", true),
+            ("192.168.5.17", true),
+            ("192.168.7.255", true),
+            ("192.168.8.0", false),
+            ("10.0.0.6", false),
+            ("10.0.0.7", true),
+            ("10.0.0.8", false),
+            ("::ffff:192.168.7.255", true),
+            ("::ffff:192.168.8.0", false),
+            ("::ffff:10.0.0.7", true),
+            ("::c0a8:400", false),
+            ("2001:db8::1", false),
+        ] {
+            assert_eq!(admits(&list, ip), admitted, "{ip}");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_block_admits_its_first_and_last_address_and_nothing_just_outside() {
+        let list = list(&["2001:db8:1::/48", "2001:db8::7", "2001:db8:0:2:8000::/65"]);
+        for (ip, admitted) in [
+            ("2001:db8:0:2:7fff:ffff:ffff:ffff", false),
+            ("2001:db8:0:2:8000::", true),
+            ("2001:db8:0:2:ffff:ffff:ffff:ffff", true),
+            ("2001:db8:0:3::", false),
+            ("2001:db8:0:ffff:ffff:ffff:ffff:ffff", false),
+            ("2001:db8:1::", true),
+            ("2001:db8:1:2:3:4:5:6", true),
+            ("2001:db8:1:ffff:ffff:ffff:ffff:ffff", true),
+            ("2001:db8:2::", false),
+            ("2001:db8::6", false),
+            ("2001:DB8:0::7", true),
+            ("2001:db8::8", false),
+            ("32.1.13.184", false),
+        ] {
+            assert_eq!(admits(&list, ip), admitted, "{ip}");
+        }
+    }
+
+    #[test]
+    fn a_zero_prefix_block_admits_every_address_of_its_family_only() {
+        let v4 = list(&["0.0.0.0/0"]);
+        let v6 = list(&["::/0"]);
+        for ip in ["0.0.0.0", "255.255.255.255", "10.1.2.3", "::ffff:10.1.2.3"] {
+            assert!(admits(&v4, ip) && !admits(&v6, ip), "{ip}");
+        }
+        for ip in [
+            "::",
+            "::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "::10.1.2.3",
+        ] {
+            assert!(admits(&v6, ip) && !admits(&v4, ip), "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_deny_all_marker_admits_no_address() {
+        for ip in [
+            Some("10.0.0.1"),
+            Some("::1"),
+            Some("::ffff:10.0.0.1"),
+            Some("x"),
+            None,
+        ] {
+            assert!(!allows(DENY_ALL_MARKER, ip), "{ip:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_line_admits_nothing() {
+        let good = "0a000000/08 20010db800000000/032";
+        assert!(allows(good, Some("10.1.1.1")));
+        assert!(allows(good, Some("2001:db8::1")));
+        for line in [
+            "0a000000/08 garbage",
+            "garbage 0a000000/08",
+            "0a000000/08 ",
+            " 0a000000/08",
+            "0a000000/08  c0a80001/32",
+            "0a000000/08\n",
+            "0a000000/08\nc0a80001/32",
+            "0A000000/08",
+            "+a000000/08",
+            "0a00000g/08",
+            "0a000000/8",
+            "0a000000/008",
+            "0a000000/+8",
+            "0a000000/ 8",
+            "0a000000/33",
+            "0a000000/",
+            "0a000000",
+            "0a00000/08",
+            "00a000000/08",
+            "0a010000/08",
+            "0a000000/08/08",
+            "0a000000-08",
+            "0a000000/08 -",
+            "- 0a000000/08",
+            "0a000000/08 20010db800000000/32",
+            "0a000000/08 20010db800000000/0032",
+            "0a000000/08 20010db800000000/065",
+            "0a000000/08 20010db8000000000000000000000000/064",
+            "0a000000/08 20010db8000000000000000000000000/129",
+            "0a000000/08 20010db8000000000000000000000001/127",
+            "0a000000/08 2001:db8::/032",
+            "0a000000/08 20010db80000000g/032",
+            "0a000000/08 20010db800000000000000000000000g/128",
+            "10.0.0.0/8",
+            "[\"10.0.0.0/8\"]",
+        ] {
+            assert!(!allows(line, Some("10.1.1.1")), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_strings_read_back_and_nothing_else_does() {
+        let stored = strings(&["10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32", "0.0.0.0/0"]);
+        let read = IpAllowlist::from_canonical(&stored).unwrap();
+        assert_eq!(read.entries(), stored);
+        assert_eq!(
+            IpAllowlist::from_canonical(&[]),
+            Some(IpAllowlist::default())
+        );
+        for bad in [
+            "10.0.0.1",
+            "10.1.0.0/8",
+            "2001:DB8::/32",
+            "2001:db8:0::/32",
+            "::ffff:10.0.0.0/104",
+            "10.0.0.0/08",
+            "not an address",
+        ] {
+            assert_eq!(IpAllowlist::from_canonical(&strings(&[bad])), None, "{bad}");
+        }
+        assert_eq!(
+            IpAllowlist::from_canonical(&strings(&["10.0.0.0/8", "10.0.0.0/8"])),
+            None,
+            "a repeated entry is not canonical"
+        );
+    }
+
+    #[test]
+    fn a_list_serializes_as_its_canonical_strings() {
+        let list = list(&["10.1.2.3/8", "2001:DB8::1"]);
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            r#"["10.0.0.0/8","2001:db8::1/128"]"#
+        );
+        assert_eq!(
+            serde_json::to_string(&IpAllowlist::default()).unwrap(),
+            "[]"
+        );
+        let nothing = list.meet(&self::list(&["192.0.2.0/24"]));
+        assert!(
+            serde_json::to_string(&nothing).is_err(),
+            "the list admitting nothing must never be written as [] (any address)"
+        );
+    }
+
+    #[test]
+    fn the_empty_list_meets_a_list_as_that_list() {
+        let any = IpAllowlist::default();
+        let some = list(&["10.0.0.0/8", "2001:db8::/32"]);
+        assert_eq!(any.meet(&some), some);
+        assert_eq!(some.meet(&any), some);
+        assert_eq!(any.meet(&any), any);
+        assert_eq!(some.meet(&some), some);
+    }
+
+    #[test]
+    fn nested_blocks_meet_as_the_narrower() {
+        let wide = list(&["10.0.0.0/8"]);
+        let narrow = list(&["10.1.0.0/16"]);
+        assert_eq!(wide.meet(&narrow), narrow);
+        assert_eq!(narrow.meet(&wide), narrow);
+        let host = list(&["2001:db8::1"]);
+        assert_eq!(list(&["::/0"]).meet(&host), host);
+    }
+
+    #[test]
+    fn lists_without_a_common_address_meet_as_the_list_admitting_none() {
+        let nothing = list(&["10.0.0.0/8"]).meet(&list(&["192.168.0.0/16", "::/0"]));
+        assert!(!nothing.is_empty());
+        assert!(nothing.entries().is_empty());
+        assert_eq!(nothing.encode(), DENY_ALL_MARKER);
+        for ip in ["10.0.0.1", "192.168.0.1", "::1"] {
+            assert!(!admits(&nothing, ip), "{ip}");
+        }
+        assert_eq!(nothing.meet(&IpAllowlist::default()), nothing);
+        assert_eq!(IpAllowlist::default().meet(&nothing), nothing);
+        assert_eq!(nothing.meet(&list(&["0.0.0.0/0"])), nothing);
+        assert_eq!(list(&["::/0"]).meet(&nothing), nothing);
+        assert_eq!(
+            list(&["0.0.0.0/0"]).meet(&list(&["::/0"])),
+            nothing,
+            "the families never overlap"
+        );
+    }
+
+    #[test]
+    fn lists_meet_as_the_narrower_block_of_every_overlapping_pair() {
+        let mine = list(&[
+            "10.0.0.0/8",
+            "192.168.1.0/24",
+            "2001:db8::/32",
+            "172.16.0.0/12",
+        ]);
+        let theirs = list(&[
+            "10.1.0.0/16",
+            "192.168.0.0/16",
+            "10.2.3.4",
+            "2001:db8:5::/48",
+            "198.51.100.0/24",
+        ]);
+        assert_eq!(
+            mine.meet(&theirs).entries(),
+            [
+                "192.168.1.0/24",
+                "10.1.0.0/16",
+                "10.2.3.4/32",
+                "2001:db8:5::/48"
+            ]
+        );
+        assert_eq!(
+            theirs.meet(&mine).entries(),
+            [
+                "10.1.0.0/16",
+                "10.2.3.4/32",
+                "2001:db8:5::/48",
+                "192.168.1.0/24"
+            ]
+        );
+        assert_eq!(
+            list(&["10.0.0.0/8", "10.1.0.0/16"])
+                .meet(&list(&["10.0.0.0/8"]))
+                .entries(),
+            ["10.0.0.0/8", "10.1.0.0/16"],
+            "a block of the receiver is kept as it is"
+        );
+        assert_eq!(
+            list(&["10.0.0.0/8"])
+                .meet(&list(&["10.0.0.0/8", "10.1.0.0/16"]))
+                .entries(),
+            ["10.0.0.0/8"],
+            "a block of the other side already covered adds nothing"
+        );
+    }
+
+    #[test]
+    fn an_address_is_admitted_by_the_meet_exactly_when_both_lists_admit_it() {
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        for round in 0..200 {
+            let (mine, mine_blocks) = random_list(&mut rng, 1 + round % 6);
+            let (theirs, theirs_blocks) = random_list(&mut rng, 1 + round % 5);
+            let meet = mine.meet(&theirs);
+            let all_blocks = [mine_blocks, theirs_blocks].concat();
+            for ip in probes(&mut rng, &all_blocks, 20) {
+                assert_eq!(
+                    admits(&meet, &ip),
+                    admits(&mine, &ip) && admits(&theirs, &ip),
+                    "{:?} ∧ {:?} = {:?} for {ip}",
+                    mine.entries(),
+                    theirs.entries(),
+                    meet.encode()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_encoded_line_agrees_with_a_naive_check_of_the_canonical_strings() {
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        let (mut hits, mut total) = (0, 0);
+        for round in 0..40 {
+            let (list, blocks) = random_list(&mut rng, 1 + round % 8);
+            let stored = IpAllowlist::from_canonical(&list.entries()).unwrap();
+            assert_eq!(stored, list, "canonical strings read back to the same list");
+            let line = stored.encode();
+            for ip in probes(&mut rng, &blocks, 10) {
+                let expected = naive_allows(&list.entries(), &ip);
+                assert_eq!(allows(&line, Some(&ip)), expected, "{line} for {ip}");
+                hits += usize::from(expected);
+                total += 1;
+            }
+        }
+        assert!(
+            (total / 4..total * 3 / 4).contains(&hits),
+            "the probes hit and miss alike: {hits} of {total}"
+        );
+    }
+}
