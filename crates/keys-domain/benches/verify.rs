@@ -7,11 +7,15 @@
 //! * `verify/*`: the full decision as verify-key takes it — parse and checksum, SHA-256, hex,
 //!   record key, decode the stored record, status, expiry, method (wildcards), company
 //!   (budget: ≤ 2 µs median for 50 methods and 200 companies);
-//! * `answer/*`: writing `/verify`'s JSON answer (`record::verify_answer`).
+//! * `answer/*`: writing `/verify`'s JSON answer (`record::verify_answer`);
+//! * `allowlist/*`: the caller's address against a key's encoded IP allowlist
+//!   (`allowlist::allows`): empty, and 100 entries, IPv4, mixed, IPv6 hosts (the longest
+//!   entries) (budget: ≤ 2 µs median for 100 entries).
 //!
 //! Run: `cargo bench -p keys-domain --bench verify` (see docs/performance.md).
 
 use criterion::Criterion;
+use keys_domain::allowlist::{IpAllowlist, MAX_ENTRIES, allows};
 use keys_domain::key::{KeyFormatError, NewSecret, PresentedKey};
 use keys_domain::permissions::{CompanyId, CompanyScope};
 use keys_domain::record::{
@@ -237,6 +241,65 @@ fn answer_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// An allowlist of `MAX_ENTRIES` IPv4 blocks (`10.0.0.0/24` … `10.0.99.0/24`), none of which
+/// holds `192.0.2.1`: every entry is compared.
+fn v4_allowlist() -> IpAllowlist {
+    let entries: Vec<String> = (0..MAX_ENTRIES).map(|i| format!("10.0.{i}.0/24")).collect();
+    IpAllowlist::parse(&entries).unwrap()
+}
+
+/// An allowlist of `MAX_ENTRIES` blocks, IPv4 and IPv6 in turn (`10.0.i.0/24`,
+/// `2001:db8:i::/48`), the last one `2001:db8:63::/48`: `2001:db8:63::1` matches it only.
+fn mixed_allowlist() -> IpAllowlist {
+    let entries: Vec<String> = (0..MAX_ENTRIES)
+        .map(|i| match i % 2 {
+            0 => format!("10.0.{i}.0/24"),
+            _ => format!("2001:db8:{i:x}::/48"),
+        })
+        .collect();
+    IpAllowlist::parse(&entries).unwrap()
+}
+
+/// An allowlist of `MAX_ENTRIES` IPv6 hosts (`2001:db8::` … `2001:db8::63`): the longest
+/// entries (every digit of the address), none of which holds `2001:db8::ffff`.
+fn v6_hosts_allowlist() -> IpAllowlist {
+    let entries: Vec<String> = (0..MAX_ENTRIES)
+        .map(|i| format!("2001:db8::{i:x}"))
+        .collect();
+    IpAllowlist::parse(&entries).unwrap()
+}
+
+fn allowlist_benches(c: &mut Criterion) {
+    let (v4, mixed) = (v4_allowlist().encode(), mixed_allowlist().encode());
+    let v6_hosts = v6_hosts_allowlist().encode();
+    let (v4_miss, v6_last, v6_miss) = ("192.0.2.1", "2001:db8:63::1", "2001:db8::ffff");
+    assert!(!allows(&v4, Some(v4_miss)));
+    assert!(allows(&mixed, Some(v6_last)));
+    assert!(!allows(&mixed, Some("2001:db8:64::1")));
+    assert!(!allows(&v6_hosts, Some(v6_miss)));
+    assert!(allows("", Some(v4_miss)));
+    println!(
+        "encoded allowlist sizes: 100 IPv4 {} bytes, 100 mixed {} bytes, 100 IPv6 hosts {} bytes",
+        v4.len(),
+        mixed.len(),
+        v6_hosts.len()
+    );
+    let mut g = c.benchmark_group("allowlist");
+    g.bench_function("empty", |b| {
+        b.iter(|| allows(black_box(""), black_box(Some(v4_miss))))
+    });
+    g.bench_function("100_v4_no_match", |b| {
+        b.iter(|| allows(black_box(&v4), black_box(Some(v4_miss))))
+    });
+    g.bench_function("100_mixed_v6_matches_last", |b| {
+        b.iter(|| allows(black_box(&mixed), black_box(Some(v6_last))))
+    });
+    g.bench_function("100_v6_hosts_no_match", |b| {
+        b.iter(|| allows(black_box(&v6_hosts), black_box(Some(v6_miss))))
+    });
+    g.finish();
+}
+
 /// Every benchmark, in the order of the summary, with its budget (median, ns) if any.
 const SUMMARY: &[(&str, Option<f64>)] = &[
     ("key/parse_malformed_checksum", None),
@@ -252,6 +315,10 @@ const SUMMARY: &[(&str, Option<f64>)] = &[
     ("verify/full_decision_50m_200c", Some(2_000.0)),
     ("answer/verify_json_typical", None),
     ("answer/verify_json_50m_200c", None),
+    ("allowlist/empty", None),
+    ("allowlist/100_v4_no_match", Some(2_000.0)),
+    ("allowlist/100_mixed_v6_matches_last", Some(2_000.0)),
+    ("allowlist/100_v6_hosts_no_match", Some(2_000.0)),
 ];
 
 /// Where criterion writes its estimates (its own rule: `CRITERION_HOME`, else the cargo
@@ -309,6 +376,7 @@ fn main() {
     record_benches(&mut c);
     verify_benches(&mut c);
     answer_benches(&mut c);
+    allowlist_benches(&mut c);
     c.final_summary();
     // `cargo bench` passes `--bench`; `cargo test --benches` runs each benchmark once and
     // writes no estimates.

@@ -7,22 +7,28 @@
 //! # Encoded layout
 //!
 //! The verification record holds the list as one line that [`allows`] scans without
-//! allocating ([`IpAllowlist::encode`] writes it):
+//! allocating ([`IpAllowlist::encode`] writes it). `10.0.0.0/8`, `2001:db8::/32` and
+//! `2001:db8::1` are:
 //!
 //! ```text
-//! 0a000000/8 20010db8000000000000000000000000/32 c0a80001/32
+//! 0a000000/08 20010db800000000/032 20010db8000000000000000000000001/128
 //! ```
 //!
 //! * entries are separated by one space, in the order of the canonical list;
-//! * an entry is `HEX/PREFIX`: the block's network in lowercase hexadecimal, 8 digits for
-//!   IPv4 and 32 for IPv6 (so the length tells the family), then `/` and the prefix length in
-//!   decimal without leading zeros, at most 32 or 128; host bits are zero;
+//! * an entry is `HEX/PREFIX`: the top bits of the block's network in lowercase hexadecimal,
+//!   `/`, and the prefix length in decimal, zero-padded to 2 digits for IPv4 and 3 for IPv6.
+//!   The number of hexadecimal digits tells the family and the form: 8 for IPv4 (32 bits),
+//!   16 for an IPv6 block with a prefix of at most 64 (its top 64 bits; the others are zero),
+//!   32 for any other IPv6 block. Host bits are zero;
 //! * an empty line is the empty list: any address, even none;
 //! * `-` alone is a list that admits no address, which only [`IpAllowlist::meet`] makes (two
 //!   lists without a common address).
 //!
-//! The line never holds a line break. [`allows`] refuses every address when any entry of a
-//! non-empty line departs from this layout (fail closed).
+//! The fixed widths keep the scan cheap: where `/` stands tells the entry's form, the prefix
+//! length is read without looking for its end, the digits are decoded eight at a time. The
+//! line never holds a line break. [`allows`] refuses every address when any entry of a
+//! non-empty line departs from this layout in any way (fail closed): it reads every entry,
+//! even after a match.
 
 use crate::error::Error;
 use serde::Serialize;
@@ -36,13 +42,28 @@ const FIELD: &str = "ip_allowlist";
 /// The encoded line of a list that admits no address.
 const DENY_ALL_MARKER: &str = "-";
 /// Separates the entries of an encoded line.
-const ENTRY_SEPARATOR: char = ' ';
+const ENTRY_SEPARATOR: u8 = b' ';
 /// Separates an address from its prefix length, in both forms.
 const PREFIX_SEPARATOR: char = '/';
-/// Longest prefix length, in digits.
-const MAX_PREFIX_DIGITS: usize = 3;
+/// [`PREFIX_SEPARATOR`] as the byte the hot path looks for.
+const PREFIX_SEPARATOR_BYTE: u8 = PREFIX_SEPARATOR as u8;
+/// Digits of the prefix length of an encoded IPv4 block (zero-padded: `08`).
+const V4_PREFIX_DIGITS: usize = 2;
+/// Digits of the prefix length of an encoded IPv6 block (zero-padded: `048`).
+const V6_PREFIX_DIGITS: usize = 3;
 /// The prefix length of `::ffff:0:0/96`, the IPv6 block holding the IPv4-mapped addresses.
 const IPV4_MAPPED_PREFIX: u8 = 96;
+/// Hexadecimal digits of an encoded IPv4 network (32 bits).
+const V4_HEX_DIGITS: usize = 8;
+/// Hexadecimal digits of an encoded IPv6 network whose prefix is at most
+/// [`V6_SHORT_PREFIX`]: its top 64 bits, the others being zero.
+const V6_SHORT_HEX_DIGITS: usize = 16;
+/// Longest prefix of an IPv6 network written in the short form.
+const V6_SHORT_PREFIX: u16 = 64;
+/// Hexadecimal digits of any other encoded IPv6 network (128 bits).
+const V6_HEX_DIGITS: usize = 32;
+/// Hexadecimal digits decoded at once by [`allows`]: an IPv4 network, a quarter of an IPv6 one.
+const HEX_CHUNK: usize = 8;
 /// Most characters of a refused entry repeated in an error.
 const SHOWN_CHARS: usize = 100;
 
@@ -88,7 +109,8 @@ impl IpAllowlist {
     /// always `address/prefix` (a bare IPv4 address gets `/32`, IPv6 `/128`), host bits
     /// cleared (`10.1.2.3/8` is `10.0.0.0/8`), IPv6 in RFC 5952 form, and an IPv4-mapped
     /// block `::ffff:a.b.c.d/n` with n ≥ 96 written as the IPv4 block `a.b.c.d/(n-96)`.
-    /// None for the list admitting no address, which has no list form (see [`Self::encode`]).
+    /// No strings for the list admitting no address, which has no list form (see
+    /// [`Self::encode`]).
     pub fn entries(&self) -> Vec<String> {
         self.blocks.iter().map(Block::to_string).collect()
     }
@@ -117,11 +139,11 @@ impl IpAllowlist {
         if self.deny_all {
             return DENY_ALL_MARKER.to_owned();
         }
-        let longest_entry = Family::V6.hex_digits() + 1 + MAX_PREFIX_DIGITS + 1;
+        let longest_entry = V6_HEX_DIGITS + 1 + V6_PREFIX_DIGITS + 1;
         let mut line = String::with_capacity(self.blocks.len() * longest_entry);
         for (i, block) in self.blocks.iter().enumerate() {
             if i > 0 {
-                line.push(ENTRY_SEPARATOR);
+                line.push(char::from(ENTRY_SEPARATOR));
             }
             block.encode_into(&mut line);
         }
@@ -193,15 +215,47 @@ pub fn allows(encoded: &str, ip: Option<&str>) -> bool {
     let Some((family, address)) = ip.and_then(caller_address) else {
         return false;
     };
-    // Every entry is decoded, even after a match, so that a damaged line admits nothing.
+    let (v4, v6) = match family {
+        Family::V4 => (Some(address), None),
+        Family::V6 => (None, Some(address)),
+    };
+    // Every entry is decoded, even after a match, so that a damaged line admits nothing. The
+    // line is walked as bytes (`str::split` and its searchers cost more than the decoding),
+    // one path per form of entry, told by where the prefix separator stands.
     let mut admitted = false;
-    for entry in encoded.split(ENTRY_SEPARATOR) {
-        let Some(block) = Block::decode(entry) else {
+    let mut rest = encoded.as_bytes();
+    loop {
+        let (entry, caller, tail) = if let Some((hex, [PREFIX_SEPARATOR_BYTE, after @ ..])) =
+            rest.split_first_chunk::<V4_HEX_DIGITS>()
+        {
+            let Some((entry, tail)) = Entry::decode(Family::V4, hex, after) else {
+                return false;
+            };
+            (entry, v4, tail)
+        } else if let Some((hex, [PREFIX_SEPARATOR_BYTE, after @ ..])) =
+            rest.split_first_chunk::<V6_SHORT_HEX_DIGITS>()
+        {
+            let Some((entry, tail)) = Entry::decode(Family::V6, hex, after) else {
+                return false;
+            };
+            (entry, v6, tail)
+        } else if let Some((hex, [PREFIX_SEPARATOR_BYTE, after @ ..])) =
+            rest.split_first_chunk::<V6_HEX_DIGITS>()
+        {
+            let Some((entry, tail)) = Entry::decode(Family::V6, hex, after) else {
+                return false;
+            };
+            (entry, v6, tail)
+        } else {
             return false;
         };
-        admitted |= block.admits(family, address);
+        admitted |= caller.is_some_and(|address| entry.holds(address));
+        match tail {
+            [] => return admitted,
+            [ENTRY_SEPARATOR, more @ ..] => rest = more,
+            _ => return false,
+        }
     }
-    admitted
 }
 
 /// The family and the value of the caller's address; an IPv4-mapped IPv6 address is IPv4.
@@ -232,16 +286,22 @@ impl Family {
         }
     }
 
-    /// Hexadecimal digits of an encoded network.
-    const fn hex_digits(self) -> usize {
-        self.bits() as usize / 4
+    /// Hexadecimal digits of an encoded network with this prefix length: the top bits that
+    /// may be network bits, in whole chunks.
+    const fn hex_digits(self, prefix: u16) -> usize {
+        match self {
+            Self::V4 => V4_HEX_DIGITS,
+            Self::V6 if prefix <= V6_SHORT_PREFIX => V6_SHORT_HEX_DIGITS,
+            Self::V6 => V6_HEX_DIGITS,
+        }
     }
 
-    /// The family whose encoded networks have `digits` hexadecimal digits.
-    fn of_hex_digits(digits: usize) -> Option<Self> {
-        [Self::V4, Self::V6]
-            .into_iter()
-            .find(|family| family.hex_digits() == digits)
+    /// Digits of the prefix length of an encoded block.
+    const fn prefix_digits(self) -> usize {
+        match self {
+            Self::V4 => V4_PREFIX_DIGITS,
+            Self::V6 => V6_PREFIX_DIGITS,
+        }
     }
 
     const fn name(self) -> &'static str {
@@ -329,38 +389,24 @@ impl Block {
         Ok(Self::new(family, value, prefix))
     }
 
-    /// Reads one entry of an encoded line; `None` unless it is exactly as
-    /// [`Block::encode_into`] writes it.
-    fn decode(entry: &str) -> Option<Self> {
-        let (hex, prefix) = entry.split_once(PREFIX_SEPARATOR)?;
-        let family = Family::of_hex_digits(hex.len())?;
-        let prefix = prefix_length(prefix.as_bytes())
-            .and_then(|p| u8::try_from(p).ok())
-            .filter(|&p| p <= family.bits())?;
-        let network = hex_value(hex.as_bytes())?;
-        (network & !mask(family, prefix) == 0).then_some(Self {
-            family,
-            network,
-            prefix,
-        })
-    }
-
     /// Appends the encoded entry (layout in the module docs) to `line`.
     fn encode_into(&self, line: &mut String) {
         use std::fmt::Write as _;
+        let digits = self.family.hex_digits(self.prefix.into());
+        // The digits are the top bits of the network.
+        let shown = self.network >> (u32::from(self.family.bits()) - 4 * digits as u32);
         // Writing into a `String` cannot fail.
         let _ = write!(
             line,
-            "{:0width$x}{PREFIX_SEPARATOR}{}",
-            self.network,
+            "{shown:0digits$x}{PREFIX_SEPARATOR}{:0width$}",
             self.prefix,
-            width = self.family.hex_digits()
+            width = self.family.prefix_digits()
         );
     }
 
     /// Whether this block holds `address` of `family`.
     fn admits(&self, family: Family, address: u128) -> bool {
-        self.family == family && address & mask(family, self.prefix) == self.network
+        self.family == family && (address ^ self.network) & mask(family, self.prefix) == 0
     }
 
     /// Whether every address of `other` is in this block.
@@ -381,43 +427,150 @@ impl fmt::Display for Block {
     }
 }
 
+/// An entry of an encoded line as [`allows`] reads it: a block's network and mask.
+struct Entry {
+    network: u128,
+    mask: u128,
+}
+
+impl Entry {
+    /// Reads an entry of `family` whose network digits `hex` were followed by the prefix
+    /// separator and then `after`, exactly as [`Block::encode_into`] writes it; returns it
+    /// with the rest of the line.
+    #[inline(always)]
+    fn decode<'a, const DIGITS: usize>(
+        family: Family,
+        hex: &[u8; DIGITS],
+        after: &'a [u8],
+    ) -> Option<(Self, &'a [u8])> {
+        // A digit left in `tail` fails the caller's test of what follows the entry.
+        let (prefix, tail) = match family {
+            Family::V4 => padded_prefix::<V4_PREFIX_DIGITS>(after)?,
+            Family::V6 => padded_prefix::<V6_PREFIX_DIGITS>(after)?,
+        };
+        // Within the family's bits, in the one form `encode_into` writes for it.
+        if prefix > u16::from(family.bits()) || family.hex_digits(prefix) != DIGITS {
+            return None;
+        }
+        // The digits are the top bits of the network: checked in their own width, then moved up.
+        let width = 4 * DIGITS as u32;
+        let (value, mask) = (hex_value(hex)?, top_bits(width, prefix.into()));
+        let shift = u32::from(family.bits()) - width;
+        (value & !mask == 0).then_some((
+            Self {
+                network: value << shift,
+                mask: mask << shift,
+            },
+            tail,
+        ))
+    }
+
+    /// Whether the entry's block holds `address` (of the entry's family).
+    #[inline(always)]
+    fn holds(&self, address: u128) -> bool {
+        (address ^ self.network) & self.mask == 0
+    }
+}
+
 /// The network mask of a prefix length (at most the family's bits), in the family's bits.
 fn mask(family: Family, prefix: u8) -> u128 {
-    let all = u128::MAX >> (128 - u32::from(family.bits()));
-    // A zero prefix shifts by the whole width: no network bits.
-    all & u128::MAX
-        .checked_shl(u32::from(family.bits() - prefix))
-        .unwrap_or(0)
+    top_bits(family.bits().into(), prefix.into())
 }
 
-/// A prefix length in decimal: `0`, or one to three digits without a leading zero. Written
-/// out rather than `str::parse`, which accepts a `+`.
+/// Ones in the top `n` (at most `width`) of the low `width` bits, for a width of 32, 64 or
+/// 128. Built from 64-bit halves: a 128-bit shift by a variable amount is a library call in
+/// the size-optimised build, and this runs for every entry on the hot path.
+#[inline(always)]
+fn top_bits(width: u32, n: u32) -> u128 {
+    // The top `n` of 64 bits; a shift by 64 would overflow.
+    let top = |n: u32| if n >= 64 { u64::MAX } else { !(u64::MAX >> n) };
+    if width > 64 {
+        u128::from(top(n)) << 64 | u128::from(top(n.saturating_sub(64)))
+    } else {
+        u128::from(top(n) >> (64 - width))
+    }
+}
+
+/// A prefix length as an administrator writes it: `0`, or one to three decimal digits without
+/// a leading zero. Written out rather than `str::parse`, which accepts a `+`.
 fn prefix_length(digits: &[u8]) -> Option<u16> {
-    let canonical = match digits {
-        [b'0'] => true,
-        [b'1'..=b'9', rest @ ..] => {
-            rest.len() < MAX_PREFIX_DIGITS && rest.iter().all(u8::is_ascii_digit)
+    let value = |d: &u8| u16::from(d - b'0');
+    match digits {
+        [b'0'] => Some(0),
+        [a @ b'1'..=b'9'] => Some(value(a)),
+        [a @ b'1'..=b'9', b @ b'0'..=b'9'] => Some(value(a) * 10 + value(b)),
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            Some(value(a) * 100 + value(b) * 10 + value(c))
         }
-        _ => false,
-    };
-    canonical.then(|| {
-        digits
-            .iter()
-            .fold(0, |value, digit| value * 10 + u16::from(digit - b'0'))
-    })
+        _ => None,
+    }
 }
 
-/// The value of lowercase hexadecimal digits (at most 32). Written out rather than
-/// `u128::from_str_radix`, which accepts a `+` and capitals and is slower.
-fn hex_value(digits: &[u8]) -> Option<u128> {
-    digits.iter().try_fold(0u128, |value, &digit| {
-        let nibble = match digit {
-            b'0'..=b'9' => digit - b'0',
-            b'a'..=b'f' => digit - b'a' + 10,
-            _ => return None,
-        };
-        Some(value << 4 | u128::from(nibble))
-    })
+/// The prefix length at the front of an encoded entry's `text`, written with exactly
+/// `DIGITS` decimal digits, and the rest of `text`. A fixed width: no search for the end of
+/// the number on the hot path.
+#[inline(always)]
+fn padded_prefix<const DIGITS: usize>(text: &[u8]) -> Option<(u16, &[u8])> {
+    let (digits, rest) = text.split_first_chunk::<DIGITS>()?;
+    let value = |d: &u8| u16::from(d - b'0');
+    // Written out rather than looped over: the size-optimised build keeps loops as loops.
+    let prefix = match digits.as_slice() {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => value(a) * 10 + value(b),
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            value(a) * 100 + value(b) * 10 + value(c)
+        }
+        _ => return None,
+    };
+    Some((prefix, rest))
+}
+
+/// The value of 8, 16 or 32 lowercase hexadecimal digits, decoded a chunk at a time: the hot
+/// path reads up to a few thousand digits per call.
+#[inline(always)]
+fn hex_value<const DIGITS: usize>(digits: &[u8; DIGITS]) -> Option<u128> {
+    let (chunks, []) = digits.as_chunks::<HEX_CHUNK>() else {
+        return None;
+    };
+    // Written out rather than looped over: the size-optimised build keeps loops as loops.
+    match chunks {
+        [chunk] => hex_chunk(*chunk).map(u128::from),
+        [high, low] => hex_pair(high, low).map(u128::from),
+        [a, b, c, d] => Some(u128::from(hex_pair(a, b)?) << 64 | u128::from(hex_pair(c, d)?)),
+        _ => None,
+    }
+}
+
+/// The value of two chunks of lowercase hexadecimal digits, `high` then `low`.
+#[inline(always)]
+fn hex_pair(high: &[u8; HEX_CHUNK], low: &[u8; HEX_CHUNK]) -> Option<u64> {
+    Some(u64::from(hex_chunk(*high)?) << 32 | u64::from(hex_chunk(*low)?))
+}
+
+/// The value of eight lowercase hexadecimal digits, `None` if one is anything else. All eight
+/// bytes are handled at once as the lanes of a `u64` (SWAR), without a branch per digit:
+/// byte-at-a-time decoding took most of the time of [`allows`]. Inlined by force: the
+/// size-optimised build would call it for every chunk.
+#[inline(always)]
+fn hex_chunk(digits: [u8; HEX_CHUNK]) -> Option<u32> {
+    /// 0x01 in every byte lane.
+    const LANES: u64 = u64::MAX / 0xff;
+    /// The low nibble of every lane.
+    const NIBBLES: u64 = LANES * 0x0f;
+    // The first digit in the top lane, so that the digits read as a number.
+    let x = u64::from_be_bytes(digits);
+    // Read every lane as a digit: a digit's value is its low nibble, a letter's its low
+    // nibble plus 9 (bit 6 marks a letter). No lane carries into the next.
+    let values = ((x & NIBBLES) + (x >> 6 & LANES) * 9) & NIBBLES;
+    // Accept only if writing the values back as lowercase hexadecimal gives the same bytes:
+    // the lanes holding 10 to 15 are written from `a`, the others from `0`.
+    let letters = (values + LANES * 6) >> 4 & LANES;
+    if values + LANES * u64::from(b'0') + letters * u64::from(b'a' - b'9' - 1) != x {
+        return None;
+    }
+    // Pack the eight nibbles: pairs into bytes, bytes into halfwords, halfwords into a word.
+    let bytes = (values | values >> 4) & 0x00ff_00ff_00ff_00ff;
+    let halfwords = (bytes | bytes >> 8) & 0x0000_ffff_0000_ffff;
+    Some((halfwords | halfwords >> 16) as u32)
 }
 
 #[cfg(test)]
@@ -467,32 +620,22 @@ mod tests {
         }
     }
 
-    /// The address `base` with some of its bits, around bit `prefix` from the top, flipped:
-    /// near the block of `base` with that prefix, inside or outside.
-    fn near(rng: &mut XorShift, base: u128, bits: u8, prefix: u8) -> u128 {
+    /// The address `base` with some of its bits around bit `prefix` (from the top) flipped,
+    /// and maybe random host bits: near the block of `base` with that prefix, inside or out.
+    fn near(rng: &mut XorShift, base: u128, family: Family, prefix: u8) -> u128 {
+        let bits = u64::from(family.bits());
+        let (lo, hi) = (
+            u64::from(prefix.saturating_sub(3)),
+            bits.min(u64::from(prefix) + 2),
+        );
         let mut address = base;
         for _ in 0..rng.below(3) {
-            let lo = u64::from(prefix.saturating_sub(2));
-            let hi = u64::from(bits).min(u64::from(prefix) + 3);
-            let bit = (lo + rng.below(hi - lo)) as u32;
-            if bit < u32::from(bits) {
-                address ^= 1 << (u32::from(bits) - 1 - bit);
-            }
+            address ^= 1 << (bits - 1 - (lo + rng.below(hi - lo)));
         }
         if rng.below(2) == 0 {
-            // Random host bits.
-            address ^= rng.wide() & !mask_bits(bits, prefix);
+            address ^= rng.wide() & !mask(family, prefix) & mask(family, family.bits());
         }
         address
-            & mask_bits(bits, 0)
-                .wrapping_neg()
-                .wrapping_sub(1)
-                .max(mask_bits(bits, bits))
-    }
-
-    fn mask_bits(bits: u8, prefix: u8) -> u128 {
-        let family = if bits == 32 { Family::V4 } else { Family::V6 };
-        mask(family, prefix)
     }
 
     /// A naive check of `ip` against canonical strings, bit by bit from std's octets.
@@ -526,39 +669,62 @@ mod tests {
     }
 
     /// A random list of `n` blocks (half IPv4, prefixes of every length) and its blocks.
-    fn random_list(rng: &mut XorShift, n: usize) -> (IpAllowlist, Vec<(u8, u128, u8)>) {
+    /// The addresses differ in a few bits only, so that blocks often nest.
+    fn random_list(rng: &mut XorShift, n: usize) -> (IpAllowlist, Vec<(Family, u128, u8)>) {
+        const V4_BASE: u128 = 0x0a00_0000;
+        const V4_VARYING: u128 = 0x00c0_0f03;
+        const V6_BASE: u128 = 0x2001_0db8 << 96;
+        const V6_VARYING: u128 = 0x0000_0000_c000_0000_0f00_0000_0000_0003;
         let mut texts = Vec::new();
         let mut blocks = Vec::new();
         for _ in 0..n {
-            if rng.below(2) == 0 {
-                // Few distinct high bits, so that random blocks often nest.
-                let address = u128::from(rng.next() as u32 & 0xc0ff_ffff | 0x0a00_0000);
-                let prefix = rng.below(33) as u8;
-                texts.push(format!("{}/{prefix}", v4_text(address)));
-                blocks.push((32, address, prefix));
+            let (family, address) = if rng.below(2) == 0 {
+                (Family::V4, V4_BASE | rng.wide() & V4_VARYING)
             } else {
-                let address = rng.wide() & !(u128::from(u64::MAX) << 64) | 0x2001_0db8 << 96;
-                let prefix = rng.below(129) as u8;
-                texts.push(format!("{}/{prefix}", v6_text(address)));
-                blocks.push((128, address, prefix));
-            }
+                (Family::V6, V6_BASE | rng.wide() & V6_VARYING)
+            };
+            let prefix = rng.below(u64::from(family.bits()) + 1) as u8;
+            let text = match family {
+                Family::V4 => v4_text(address),
+                Family::V6 => v6_text(address),
+            };
+            texts.push(format!("{text}/{prefix}"));
+            blocks.push((family, address, prefix));
         }
         (IpAllowlist::parse(&texts).unwrap(), blocks)
     }
 
     /// Addresses near the blocks, inside and outside, written as a gateway would send them.
-    fn probes(rng: &mut XorShift, blocks: &[(u8, u128, u8)], n: usize) -> Vec<String> {
+    fn probes(rng: &mut XorShift, blocks: &[(Family, u128, u8)], n: usize) -> Vec<String> {
         (0..n)
             .map(|_| {
-                let (bits, base, prefix) = blocks[rng.below(blocks.len() as u64) as usize];
-                let address = near(rng, base, bits, prefix);
-                match (bits, rng.below(4)) {
-                    (32, 0) => format!("::ffff:{}", v4_text(address)),
-                    (32, _) => v4_text(address),
-                    _ => v6_text(address),
+                let (family, base, prefix) = blocks[rng.below(blocks.len() as u64) as usize];
+                let address = near(rng, base, family, prefix);
+                match (family, rng.below(4)) {
+                    (Family::V4, 0) => format!("::ffff:{}", v4_text(address)),
+                    (Family::V4, _) => v4_text(address),
+                    (Family::V6, _) => v6_text(address),
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn eight_digits_decode_at_once_exactly_when_each_is_lowercase_hexadecimal() {
+        for lane in 0..HEX_CHUNK {
+            for byte in 0..=u8::MAX {
+                let mut digits = *b"0123abcf";
+                digits[lane] = byte;
+                let expected = std::str::from_utf8(&digits)
+                    .ok()
+                    .filter(|t| t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                    .map(|t| u32::from_str_radix(t, 16).unwrap());
+                assert_eq!(hex_chunk(digits), expected, "{digits:?}");
+            }
+        }
+        assert_eq!(hex_chunk(*b"ffffffff"), Some(u32::MAX));
+        assert_eq!(hex_chunk(*b"00000000"), Some(0));
+        assert_eq!(hex_chunk(*b"0a0b0c0d"), Some(0x0a0b_0c0d));
     }
 
     #[test]
@@ -774,14 +940,18 @@ mod tests {
         let list = list(&[
             "10.1.2.3/8",
             "2001:db8::/32",
+            "2001:db8::1",
             "192.168.0.1",
             "::/0",
             "0.0.0.0/0",
+            "2001:db8:0:0:ffff::/64",
+            "2001:db8:0:0:ffff::/65",
         ]);
         assert_eq!(
             list.encode(),
-            "0a000000/8 20010db8000000000000000000000000/32 c0a80001/32 \
-             00000000000000000000000000000000/0 00000000/0"
+            "0a000000/08 20010db800000000/032 20010db8000000000000000000000001/128 \
+             c0a80001/32 0000000000000000/000 00000000/00 20010db800000000/064 \
+             20010db8000000008000000000000000/065"
         );
         assert_eq!(IpAllowlist::default().encode(), "");
         let hosts: Vec<String> = (0..MAX_ENTRIES)
@@ -852,8 +1022,12 @@ mod tests {
 
     #[test]
     fn an_ipv6_block_admits_its_first_and_last_address_and_nothing_just_outside() {
-        let list = list(&["2001:db8:1::/48", "2001:db8::7"]);
+        let list = list(&["2001:db8:1::/48", "2001:db8::7", "2001:db8:0:2:8000::/65"]);
         for (ip, admitted) in [
+            ("2001:db8:0:2:7fff:ffff:ffff:ffff", false),
+            ("2001:db8:0:2:8000::", true),
+            ("2001:db8:0:2:ffff:ffff:ffff:ffff", true),
+            ("2001:db8:0:3::", false),
             ("2001:db8:0:ffff:ffff:ffff:ffff:ffff", false),
             ("2001:db8:1::", true),
             ("2001:db8:1:2:3:4:5:6", true),
@@ -900,30 +1074,43 @@ mod tests {
 
     #[test]
     fn a_malformed_line_admits_nothing() {
-        let good = "0a000000/8";
+        let good = "0a000000/08 20010db800000000/032";
         assert!(allows(good, Some("10.1.1.1")));
+        assert!(allows(good, Some("2001:db8::1")));
         for line in [
-            "0a000000/8 garbage",
-            "garbage 0a000000/8",
-            "0a000000/8 ",
-            " 0a000000/8",
-            "0a000000/8  c0a80001/32",
-            "0a000000/8\n",
-            "0A000000/8",
-            "+a000000/8",
-            "0a000000/08",
+            "0a000000/08 garbage",
+            "garbage 0a000000/08",
+            "0a000000/08 ",
+            " 0a000000/08",
+            "0a000000/08  c0a80001/32",
+            "0a000000/08\n",
+            "0a000000/08\nc0a80001/32",
+            "0A000000/08",
+            "+a000000/08",
+            "0a00000g/08",
+            "0a000000/8",
+            "0a000000/008",
             "0a000000/+8",
+            "0a000000/ 8",
             "0a000000/33",
             "0a000000/",
             "0a000000",
-            "0a00000/8",
-            "00a000000/8",
-            "0a010000/8",
-            "0a000000/8/8",
-            "0a000000/8 - ",
-            "- 0a000000/8",
-            "0a000000/8 00000000000000000000000000000000/129",
-            "0a000000/8 0000000000000000000000000000000g/128",
+            "0a00000/08",
+            "00a000000/08",
+            "0a010000/08",
+            "0a000000/08/08",
+            "0a000000-08",
+            "0a000000/08 -",
+            "- 0a000000/08",
+            "0a000000/08 20010db800000000/32",
+            "0a000000/08 20010db800000000/0032",
+            "0a000000/08 20010db800000000/065",
+            "0a000000/08 20010db8000000000000000000000000/064",
+            "0a000000/08 20010db8000000000000000000000000/129",
+            "0a000000/08 20010db8000000000000000000000001/127",
+            "0a000000/08 2001:db8::/032",
+            "0a000000/08 20010db80000000g/032",
+            "0a000000/08 20010db800000000000000000000000g/128",
             "10.0.0.0/8",
             "[\"10.0.0.0/8\"]",
         ] {

@@ -1,6 +1,6 @@
 //! Domain of INGENEO third-party API keys, free of any Spin dependency: key format and
-//! hashing, permissions, the verification record and decision, validation, identity tokens
-//! and the error type.
+//! hashing, permissions, IP allowlists, the verification record and decision, validation,
+//! identity tokens and the error type.
 #![deny(missing_docs)]
 
 pub mod allowlist;
