@@ -5,7 +5,7 @@
 
 use keys_domain::Error;
 use keys_domain::time::Timestamp;
-use keys_domain::usage::{ALL_KEYS, Bucket, Granularity, Range, TOP_KEYS};
+use keys_domain::usage::{Bucket, Granularity, Range, TOP_KEYS};
 use keys_spin::auth::require_platform_configuration;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
@@ -75,21 +75,29 @@ struct TopKey<'a> {
     requests: u64,
 }
 
+/// Opens both stores and folds the hours due (`keys_spin::usage::fold`).
+async fn folded() -> Result<(Db, Kv), Error> {
+    let (db, kv) = (
+        Db::open(SQLITE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    );
+    usage::fold(&db, &kv, Timestamp::now()).await?;
+    Ok((db, kv))
+}
+
 async fn key_usage(id: &str, range: &Range) -> Result<Response, Error> {
-    let db = Db::open(SQLITE_DEADLINE).await?;
+    let (db, kv) = folded().await?;
     let key = keys::load_or_404(&db, id).await?;
-    let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;
-    let data = usage::series(&kv, &key.id, range).await?;
+    let data = usage::series(&db, &kv, Some(&key.id), range).await?;
     json(200, &answer(range, data, None))
 }
 
 async fn all_usage(range: &Range) -> Result<Response, Error> {
-    let db = Db::open(SQLITE_DEADLINE).await?;
+    let (db, kv) = folded().await?;
     let labels = keys::labels(&db).await?;
-    let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;
-    let data = usage::series(&kv, ALL_KEYS, range).await?;
+    let data = usage::series(&db, &kv, None, range).await?;
     let ids: Vec<&str> = labels.iter().map(|(id, _)| id.as_str()).collect();
-    let totals = usage::totals(&kv, &ids, range).await?;
+    let totals = usage::totals(&db, &kv, &ids, range).await?;
     let mut top: Vec<TopKey<'_>> = labels
         .iter()
         .zip(totals)

@@ -215,7 +215,7 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
     );
     let (found, next) = keys::list(&db, &filter).await?;
     let ids: Vec<&str> = found.iter().map(|k| k.id.as_str()).collect();
-    let requests = usage::last_24_hours(&kv, &ids, Timestamp::now()).await?;
+    let requests = usage::last_24_hours(&db, &kv, &ids, Timestamp::now()).await?;
     let mut data = Vec::with_capacity(found.len());
     for (key, requests_24h) in found.iter().zip(requests) {
         data.push(ListedKey {
@@ -365,7 +365,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         }),
     )
     .await?;
-    usage::forget_key(&kv, id).await;
+    usage::forget_key(&db, &kv, id, now).await;
     Ok(empty(204))
 }
 

@@ -1,17 +1,18 @@
 //! Usage counting at the edge: each instance gathers its verifications in memory and writes
-//! them to the key-value store's counters in one batch (`keys_domain::usage`).
+//! them to the key-value store's hourly counters in one batch (`keys_domain::usage`).
 //!
 //! The first verification added to an empty batch schedules a task, run after its response
-//! has been handed over, that waits [`FLUSH_INTERVAL`] and then writes the batch: a few
-//! increments per key and code, and each key's `last_used_at`, whatever the number of
-//! verifications. Spin keeps an instance until its tasks end, so an instance that is retired
-//! (after its reuse count) or goes idle writes its batch first. What an instance holds when
-//! it crashes (a trap, the process killed) is lost: at most its last [`FLUSH_INTERVAL`] of
-//! verifications. A batch whose writing fails is dropped, and logged.
+//! has been handed over, that waits [`FLUSH_INTERVAL`] and then writes the batch: one
+//! increment per key, code and hour whatever the number of verifications, and each key's
+//! `last_used_at` when the stored one is [`LAST_USED_RESOLUTION_SECS`] old or more (a read,
+//! and at most a write a minute per key). Spin keeps an instance until its tasks end, so an
+//! instance that is retired (after its reuse count) or goes idle writes its batch first. What
+//! an instance holds when it crashes (a trap, the process killed) is lost: at most its last
+//! [`FLUSH_INTERVAL`] of verifications. A batch whose writing fails is dropped, and logged.
 
-use keys_domain::record::{VerifyCode, last_used_key};
+use keys_domain::record::{LAST_USED_RESOLUTION_SECS, VerifyCode, last_used_key};
 use keys_domain::time::Timestamp;
-use keys_domain::usage::{Pending, expired_counters};
+use keys_domain::usage::Pending;
 use keys_spin::deadline::EDGE_STORE_DEADLINE;
 use keys_spin::kv::Kv;
 use spin_sdk::wasip3::clocks::monotonic_clock;
@@ -54,17 +55,18 @@ async fn flush() {
     let result = async {
         let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
         for increment in &increments {
-            let total = kv.increment(&increment.counter, increment.delta).await?;
-            if let Some((scope, day)) = &increment.opens_day
-                && total == increment.delta
-                && let Err(err) = kv.delete_many(&expired_counters(scope, *day)).await
-            {
-                eprintln!("warning: could not delete expired usage counters: {err:#}");
-            }
+            kv.increment(&increment.counter, increment.delta).await?;
         }
         for (key_id, at) in &last_valid {
-            kv.set(&last_used_key(key_id), at.unix().to_string().as_bytes())
-                .await?;
+            let name = last_used_key(key_id);
+            let stored = kv.get(&name).await?;
+            let previous = stored
+                .as_deref()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|s| s.parse::<i64>().ok());
+            if previous.is_none_or(|p| at.unix() - p >= LAST_USED_RESOLUTION_SECS) {
+                kv.set(&name, at.unix().to_string().as_bytes()).await?;
+            }
         }
         Ok::<_, keys_domain::Error>(())
     };

@@ -1,23 +1,17 @@
 //! Usage analytics: every verification attributed to a key (any code but `NOT_FOUND`),
-//! counted by code in hourly and daily UTC buckets of the key-value store.
+//! counted by code per UTC hour, then folded into hourly and daily totals in SQLite.
 //!
-//! # Counters
+//! # Where the counts live
 //!
-//! Every counter is written with the store's atomic increment only (never `set`), named
-//! `use:{h|d}:{bucket}:{key}:{CODE}` (a code's count) or `use:{h|d}:{bucket}:{key}` (all
-//! codes), where `bucket` is the hour or day number since the epoch and `key` a key id or
-//! `*` for every key together. verify-key adds a verification to its instance's
-//! [`Pending`] batch and applies the batch with a handful of increments (see verify-key's
-//! docs for when); the admin routes read buckets back with one batched read.
-//!
-//! # Retention
-//!
-//! Hourly buckets are read for the last [`HOURLY_RETENTION`] hours, daily buckets for the
-//! last [`DAILY_RETENTION`] days. The store has no expiry: the batch that opens a key's day
-//! (its daily total's increment returns what the batch added, which exactly one batch sees)
-//! deletes that key's hourly counters of the days [`SWEPT_DAYS`] back and its daily counters
-//! past the retention. A key unused for longer than that range keeps the hourly counters of
-//! its last used day (at most 24 × 9 entries) until it is used again or deleted.
+//! - **At the edge**, each verify-key instance gathers its verifications in a [`Pending`]
+//!   batch and writes it with one key-value increment per key, code and hour
+//!   (`use:h:{hour}:{key id}:{CODE}`, written by increment only, never `set`): a batch of one
+//!   key's `VALID` answers is one write whatever their number.
+//! - **In SQLite**, the admin side [folds](rollup_hours) every hour that ended at least an
+//!   hour ago into `usage_hourly` (kept [`HOURLY_RETENTION`] hours) and `usage_daily` (kept
+//!   [`DAILY_RETENTION`] days), in one transaction that also moves the fold's cursor, then
+//!   deletes the folded counters. Reads combine the folded rows with the counters of the
+//!   hours not folded yet, so an answer never waits for a fold and never counts an hour twice.
 
 use crate::error::Error;
 use crate::record::VerifyCode;
@@ -25,23 +19,22 @@ use crate::time::{SECONDS_PER_DAY, Timestamp};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
+use std::ops::Range as Span;
 
 /// Prefix of every usage counter.
 pub const USAGE_PREFIX: &str = "use:";
-/// The scope name of the counters summed over every key.
-pub const ALL_KEYS: &str = "*";
 /// Hourly buckets are kept and answered for this many hours.
 pub const HOURLY_RETENTION: i64 = 48;
 /// Daily buckets are kept and answered for this many days.
 pub const DAILY_RETENTION: i64 = 400;
 /// Daily buckets answered when the request names no range.
 pub const DEFAULT_DAYS: i64 = 30;
-/// Days before the current one whose hourly counters the day's first batch deletes.
-pub const SWEPT_DAYS: RangeInclusive<i64> = 3..=9;
+/// Most hours one fold takes on (a backlog is folded over several calls).
+pub const MAX_FOLDED_HOURS: i64 = 7 * 24;
 /// Keys listed in `GET /usage`'s `top_keys`.
 pub const TOP_KEYS: usize = 10;
 const SECONDS_PER_HOUR: i64 = 3600;
+const HOURS_PER_DAY: i64 = 24;
 
 /// Every code a verification attributed to a key can have, in the order of the checks.
 pub const COUNTED_CODES: [VerifyCode; 8] = [
@@ -73,13 +66,6 @@ impl Granularity {
         }
     }
 
-    fn tag(self) -> char {
-        match self {
-            Self::Hour => 'h',
-            Self::Day => 'd',
-        }
-    }
-
     /// Buckets kept and answered.
     fn retention(self) -> i64 {
         match self {
@@ -100,21 +86,64 @@ impl Granularity {
     pub fn bucket(self, at: Timestamp) -> i64 {
         at.unix().div_euclid(self.seconds())
     }
+
+    /// The bucket an hour falls in.
+    pub fn bucket_of_hour(self, hour: i64) -> i64 {
+        match self {
+            Self::Hour => hour,
+            Self::Day => day_of_hour(hour),
+        }
+    }
+
+    /// The hours a bucket covers.
+    pub fn hours(self, bucket: i64) -> Span<i64> {
+        match self {
+            Self::Hour => bucket..bucket + 1,
+            Self::Day => bucket * HOURS_PER_DAY..(bucket + 1) * HOURS_PER_DAY,
+        }
+    }
 }
 
-/// The counter of `code` (`None`: every code) for `scope` (a key id or [`ALL_KEYS`]) in
-/// bucket `bucket`.
-pub fn counter_key(
-    granularity: Granularity,
-    bucket: i64,
-    scope: &str,
-    code: Option<VerifyCode>,
-) -> String {
-    let tag = granularity.tag();
-    match code {
-        Some(code) => format!("{USAGE_PREFIX}{tag}:{bucket}:{scope}:{}", code.as_str()),
-        None => format!("{USAGE_PREFIX}{tag}:{bucket}:{scope}"),
+/// The edge counter of `key_id`'s verifications answered `code` during hour `hour` (hours
+/// since the epoch).
+pub fn counter_key(hour: i64, key_id: &str, code: VerifyCode) -> String {
+    format!("{USAGE_PREFIX}h:{hour}:{key_id}:{}", code.as_str())
+}
+
+/// The edge counters of `key_ids` for the hours of `hours`, hour by hour, each key's in the
+/// order of [`COUNTED_CODES`].
+pub fn counters(hours: Span<i64>, key_ids: &[&str]) -> Vec<(i64, usize, VerifyCode, String)> {
+    let mut names = Vec::with_capacity(hours.clone().count() * key_ids.len() * COUNTED_CODES.len());
+    for hour in hours {
+        for (k, key_id) in key_ids.iter().enumerate() {
+            for code in COUNTED_CODES {
+                names.push((hour, k, code, counter_key(hour, key_id, code)));
+            }
+        }
     }
+    names
+}
+
+/// The hours a fold takes on: from the fold's cursor (the first hour not folded yet; `None`
+/// before the first fold: the hourly retention back) up to the hour that ended at least an
+/// hour before `now`, at most [`MAX_FOLDED_HOURS`] of them, and none older than the daily
+/// retention.
+pub fn rollup_hours(next: Option<i64>, now: Timestamp) -> Span<i64> {
+    let current = Granularity::Hour.bucket(now);
+    let oldest = current - DAILY_RETENTION * HOURS_PER_DAY;
+    let start = next.unwrap_or(current - HOURLY_RETENTION).max(oldest);
+    let end = (current - 1).max(start);
+    start..end.min(start + MAX_FOLDED_HOURS)
+}
+
+/// The code of a wire name, among [`COUNTED_CODES`].
+pub fn code_named(name: &str) -> Option<VerifyCode> {
+    COUNTED_CODES.into_iter().find(|c| c.as_str() == name)
+}
+
+/// The day an hour falls in.
+pub fn day_of_hour(hour: i64) -> i64 {
+    hour.div_euclid(HOURS_PER_DAY)
 }
 
 /// Buckets asked for by `GET /keys/{id}/usage` and `GET /usage`: `count` buckets from
@@ -205,39 +234,39 @@ impl Range {
         Timestamp::from_unix((self.first + self.count) * self.granularity.seconds())
     }
 
-    /// Every counter of `scope` the range covers, bucket by bucket, each in the order of
-    /// [`COUNTED_CODES`]: what [`Range::series`] reads back.
-    pub fn code_counters(&self, scope: &str) -> Vec<String> {
-        self.buckets()
-            .flat_map(|b| {
-                COUNTED_CODES
-                    .iter()
-                    .map(move |c| counter_key(self.granularity, b, scope, Some(*c)))
-            })
-            .collect()
+    /// The hours the range covers.
+    pub fn hours(&self) -> Span<i64> {
+        let g = self.granularity;
+        g.hours(self.first).start..g.hours(self.first + self.count - 1).end
     }
 
-    /// The all-codes counters of `scope` the range covers, bucket by bucket.
-    pub fn total_counters(&self, scope: &str) -> Vec<String> {
-        self.buckets()
-            .map(|b| counter_key(self.granularity, b, scope, None))
-            .collect()
-    }
-
-    /// The buckets from the values of [`Range::code_counters`], in the same order (absent
-    /// or unreadable counters count 0).
-    pub fn series(&self, values: &[Option<i64>]) -> Vec<Bucket> {
-        self.buckets()
-            .zip(values.chunks(COUNTED_CODES.len()))
-            .map(|(b, chunk)| Bucket {
+    /// The buckets, oldest first, from counts by (bucket, code); buckets outside the range
+    /// are ignored, codes with none left out.
+    pub fn series(&self, counts: impl IntoIterator<Item = (i64, VerifyCode, u64)>) -> Vec<Bucket> {
+        let mut buckets: Vec<Bucket> = self
+            .buckets()
+            .map(|b| Bucket {
                 start: Timestamp::from_unix(b * self.granularity.seconds()),
-                counts: COUNTED_CODES
-                    .iter()
-                    .zip(chunk)
-                    .filter_map(|(code, v)| v.filter(|n| *n > 0).map(|n| (*code, n as u64)))
-                    .collect(),
+                counts: Vec::new(),
             })
-            .collect()
+            .collect();
+        for (bucket, code, n) in counts {
+            let Some(slot) = usize::try_from(bucket - self.first)
+                .ok()
+                .and_then(|i| buckets.get_mut(i))
+            else {
+                continue;
+            };
+            match slot.counts.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, total)) => *total += n,
+                None => slot.counts.push((code, n)),
+            }
+        }
+        for bucket in &mut buckets {
+            bucket.counts.retain(|(_, n)| *n > 0);
+            bucket.counts.sort();
+        }
+        buckets
     }
 }
 
@@ -269,9 +298,6 @@ pub struct Increment {
     pub counter: String,
     /// What to add.
     pub delta: i64,
-    /// For the daily total of a scope: the scope and day whose retention sweep is due when
-    /// the increment returns `delta` (the batch opened the day).
-    pub opens_day: Option<(String, i64)>,
 }
 
 /// The verifications an instance has counted and not yet written, and when each key was
@@ -282,10 +308,6 @@ pub struct Pending {
     counts: BTreeMap<(i64, String, VerifyCode), i64>,
     /// The latest `VALID` instant of each key.
     last_valid: BTreeMap<String, Timestamp>,
-    /// How many verifications the batch holds.
-    total: u64,
-    /// When the oldest of them was counted.
-    since: Option<Timestamp>,
 }
 
 impl Pending {
@@ -299,95 +321,27 @@ impl Pending {
         if code == VerifyCode::Valid {
             self.last_valid.insert(key_id.to_owned(), now);
         }
-        self.total += 1;
-        self.since.get_or_insert(now);
-    }
-
-    /// How many verifications are waiting.
-    pub fn len(&self) -> u64 {
-        self.total
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.total == 0
+        self.counts.is_empty()
     }
 
-    /// When the oldest waiting verification was counted.
-    pub fn since(&self) -> Option<Timestamp> {
-        self.since
-    }
-
-    /// Empties the batch: the increments that write it (summed per counter, in a stable
-    /// order) and each key's latest `VALID` instant.
+    /// Empties the batch: the increments that write it (one per hour, key and code, in a
+    /// stable order) and each key's latest `VALID` instant.
     pub fn drain(&mut self) -> (Vec<Increment>, Vec<(String, Timestamp)>) {
         let counts = std::mem::take(&mut self.counts);
         let last_valid = std::mem::take(&mut self.last_valid);
-        self.total = 0;
-        self.since = None;
-        let mut sums: BTreeMap<String, (i64, Option<(String, i64)>)> = BTreeMap::new();
-        let mut add = |counter: String, delta: i64, opens_day: Option<(String, i64)>| {
-            let entry = sums.entry(counter).or_insert((0, opens_day));
-            entry.0 += delta;
-        };
-        for ((hour, key_id, code), n) in counts {
-            let day = (hour * SECONDS_PER_HOUR).div_euclid(SECONDS_PER_DAY);
-            for scope in [key_id.as_str(), ALL_KEYS] {
-                add(
-                    counter_key(Granularity::Hour, hour, scope, Some(code)),
-                    n,
-                    None,
-                );
-                add(
-                    counter_key(Granularity::Day, day, scope, Some(code)),
-                    n,
-                    None,
-                );
-                add(counter_key(Granularity::Hour, hour, scope, None), n, None);
-                add(
-                    counter_key(Granularity::Day, day, scope, None),
-                    n,
-                    Some((scope.to_owned(), day)),
-                );
-            }
-        }
-        let increments = sums
+        let increments = counts
             .into_iter()
-            .map(|(counter, (delta, opens_day))| Increment {
-                counter,
+            .map(|((hour, key_id, code), delta)| Increment {
+                counter: counter_key(hour, &key_id, code),
                 delta,
-                opens_day,
             })
             .collect();
         (increments, last_valid.into_iter().collect())
     }
-}
-
-/// The counters of `scope` that the first batch of day `day` deletes: its hourly counters of
-/// the days [`SWEPT_DAYS`] back and its daily counters of the same number of days past the
-/// daily retention.
-pub fn expired_counters(scope: &str, day: i64) -> Vec<String> {
-    let per_bucket = COUNTED_CODES.len() + 1;
-    let days = SWEPT_DAYS.count();
-    let mut names = Vec::with_capacity(days * (24 + 1) * per_bucket);
-    let every_code = |g, b| {
-        COUNTED_CODES
-            .iter()
-            .map(move |c| counter_key(g, b, scope, Some(*c)))
-            .chain([counter_key(g, b, scope, None)])
-    };
-    for back in SWEPT_DAYS {
-        let old_day = day - back;
-        let first_hour = old_day * 24;
-        for hour in first_hour..first_hour + 24 {
-            names.extend(every_code(Granularity::Hour, hour));
-        }
-        names.extend(every_code(
-            Granularity::Day,
-            day - DAILY_RETENTION - (back - SWEPT_DAYS.start()),
-        ));
-    }
-    names
 }
 
 #[cfg(test)]
@@ -463,40 +417,37 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_sums_per_counter_for_the_key_and_for_every_key() {
+    fn a_batch_writes_one_increment_per_hour_key_and_code() {
         let mut p = Pending::default();
         p.add("key_a", VerifyCode::Valid, now());
         p.add("key_a", VerifyCode::Valid, now().plus_seconds(10));
         p.add("key_a", VerifyCode::MethodNotAllowed, now());
-        p.add("key_b", VerifyCode::Valid, now());
-        assert_eq!(p.len(), 4);
+        p.add("key_b", VerifyCode::Valid, now().plus_seconds(3600));
         let (incs, last) = p.drain();
         assert!(p.is_empty());
-        let get = |name: &str| incs.iter().find(|i| i.counter == name).map(|i| i.delta);
         let hour = Granularity::Hour.bucket(now());
-        let day = Granularity::Day.bucket(now());
-        assert_eq!(get(&format!("use:h:{hour}:key_a:VALID")), Some(2));
-        assert_eq!(get(&format!("use:h:{hour}:key_a")), Some(3));
         assert_eq!(
-            get(&format!("use:d:{day}:key_a:METHOD_NOT_ALLOWED")),
-            Some(1)
-        );
-        assert_eq!(get(&format!("use:h:{hour}:*:VALID")), Some(3));
-        assert_eq!(get(&format!("use:d:{day}:*")), Some(4));
-        let opens: Vec<_> = incs.iter().filter_map(|i| i.opens_day.clone()).collect();
-        assert_eq!(
-            opens,
+            incs,
             vec![
-                ("*".to_owned(), day),
-                ("key_a".to_owned(), day),
-                ("key_b".to_owned(), day)
+                Increment {
+                    counter: format!("use:h:{hour}:key_a:VALID"),
+                    delta: 2
+                },
+                Increment {
+                    counter: format!("use:h:{hour}:key_a:METHOD_NOT_ALLOWED"),
+                    delta: 1
+                },
+                Increment {
+                    counter: format!("use:h:{}:key_b:VALID", hour + 1),
+                    delta: 1
+                },
             ]
         );
         assert_eq!(
             last,
             vec![
                 ("key_a".to_owned(), now().plus_seconds(10)),
-                ("key_b".to_owned(), now())
+                ("key_b".to_owned(), now().plus_seconds(3600))
             ]
         );
     }
@@ -505,34 +456,59 @@ mod tests {
     fn series_hold_every_bucket_oldest_first_with_only_non_zero_codes() {
         let r = Range::parse(None, Some("2027-01-15T07:00:00Z"), None, now()).unwrap();
         assert_eq!(r.count, 2);
-        let names = r.code_counters("key_a");
-        assert_eq!(names.len(), 16);
-        let mut values = vec![None; 16];
-        values[7] = Some(5); // first bucket, VALID
-        values[8 + 5] = Some(2); // second bucket, RATE_LIMITED
-        values[8 + 6] = Some(0);
-        let series = r.series(&values);
+        let first = r.first;
+        let series = r.series([
+            (first, VerifyCode::Valid, 5),
+            (first + 1, VerifyCode::RateLimited, 2),
+            (first + 1, VerifyCode::Valid, 0),
+            (first + 1, VerifyCode::RateLimited, 1),
+            (first + 7, VerifyCode::Valid, 9),
+            (first - 1, VerifyCode::Valid, 9),
+        ]);
         assert_eq!(
             serde_json::to_string(&series).unwrap(),
             "[{\"start\":\"2027-01-15T07:00:00Z\",\"counts\":{\"VALID\":5}},\
-             {\"start\":\"2027-01-15T08:00:00Z\",\"counts\":{\"RATE_LIMITED\":2}}]"
+             {\"start\":\"2027-01-15T08:00:00Z\",\"counts\":{\"RATE_LIMITED\":3}}]"
         );
     }
 
     #[test]
-    fn the_first_batch_of_a_day_deletes_old_hourly_and_daily_counters_only() {
-        let day = Granularity::Day.bucket(now());
-        let names = expired_counters("key_a", day);
-        let hour_of = |d: i64| d * 24;
-        assert!(names.contains(&format!("use:h:{}:key_a:VALID", hour_of(day - 3))));
-        assert!(names.contains(&format!("use:h:{}:key_a", hour_of(day - 9) + 23)));
-        assert!(
-            !names
-                .iter()
-                .any(|n| n.contains(&format!(":{}:", hour_of(day - 2) + 23)))
+    fn a_fold_takes_the_hours_that_ended_an_hour_ago_from_its_cursor() {
+        let current = Granularity::Hour.bucket(now());
+        // The first fold starts at the hourly retention.
+        assert_eq!(rollup_hours(None, now()), current - 48..current - 1);
+        assert_eq!(
+            rollup_hours(Some(current - 5), now()),
+            current - 5..current - 1
         );
-        assert!(names.contains(&format!("use:d:{}:key_a", day - DAILY_RETENTION)));
-        assert!(!names.contains(&format!("use:d:{}:key_a", day - DAILY_RETENTION + 1)));
-        assert_eq!(names.len(), 7 * 25 * 9);
+        // Nothing to do once caught up (the previous hour is still open to late batches).
+        assert!(rollup_hours(Some(current - 1), now()).is_empty());
+        assert!(rollup_hours(Some(current + 3), now()).is_empty());
+        // A backlog is taken a week at a time, and nothing older than the daily retention.
+        let backlog = rollup_hours(Some(current - 1000), now());
+        assert_eq!(backlog, current - 1000..current - 1000 + MAX_FOLDED_HOURS);
+        assert_eq!(
+            rollup_hours(Some(0), now()).start,
+            current - DAILY_RETENTION * 24
+        );
+    }
+
+    #[test]
+    fn a_range_covers_the_hours_of_its_buckets_and_codes_are_read_back_by_name() {
+        let daily = Range::parse(Some("day"), None, None, now()).unwrap();
+        let hours = daily.hours();
+        assert_eq!(hours.end - hours.start, 30 * 24);
+        assert_eq!(day_of_hour(hours.start), daily.first);
+        assert_eq!(
+            Granularity::Day.bucket_of_hour(hours.end - 1),
+            daily.first + 29
+        );
+        for code in COUNTED_CODES {
+            assert_eq!(code_named(code.as_str()), Some(code));
+        }
+        assert_eq!(code_named("NOT_FOUND"), None);
+        let names = counters(10..12, &["key_a", "key_b"]);
+        assert_eq!(names.len(), 2 * 2 * 8);
+        assert_eq!(names[9].3, "use:h:10:key_b:EXPIRED");
     }
 }

@@ -50,13 +50,14 @@ pub async fn all(steps: Vec<Step<'_>>) -> Result<(), Error> {
 /// a secret scanner reported (`api_keys.leak`, JSON of `keys_domain::model::Leak`) and keeps
 /// the hash of every deleted secret in `retired_secrets`, by a trigger, so that a scanner
 /// reporting a replaced or deleted secret is told it was ours (docs/secret-scanning.md).
-/// `0004_limits.sql` adds a key's rate limit, quota and IP allowlist (`api_keys.limits`, JSON
-/// of `keys_domain::model::limits_to_stored`).
+/// `0004_limits_usage.sql` adds a key's rate limit, quota and IP allowlist (`api_keys.limits`,
+/// JSON of `keys_domain::model::limits_to_stored`) and the folded usage counts
+/// (`usage_hourly`, `usage_daily` and the fold's cursor `usage_rollup`: `crate::usage`).
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_schema.sql"),
     include_str!("../../../migrations/0002_default_catalog.sql"),
     include_str!("../../../migrations/0003_leaks.sql"),
-    include_str!("../../../migrations/0004_limits.sql"),
+    include_str!("../../../migrations/0004_limits_usage.sql"),
 ];
 
 const SQL_USER_VERSION: &str = "PRAGMA user_version";
