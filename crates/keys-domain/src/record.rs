@@ -16,7 +16,7 @@
 //! {"crm":"X-1"}                  metadata, compact JSON object, or empty
 //! 100/60                         rate limit `limit/window_seconds`, or empty
 //! 10000/day                      quota `limit/day|month`, or empty
-//! 0a000000/8 c0a80000/16         IP allowlist (crate::allowlist's encoding), or empty
+//! 2,0,0;0a000000/08 cb007100/24  IP allowlist (crate::allowlist's encoding), or empty
 //! ["employees.read","payroll.*"] method grants, JSON array
 //! "all"                          companies: "all" or a JSON array of ids
 //! ```
