@@ -1,12 +1,51 @@
-//! Rate limits and quotas at verification time: one atomic increment per limit the key has,
-//! taken back when the limit refuses (see `keys_domain::limits` for the algorithm and what
-//! several edges admit together).
+//! Rate limits and quotas at verification time, counted with the key-value store's atomic
+//! increment (see `keys_domain::limits` for the algorithm and what several edges admit
+//! together).
+//!
+//! # Leases
+//!
+//! An increment per verification would make every limited verification a store write (on
+//! Spin's SQLite key-value store, a durable transaction of a few milliseconds). So an
+//! instance takes units of a limit in advance: the first verification of a window leases one
+//! unit with one increment; each later lease of the same counter doubles, up to
+//! [`MAX_LEASE`] and to a sixteenth of the limit (a limit under 32 is thus counted one by
+//! one, exactly as without leases). A lease is granted from what the increment returns, so
+//! the units leased across every instance and edge never exceed the limit; what the limit
+//! cannot grant is given back at once. The instance gives its unused units back when it
+//! writes its usage batch (500 ms after its first verification, and before it is dropped);
+//! until then, other instances can be refused up to the units it holds.
 
 use keys_domain::Error;
 use keys_domain::limits::{LimitState, Quota, RateLimit, Window, counter_value, sweep};
 use keys_domain::record::{LimitStates, RecordView, VerifyCode};
 use keys_domain::time::Timestamp;
 use keys_spin::kv::Kv;
+use std::cell::RefCell;
+
+/// Most units of a limit an instance leases at once.
+pub const MAX_LEASE: u64 = 64;
+/// A lease is at most this fraction of the limit.
+const LEASE_FRACTION: u64 = 16;
+
+/// Units of one counter this instance holds.
+struct Lease {
+    /// The counter (its name holds the window).
+    counter: String,
+    /// Units not used yet.
+    left: u64,
+    /// The size of the next lease of this counter.
+    next: u64,
+    /// The `remaining` to report: what the limit had not granted at the last lease, plus
+    /// `left`.
+    remaining: u64,
+    /// When the counter's window ends, Unix seconds: a lease is worthless after it.
+    until: i64,
+}
+
+thread_local! {
+    /// This instance's leases.
+    static LEASES: RefCell<Vec<Lease>> = const { RefCell::new(Vec::new()) };
+}
 
 /// One limit of a key, as this verification counts it.
 struct Counted {
@@ -40,6 +79,16 @@ impl Counted {
     fn state(&self, count: i64) -> LimitState {
         LimitState::new(self.limit, count, &self.window)
     }
+
+    /// The state with `remaining` units left.
+    fn state_left(&self, remaining: u64) -> LimitState {
+        let used = self.limit.saturating_sub(remaining);
+        LimitState::new(
+            self.limit,
+            i64::try_from(used).unwrap_or(i64::MAX),
+            &self.window,
+        )
+    }
 }
 
 /// Applies the key's rate limit and quota to a verification decided `code` so far: when
@@ -71,45 +120,121 @@ pub async fn apply(
         ));
     }
     let mut states = LimitStates::default();
-    let mut rate_count = None;
     if let Some((limit, counted)) = &rate {
-        let n = kv.increment(&counted.counter, 1).await?;
-        if n == 1 {
-            forget_old_windows(kv, &limit.pointer_key(record.key_id), counted, |i| {
-                limit.counter_key(record.key_id, i)
-            })
-            .await;
+        let sweep = |i| limit.counter_key(record.key_id, i);
+        match take(kv, counted, &limit.pointer_key(record.key_id), sweep, now).await? {
+            Ok(state) => states.rate_limit = Some(state),
+            Err(state) => {
+                states.rate_limit = Some(state);
+                states.quota = read(kv, quota.as_ref().map(|(_, c)| c)).await?;
+                return Ok((VerifyCode::RateLimited, states));
+            }
         }
-        if n > counted.limit as i64 {
-            take_back(kv, &counted.counter).await;
-            states.rate_limit = Some(counted.state(n - 1));
-            states.quota = read(kv, quota.as_ref().map(|(_, c)| c)).await?;
-            return Ok((VerifyCode::RateLimited, states));
-        }
-        states.rate_limit = Some(counted.state(n));
-        rate_count = Some(n);
     }
     if let Some((limit, counted)) = &quota {
-        let n = kv.increment(&counted.counter, 1).await?;
-        if n == 1 {
-            forget_old_windows(kv, &limit.pointer_key(record.key_id), counted, |i| {
-                limit.counter_key(record.key_id, i)
-            })
-            .await;
-        }
-        if n > counted.limit as i64 {
-            take_back(kv, &counted.counter).await;
-            // Refused: the rate counter gives its increment back too.
-            if let (Some((_, rate)), Some(count)) = (&rate, rate_count) {
-                take_back(kv, &rate.counter).await;
-                states.rate_limit = Some(rate.state(count - 1));
+        let sweep = |i| limit.counter_key(record.key_id, i);
+        match take(kv, counted, &limit.pointer_key(record.key_id), sweep, now).await? {
+            Ok(state) => states.quota = Some(state),
+            Err(state) => {
+                // Refused: the rate limit's unit goes back to this instance's lease.
+                if let Some((_, rate)) = &rate {
+                    states.rate_limit = untake(&rate.counter).map(|left| rate.state_left(left));
+                }
+                states.quota = Some(state);
+                return Ok((VerifyCode::QuotaExceeded, states));
             }
-            states.quota = Some(counted.state(n - 1));
-            return Ok((VerifyCode::QuotaExceeded, states));
         }
-        states.quota = Some(counted.state(n));
     }
     Ok((VerifyCode::Valid, states))
+}
+
+/// Takes one unit of `counted` for this verification: from this instance's lease, or by
+/// leasing more with one increment. `Ok` with the state after it; `Err` with the state when
+/// the limit is used up (nothing taken).
+async fn take(
+    kv: &Kv,
+    counted: &Counted,
+    pointer_key: &str,
+    counter_key: impl Fn(i64) -> String,
+    now: Timestamp,
+) -> Result<Result<LimitState, LimitState>, Error> {
+    let size = match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
+        Leased::Taken(remaining) => return Ok(Ok(counted.state_left(remaining))),
+        Leased::Empty(next) => next.min((counted.limit / LEASE_FRACTION).max(1)),
+    };
+    let n = kv.increment(&counted.counter, size as i64).await?;
+    if n == size as i64 {
+        forget_old_windows(kv, pointer_key, counted, counter_key).await;
+    }
+    // What the limit cannot grant goes back at once.
+    let over = u64::try_from(n - counted.limit as i64)
+        .unwrap_or(0)
+        .min(size);
+    if over > 0 {
+        give_back(kv, &counted.counter, over).await;
+    }
+    let granted = size - over;
+    if granted == 0 {
+        return Ok(Err(counted.state_left(0)));
+    }
+    let used = u64::try_from(n).unwrap_or(0) - over;
+    let left = granted - 1;
+    let remaining = counted.limit.saturating_sub(used) + left;
+    LEASES.with(|l| {
+        let mut leases = l.borrow_mut();
+        leases.retain(|lease| lease.counter != counted.counter);
+        leases.push(Lease {
+            counter: counted.counter.clone(),
+            left,
+            next: (size * 2).min(MAX_LEASE),
+            remaining,
+            until: now.unix() + counted.window.reset,
+        });
+    });
+    Ok(Ok(counted.state_left(remaining)))
+}
+
+/// What this instance's lease of a counter gives.
+enum Leased {
+    /// A unit, and the `remaining` to report.
+    Taken(u64),
+    /// Nothing: lease this many more.
+    Empty(u64),
+}
+
+fn take_leased(leases: &mut [Lease], counter: &str) -> Leased {
+    match leases.iter_mut().find(|l| l.counter == counter) {
+        Some(lease) if lease.left > 0 => {
+            lease.left -= 1;
+            lease.remaining = lease.remaining.saturating_sub(1);
+            Leased::Taken(lease.remaining)
+        }
+        Some(lease) => Leased::Empty(lease.next),
+        None => Leased::Empty(1),
+    }
+}
+
+/// Puts a unit taken for a refused verification back into this instance's lease; returns
+/// the `remaining` to report.
+fn untake(counter: &str) -> Option<u64> {
+    LEASES.with(|l| {
+        let mut leases = l.borrow_mut();
+        let lease = leases.iter_mut().find(|l| l.counter == counter)?;
+        lease.left += 1;
+        lease.remaining += 1;
+        Some(lease.remaining)
+    })
+}
+
+/// Gives every unused leased unit back to its counter (those of ended windows are dropped:
+/// their counters are no longer read). Called with the usage batch.
+pub async fn give_back_leases(kv: &Kv, now: Timestamp) {
+    let leases = LEASES.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    for lease in leases {
+        if lease.left > 0 && now.unix() < lease.until {
+            give_back(kv, &lease.counter, lease.left).await;
+        }
+    }
 }
 
 /// How a limit stands, without counting (absent counter: nothing used).
@@ -125,11 +250,11 @@ async fn read(kv: &Kv, counted: Option<&Counted>) -> Result<Option<LimitState>, 
     Ok(Some(counted.state(count)))
 }
 
-/// Takes back the increment of a refused verification. A failure leaves the counter one
-/// higher than the verifications it admitted (stricter, never looser), and is logged.
-async fn take_back(kv: &Kv, counter: &str) {
-    if let Err(err) = kv.increment(counter, -1).await {
-        eprintln!("warning: could not take back a refused verification's count: {err:#}");
+/// Gives `units` back to a counter. A failure leaves the counter higher than the
+/// verifications it admitted (stricter, never looser), and is logged.
+async fn give_back(kv: &Kv, counter: &str, units: u64) {
+    if let Err(err) = kv.increment(counter, -(units as i64)).await {
+        eprintln!("warning: could not give units back to a limit counter: {err:#}");
     }
 }
 

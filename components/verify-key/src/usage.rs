@@ -54,6 +54,7 @@ async fn flush() {
     let (increments, last_valid) = PENDING.with(|p| p.borrow_mut().drain());
     let result = async {
         let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
+        crate::limits::give_back_leases(&kv, Timestamp::now()).await;
         for increment in &increments {
             kv.increment(&increment.counter, increment.delta).await?;
         }

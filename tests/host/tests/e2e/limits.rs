@@ -430,3 +430,56 @@ async fn the_address_header_of_authorize_can_be_the_last_entry_of_x_forwarded_fo
     let first_only = call(&app, &secret, "x-forwarded-for", "198.51.100.7, 192.0.2.1");
     assert_eq!(app.send(first_only).await.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
+    // Limits of 32 and more are counted in leases of up to 64 units per instance.
+    let app = std::sync::Arc::new(App::start());
+    let (_, secret) = app
+        .create_key(json!({
+            "label": "Busy",
+            "rate_limit": { "limit": 150, "window_seconds": HOUR }
+        }))
+        .await;
+    clear_of_boundary(HOUR).await;
+    let burst = || {
+        let calls: Vec<_> = (0..100)
+            .map(|_| {
+                let (app, secret) = (app.clone(), secret.clone());
+                tokio::spawn(async move {
+                    code(&verify_from(&app, &secret, None, None).await).to_owned()
+                })
+            })
+            .collect();
+        async move {
+            let mut valid = 0;
+            for call in calls {
+                valid += usize::from(call.await.unwrap() == "VALID");
+            }
+            valid
+        }
+    };
+    let first = burst().await;
+    assert_eq!(
+        first, 100,
+        "far from the limit, every verification is admitted"
+    );
+    // Units leased and not used come back with the instances' usage batches.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let answer = verify_from(&app, &secret, None, None).await;
+    assert_eq!(code(&answer), "VALID");
+    assert_eq!(answer["rate_limit"]["remaining"], 49);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = burst().await;
+    assert!(second <= 49, "never more than the limit: {second}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut rest = 0;
+    for _ in 0..60 {
+        rest += usize::from(code(&verify_from(&app, &secret, None, None).await) == "VALID");
+    }
+    assert_eq!(
+        1 + first + second + rest,
+        150,
+        "once the leases are back, exactly the limit was admitted"
+    );
+}

@@ -416,21 +416,37 @@ async fn two_edges_on_one_redis_together_admit_no_more_than_the_limit_and_count_
         valid += usize::from(code == "VALID");
     }
     assert_eq!(valid, 25, "the two edges together admit exactly the limit");
-    let after = t.edges[0].verify(&secret, None, None).await;
-    assert_eq!(after["code"], "RATE_LIMITED");
-    assert_eq!(
-        after["quota"]["remaining"], 975,
-        "only the admitted verifications consumed the quota"
-    );
+    // Only the admitted verifications consumed the quota, once the edges have given back the
+    // quota units their instances leased and did not use (with their usage batches).
+    let start = Instant::now();
+    loop {
+        let after = t.edges[0].verify(&secret, None, None).await;
+        assert_eq!(after["code"], "RATE_LIMITED");
+        if after["quota"]["remaining"] == 975 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "leased quota units never came back: {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Both edges' batches reach the same counters; the admin node reads them.
     let path = format!("/api/v1/keys/{id}/usage");
-    let expected = json!({ "VALID": 25, "RATE_LIMITED": 56 });
+    let path_counts = |counts: &Value| {
+        (
+            counts["VALID"].as_u64(),
+            counts["RATE_LIMITED"].as_u64().unwrap_or(0),
+        )
+    };
     let start = Instant::now();
     loop {
         let usage = t.admin.admin("GET", &path, None).await.json();
         let counts = &usage["data"].as_array().unwrap().last().unwrap()["counts"];
-        if *counts == expected {
+        // The 80 of the burst and the checks above, all counted at one of the two edges.
+        let (valid, limited) = path_counts(counts);
+        if valid == Some(25) && limited >= 56 && counts.as_object().unwrap().len() == 2 {
             break;
         }
         assert!(
