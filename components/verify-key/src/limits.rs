@@ -6,10 +6,11 @@
 //!
 //! An increment per verification would make every limited verification a store write (on
 //! Spin's SQLite key-value store, a durable transaction of a few milliseconds). So an
-//! instance takes units of a limit in advance: the first verification of a window leases one
-//! unit with one increment; each later lease of the same counter doubles, up to
-//! [`MAX_LEASE`] and to a sixteenth of the limit (a limit under 32 is thus counted one by
-//! one, exactly as without leases). A lease is granted from what the increment returns, so
+//! instance takes units of a limit in advance, with one increment: its first lease of a
+//! counter is a [`FIRST_LEASE_FRACTION`]th of the limit, each later one a
+//! [`LEASE_FRACTION`]th of what the limit had left at the previous lease, each at least one
+//! unit and at most [`MAX_LEASE`] (about what an instance serves before Spin retires it).
+//! Near the limit leases shrink to one unit: counting is then exact. A lease is granted from what the increment returns, so
 //! the units leased across every instance and edge never exceed the limit; what the limit
 //! cannot grant is given back at once. The instance gives its unused units back when it
 //! writes its usage batch (500 ms after its first verification, and before it is dropped);
@@ -22,10 +23,14 @@ use keys_domain::time::Timestamp;
 use keys_spin::kv::Kv;
 use std::cell::RefCell;
 
-/// Most units of a limit an instance leases at once.
-pub const MAX_LEASE: u64 = 64;
-/// A lease is at most this fraction of the limit.
-const LEASE_FRACTION: u64 = 16;
+/// Most units of a limit an instance leases at once: Spin's default reuse count of an
+/// instance.
+pub const MAX_LEASE: u64 = 128;
+/// A lease is at most this fraction of what the limit has left.
+const LEASE_FRACTION: u64 = 64;
+/// An instance's first lease of a counter is this fraction of the limit (it does not know
+/// yet what is left).
+const FIRST_LEASE_FRACTION: u64 = 1024;
 
 /// Units of one counter this instance holds.
 struct Lease {
@@ -33,7 +38,7 @@ struct Lease {
     counter: String,
     /// Units not used yet.
     left: u64,
-    /// The size of the next lease of this counter.
+    /// The size of the next lease: a fraction of what the limit had left at the last one.
     next: u64,
     /// The `remaining` to report: what the limit had not granted at the last lease, plus
     /// `left`.
@@ -160,7 +165,8 @@ async fn take(
 ) -> Result<Result<LimitState, LimitState>, Error> {
     let size = match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
         Leased::Taken(remaining) => return Ok(Ok(counted.state_left(remaining))),
-        Leased::Empty(next) => next.min((counted.limit / LEASE_FRACTION).max(1)),
+        Leased::Empty(next) => next,
+        Leased::First => (counted.limit / FIRST_LEASE_FRACTION).clamp(1, MAX_LEASE),
     };
     let n = kv.increment(&counted.counter, size as i64).await?;
     if n == size as i64 {
@@ -178,18 +184,28 @@ async fn take(
         return Ok(Err(counted.state_left(0)));
     }
     let used = u64::try_from(n).unwrap_or(0) - over;
-    let left = granted - 1;
-    let remaining = counted.limit.saturating_sub(used) + left;
-    LEASES.with(|l| {
+    // Concurrent verifications of this instance may have leased too: their units add up.
+    let remaining = LEASES.with(|l| {
         let mut leases = l.borrow_mut();
-        leases.retain(|lease| lease.counter != counted.counter);
-        leases.push(Lease {
-            counter: counted.counter.clone(),
-            left,
-            next: (size * 2).min(MAX_LEASE),
-            remaining,
-            until: now.unix() + counted.window.reset,
+        let position = leases
+            .iter()
+            .position(|lease| lease.counter == counted.counter);
+        let i = position.unwrap_or_else(|| {
+            leases.push(Lease {
+                counter: counted.counter.clone(),
+                left: 0,
+                next: 1,
+                remaining: 0,
+                until: now.unix() + counted.window.reset,
+            });
+            leases.len() - 1
         });
+        let lease = &mut leases[i];
+        lease.left += granted - 1;
+        let unleased = counted.limit.saturating_sub(used);
+        lease.next = (unleased / LEASE_FRACTION).clamp(1, MAX_LEASE);
+        lease.remaining = unleased + lease.left;
+        lease.remaining
     });
     Ok(Ok(counted.state_left(remaining)))
 }
@@ -200,6 +216,8 @@ enum Leased {
     Taken(u64),
     /// Nothing: lease this many more.
     Empty(u64),
+    /// No lease of this counter yet.
+    First,
 }
 
 fn take_leased(leases: &mut [Lease], counter: &str) -> Leased {
@@ -210,7 +228,7 @@ fn take_leased(leases: &mut [Lease], counter: &str) -> Leased {
             Leased::Taken(lease.remaining)
         }
         Some(lease) => Leased::Empty(lease.next),
-        None => Leased::Empty(1),
+        None => Leased::First,
     }
 }
 

@@ -433,7 +433,7 @@ async fn the_address_header_of_authorize_can_be_the_last_entry_of_x_forwarded_fo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
-    // Limits of 32 and more are counted in leases of up to 64 units per instance.
+    // Instances lease units of a counter in advance (a 64th of what is left, here 1 or 2).
     let app = std::sync::Arc::new(App::start());
     let (_, secret) = app
         .create_key(json!({
