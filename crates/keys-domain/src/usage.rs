@@ -18,7 +18,6 @@ use crate::record::VerifyCode;
 use crate::time::{SECONDS_PER_DAY, Timestamp};
 use serde::Serialize;
 use serde::ser::SerializeMap;
-use std::collections::BTreeMap;
 use std::ops::Range as Span;
 
 /// Prefix of every usage counter.
@@ -304,22 +303,30 @@ pub struct Increment {
 /// last verified `VALID`.
 #[derive(Debug, Default)]
 pub struct Pending {
-    /// Verifications by (hour, key id, code).
-    counts: BTreeMap<(i64, String, VerifyCode), i64>,
+    /// Verifications by (hour, key id, code). A short list: an instance serves few keys
+    /// between two batches, and a linear search keeps verify-key small.
+    counts: Vec<((i64, String, VerifyCode), i64)>,
     /// The latest `VALID` instant of each key.
-    last_valid: BTreeMap<String, Timestamp>,
+    last_valid: Vec<(String, Timestamp)>,
 }
 
 impl Pending {
     /// Counts one verification of `key_id` answered `code` at `now`.
     pub fn add(&mut self, key_id: &str, code: VerifyCode, now: Timestamp) {
         let hour = Granularity::Hour.bucket(now);
-        *self
+        match self
             .counts
-            .entry((hour, key_id.to_owned(), code))
-            .or_default() += 1;
+            .iter_mut()
+            .find(|((h, k, c), _)| *h == hour && *c == code && k == key_id)
+        {
+            Some((_, n)) => *n += 1,
+            None => self.counts.push(((hour, key_id.to_owned(), code), 1)),
+        }
         if code == VerifyCode::Valid {
-            self.last_valid.insert(key_id.to_owned(), now);
+            match self.last_valid.iter_mut().find(|(k, _)| k == key_id) {
+                Some((_, at)) => *at = (*at).max(now),
+                None => self.last_valid.push((key_id.to_owned(), now)),
+            }
         }
     }
 
@@ -328,8 +335,8 @@ impl Pending {
         self.counts.is_empty()
     }
 
-    /// Empties the batch: the increments that write it (one per hour, key and code, in a
-    /// stable order) and each key's latest `VALID` instant.
+    /// Empties the batch: the increments that write it (one per hour, key and code, in the
+    /// order they were first counted) and each key's latest `VALID` instant.
     pub fn drain(&mut self) -> (Vec<Increment>, Vec<(String, Timestamp)>) {
         let counts = std::mem::take(&mut self.counts);
         let last_valid = std::mem::take(&mut self.last_valid);
@@ -340,7 +347,7 @@ impl Pending {
                 delta,
             })
             .collect();
-        (increments, last_valid.into_iter().collect())
+        (increments, last_valid)
     }
 }
 
