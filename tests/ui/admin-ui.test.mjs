@@ -543,7 +543,10 @@ test("the list shows each key's requests of the last 24 hours", async () => {
   });
   await page.goto(`${base}/#/`);
   const count = (label) => page.getByRole("row", { name: new RegExp(label) }).locator("td.num");
-  assert.equal(await page.getByRole("columnheader", { name: "Requêtes (24 h)" }).count(), 1);
+  // The list renders after the route changes: wait for it before counting its headers.
+  const header = page.getByRole("columnheader", { name: "Requêtes (24 h)" });
+  await header.waitFor();
+  assert.equal(await header.count(), 1);
   assert.equal(await count("Welyb statistiques").innerText(), "5");
   assert.equal(await count("MyCompanyFile limites").innerText(), "0");
   await page.getByLabel("Langue").selectOption("en");
