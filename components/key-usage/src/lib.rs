@@ -76,28 +76,28 @@ struct TopKey<'a> {
 }
 
 /// Opens both stores and folds the hours due (`keys_spin::usage::fold`).
-async fn folded() -> Result<(Db, Kv), Error> {
+async fn folded() -> Result<(Db, Kv, usage::Cursor), Error> {
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
-    usage::fold(&db, &kv, Timestamp::now()).await?;
-    Ok((db, kv))
+    let cursor = usage::fold(&db, &kv, Timestamp::now()).await?;
+    Ok((db, kv, cursor))
 }
 
 async fn key_usage(id: &str, range: &Range) -> Result<Response, Error> {
-    let (db, kv) = folded().await?;
+    let (db, kv, cursor) = folded().await?;
     let key = keys::load_or_404(&db, id).await?;
-    let data = usage::series(&db, &kv, Some(&key.id), range).await?;
+    let data = usage::series(&db, &kv, cursor, Some(&key.id), range).await?;
     json(200, &answer(range, data, None))
 }
 
 async fn all_usage(range: &Range) -> Result<Response, Error> {
-    let (db, kv) = folded().await?;
+    let (db, kv, cursor) = folded().await?;
     let labels = keys::labels(&db).await?;
-    let data = usage::series(&db, &kv, None, range).await?;
+    let data = usage::series(&db, &kv, cursor, None, range).await?;
     let ids: Vec<&str> = labels.iter().map(|(id, _)| id.as_str()).collect();
-    let totals = usage::totals(&db, &kv, &ids, range).await?;
+    let totals = usage::totals(&db, &kv, cursor, &ids, range).await?;
     let mut top: Vec<TopKey<'_>> = labels
         .iter()
         .zip(totals)

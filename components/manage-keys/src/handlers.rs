@@ -216,13 +216,15 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
     let (found, next) = keys::list(&db, &filter).await?;
     let ids: Vec<&str> = found.iter().map(|k| k.id.as_str()).collect();
     let requests = usage::last_24_hours(&db, &kv, &ids, Timestamp::now()).await?;
-    let mut data = Vec::with_capacity(found.len());
-    for (key, requests_24h) in found.iter().zip(requests) {
-        data.push(ListedKey {
-            key: key.view(keys::last_used(&kv, &key.id).await?),
+    let last_used = keys::last_used_many(&kv, &ids).await?;
+    let data: Vec<ListedKey> = found
+        .iter()
+        .zip(requests.into_iter().zip(last_used))
+        .map(|(key, (requests_24h, last_used))| ListedKey {
+            key: key.view(last_used),
             requests_24h,
-        });
-    }
+        })
+        .collect();
     json(
         200,
         &Page {

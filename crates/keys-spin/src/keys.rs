@@ -405,14 +405,29 @@ async fn fail_closed(kv: &Kv, hashes: &[String]) {
 /// the entry is unreadable: display information only). A store that does not answer is an
 /// error: an answer must not claim "never used" when it could not tell.
 pub async fn last_used(kv: &Kv, key_id: &str) -> Result<Option<Timestamp>, Error> {
-    let bytes = kv.get(&last_used_key(key_id)).await?;
-    Ok(bytes.and_then(|b| {
-        std::str::from_utf8(&b)
-            .ok()?
-            .parse::<i64>()
-            .ok()
-            .map(Timestamp::from_unix)
-    }))
+    Ok(kv
+        .get(&last_used_key(key_id))
+        .await?
+        .and_then(|b| last_used_value(&b)))
+}
+
+/// [`last_used`] of many keys in one key-value call, in the order of `key_ids`.
+pub async fn last_used_many(kv: &Kv, key_ids: &[&str]) -> Result<Vec<Option<Timestamp>>, Error> {
+    let names: Vec<String> = key_ids.iter().map(|id| last_used_key(id)).collect();
+    let values = kv.get_many(&names).await?;
+    Ok(values
+        .into_iter()
+        .map(|bytes| bytes.and_then(|b| last_used_value(&b)))
+        .collect())
+}
+
+/// A last-use entry's time (decimal Unix seconds); `None` when unreadable.
+fn last_used_value(bytes: &[u8]) -> Option<Timestamp> {
+    std::str::from_utf8(bytes)
+        .ok()?
+        .parse::<i64>()
+        .ok()
+        .map(Timestamp::from_unix)
 }
 
 /// [`last_used`] for the answer to a committed change: the change must be answered (a

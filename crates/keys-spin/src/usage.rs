@@ -38,6 +38,19 @@ const SQL_DAILY_TOTALS: &str =
 /// Hours summed for a list's `requests_24h`: the current one and the 23 before.
 const LIST_HOURS: i64 = 24;
 
+/// Where the fold stands, as [`fold`] left it: reads combine the folded rows before it with
+/// the key-value store's counters from it on.
+#[derive(Clone, Copy)]
+pub struct Cursor(Option<i64>);
+
+impl Cursor {
+    /// The first hour whose counters are read from the key-value store (every hour, before
+    /// the first fold).
+    fn first_unfolded(self) -> i64 {
+        self.0.unwrap_or(i64::MIN)
+    }
+}
+
 /// The first hour not folded yet (`None` before the first fold).
 async fn next_hour(db: &Db) -> Result<Option<i64>, Error> {
     let rows = db.rows(SQL_NEXT_HOUR, Vec::new()).await?;
@@ -78,10 +91,17 @@ async fn edge_counts(
 /// deletes the folded edge counters. Concurrent folds are serialised by the transaction's
 /// write lock; a fold that fails changes nothing (its counters stay, and are read from the
 /// key-value store until a later fold takes them).
-pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<(), Error> {
+pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<Cursor, Error> {
+    let mut next = next_hour(db).await?;
+    // Most calls find nothing due: they take no write lock.
+    if rollup_hours(next, now).is_empty() {
+        return Ok(Cursor(next));
+    }
     let mut folded: Vec<String> = Vec::new();
     db.transaction(Box::pin(async {
-        let hours = rollup_hours(next_hour(db).await?, now);
+        // Read again under the write lock: a concurrent fold may have moved the cursor.
+        next = next_hour(db).await?;
+        let hours = rollup_hours(next, now);
         if hours.is_empty() {
             return Ok(());
         }
@@ -112,6 +132,7 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<(), Error> {
         .await?;
         db.exec(SQL_SET_NEXT_HOUR, vec![Value::Integer(hours.end)])
             .await?;
+        next = Some(hours.end);
         folded = counters(hours, &ids)
             .into_iter()
             .map(|(.., name)| name)
@@ -124,17 +145,23 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<(), Error> {
     if let Err(err) = kv.delete_many(&folded).await {
         eprintln!("warning: could not delete folded usage counters: {err:#}");
     }
-    Ok(())
+    Ok(Cursor(next))
+}
+
+/// The fold's cursor as it stands, without folding.
+async fn cursor(db: &Db) -> Result<Cursor, Error> {
+    next_hour(db).await.map(Cursor)
 }
 
 /// The buckets of `key_id` (`None`: every key together) over `range`, oldest first.
 pub async fn series(
     db: &Db,
     kv: &Kv,
+    cursor: Cursor,
     key_id: Option<&str>,
     range: &Range,
 ) -> Result<Vec<Bucket>, Error> {
-    let next = next_hour(db).await?.unwrap_or(i64::MIN);
+    let next = cursor.first_unfolded();
     let g = range.granularity;
     let sql = match g {
         Granularity::Hour => SQL_HOURLY_COUNTS,
@@ -168,8 +195,14 @@ pub async fn series(
 }
 
 /// Each key's verifications over `range` (same order as `ids`).
-pub async fn totals(db: &Db, kv: &Kv, ids: &[&str], range: &Range) -> Result<Vec<u64>, Error> {
-    let next = next_hour(db).await?.unwrap_or(i64::MIN);
+pub async fn totals(
+    db: &Db,
+    kv: &Kv,
+    cursor: Cursor,
+    ids: &[&str],
+    range: &Range,
+) -> Result<Vec<u64>, Error> {
+    let next = cursor.first_unfolded();
     let sql = match range.granularity {
         Granularity::Hour => SQL_HOURLY_TOTALS,
         Granularity::Day => SQL_DAILY_TOTALS,
@@ -193,18 +226,29 @@ pub async fn totals(db: &Db, kv: &Kv, ids: &[&str], range: &Range) -> Result<Vec
 }
 
 /// Each key's verifications over the current hour and the 23 before (same order as `ids`).
+///
+/// Folds first, so that the key-value store is read for the two newest hours only (the
+/// list would otherwise read up to 24 hours × 8 codes of counters per key). A fold that
+/// fails is logged, and the counters it left are read instead.
 pub async fn last_24_hours(
     db: &Db,
     kv: &Kv,
     ids: &[&str],
     now: Timestamp,
 ) -> Result<Vec<u64>, Error> {
+    let cursor = match fold(db, kv, now).await {
+        Ok(cursor) => cursor,
+        Err(err) => {
+            eprintln!("warning: usage fold before the key list: {err:#}");
+            self::cursor(db).await?
+        }
+    };
     let range = Range {
         granularity: Granularity::Hour,
         first: Granularity::Hour.bucket(now) - LIST_HOURS + 1,
         count: LIST_HOURS,
     };
-    totals(db, kv, ids, &range).await
+    totals(db, kv, cursor, ids, &range).await
 }
 
 /// Deletes the edge counters not folded yet of a deleted key (its folded rows stay: they

@@ -249,3 +249,44 @@ async fn hours_that_ended_are_folded_into_sqlite_once_and_still_answered() {
         "the last 24 hours: 7 + 4"
     );
 }
+
+#[tokio::test]
+async fn the_key_list_folds_the_hours_due_and_counts_them_once() {
+    let app = App::start_test_host();
+    let (key, _) = app.create_key(json!({ "label": "MyCompanyFile" })).await;
+    let id = key["id"].as_str().unwrap();
+    let hour = Timestamp::now().unix().div_euclid(3600);
+    for (h, code, n) in [(hour - 5, "VALID", 6), (hour - 1, "METHOD_NOT_ALLOWED", 2)] {
+        let name = format!("use:h:{h}:{id}:{code}");
+        app.test_host()
+            .kv_put("default", &name, &(n as i64).to_le_bytes())
+            .unwrap();
+    }
+    for _ in 0..2 {
+        let listed = app.admin("GET", "/api/v1/keys", None).await.json();
+        assert_eq!(listed["data"][0]["requests_24h"], 8, "6 + 2: {listed}");
+    }
+    let (kv, _) = app.dump();
+    assert!(
+        !kv.contains_key(&format!("use:h:{}:{id}:VALID", hour - 5)),
+        "the list folded the hour that ended"
+    );
+    assert!(
+        kv.contains_key(&format!("use:h:{}:{id}:METHOD_NOT_ALLOWED", hour - 1)),
+        "the hour before this one is not due yet"
+    );
+    let usage = app
+        .admin("GET", &format!("/api/v1/keys/{id}/usage"), None)
+        .await
+        .json();
+    let data = usage["data"].as_array().unwrap();
+    assert_eq!(
+        data[data.len() - 6]["counts"],
+        json!({ "VALID": 6 }),
+        "{usage}"
+    );
+    assert_eq!(
+        data[data.len() - 2]["counts"],
+        json!({ "METHOD_NOT_ALLOWED": 2 })
+    );
+}
