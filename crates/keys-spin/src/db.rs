@@ -82,21 +82,22 @@ thread_local! {
 }
 
 /// A connection to the `default` database with its schema up to date, held by one request
-/// at a time. Dropped, it goes back to the instance's idle connections when its last
-/// statement succeeded and no transaction is open; otherwise it is closed, which rolls back
+/// at a time. Dropped, it goes back to the instance's idle connections when every statement
+/// it ran succeeded and no transaction is open; otherwise it is closed, which rolls back
 /// whatever it left open.
 pub struct Db {
     connection: Option<Connection>,
     deadline: Deadline,
-    /// The last statement succeeded (none was abandoned or failed after it).
-    settled: Cell<bool>,
+    /// Statements begun and not finished with success: running (several may run side by
+    /// side), abandoned or failed. A connection with any is never reused.
+    unfinished: Cell<u32>,
     /// A transaction was begun and neither committed nor rolled back yet.
     in_transaction: Cell<bool>,
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if !self.settled.get() || self.in_transaction.get() {
+        if self.unfinished.get() > 0 || self.in_transaction.get() {
             return;
         }
         if let Some(connection) = self.connection.take() {
@@ -132,7 +133,7 @@ impl Db {
         let db = Self {
             connection: Some(connection),
             deadline,
-            settled: Cell::new(true),
+            unfinished: Cell::new(0),
             in_transaction: Cell::new(false),
         };
         if !SCHEMA_CURRENT.with(Cell::get) {
@@ -177,9 +178,9 @@ impl Db {
             let result = connection.execute(sql, params).await?;
             result.collect().await
         };
-        self.settled.set(false);
+        self.unfinished.set(self.unfinished.get() + 1);
         let rows = self.deadline.run(sql, call(statement)).await?;
-        self.settled.set(true);
+        self.unfinished.set(self.unfinished.get() - 1);
         Ok(rows)
     }
 

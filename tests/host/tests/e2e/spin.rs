@@ -303,3 +303,49 @@ async fn nothing_kept_in_a_warm_instance_outlives_a_revocation() {
         .await;
     assert_eq!(forward.status, 401);
 }
+
+#[tokio::test]
+async fn changes_refused_inside_their_transaction_leave_the_instance_able_to_write() {
+    // A reused instance keeps its SQLite connections across requests: a change refused after
+    // its transaction began (an unknown key is found missing inside it) must hand back a
+    // connection with no transaction open, or the instance's next writes would run inside
+    // that transaction or wait for its write lock.
+    let app = App::start_spin_with(&[]);
+    let unknown = "/api/v1/keys/key_0000000000000000000000";
+    for round in 0..8 {
+        let refused = app
+            .admin("PATCH", unknown, Some(json!({ "label": "Nobody" })))
+            .await;
+        assert_eq!(refused.status, 404, "{}", refused.text());
+        let (key, _) = app
+            .create_key(json!({ "label": format!("After refusal {round}") }))
+            .await;
+        let path = format!("/api/v1/keys/{}", key["id"].as_str().unwrap());
+        let renamed = app
+            .admin(
+                "PATCH",
+                &path,
+                Some(json!({ "label": format!("Renamed {round}") })),
+            )
+            .await;
+        assert_eq!(renamed.status, 200, "{}", renamed.text());
+        assert_eq!(
+            app.admin("GET", &path, None).await.json()["label"],
+            format!("Renamed {round}")
+        );
+    }
+    let listed = app.admin("GET", "/api/v1/keys", None).await.json();
+    let labels: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        (0..8)
+            .rev()
+            .map(|r| format!("Renamed {r}"))
+            .collect::<Vec<_>>()
+    );
+}
