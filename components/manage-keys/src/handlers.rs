@@ -287,6 +287,8 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
+    // The limits before the change, when it changes them (otherwise none abandoned).
+    let mut old_limits = Limits::default();
     let updated = keys::change(
         &db,
         &kv,
@@ -319,7 +321,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
             let new_limits = limits.apply(&key.limits);
             if let Some(changes) = limits_changes(&key.limits, &new_limits)? {
                 events.push((EventKind::LimitsChanged, changes));
-                key.limits = new_limits;
+                old_limits = std::mem::replace(&mut key.limits, new_limits);
             }
             if !events.is_empty() {
                 key.updated_at = now;
@@ -333,6 +335,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     )
     .await?
     .ok_or_else(|| keys::not_found(id))?;
+    keys::forget_limit_counters(&kv, id, &old_limits, Some(&updated.limits)).await;
     let last_used = keys::last_used_after_change(&kv, id).await;
     json(200, &updated.view(last_used))
 }
@@ -345,6 +348,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
+    let mut gone_limits = Limits::default();
     keys::change(
         &db,
         &kv,
@@ -352,6 +356,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         now,
         Box::pin(async {
             let key = keys::load_or_404(&db, id).await?;
+            gone_limits = key.limits.clone();
             keys::delete(&db, id).await?;
             keys::record_event(
                 &db,
@@ -368,6 +373,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     )
     .await?;
     usage::forget_key(&db, &kv, id, now).await;
+    keys::forget_limit_counters(&kv, id, &gone_limits, None).await;
     Ok(empty(204))
 }
 

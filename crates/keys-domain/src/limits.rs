@@ -323,10 +323,7 @@ impl Quota {
 /// most its last two windows' counters. A lost race between two first requests (of
 /// consecutive windows, at the same instant) can leave one counter behind.
 pub fn sweep(pointer: Option<&[u8]>, index: i64) -> (Vec<i64>, String) {
-    let named: Vec<i64> = pointer
-        .and_then(|p| std::str::from_utf8(p).ok())
-        .map(|p| p.split(' ').filter_map(|w| w.parse().ok()).collect())
-        .unwrap_or_default();
+    let named = named_windows(pointer);
     let mut delete: Vec<i64> = named.iter().copied().filter(|w| *w <= index - 2).collect();
     // The window two before this one, named or not: covers a pointer lost in a race.
     if !delete.contains(&(index - 2)) {
@@ -339,6 +336,29 @@ pub fn sweep(pointer: Option<&[u8]>, index: i64) -> (Vec<i64>, String) {
         .collect::<Vec<_>>()
         .join(" ");
     (delete, pointer)
+}
+
+/// The windows a pointer entry (as stored) names; none when it is absent or unreadable.
+fn named_windows(pointer: Option<&[u8]>) -> Vec<i64> {
+    pointer
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .map(|p| p.split(' ').filter_map(|w| w.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Every entry of one limit's counters that its pointer entry (`pointer_key`, whose value is
+/// `pointer`) knows of: the counters of the windows it names, then the pointer itself.
+pub fn named_entries(
+    pointer_key: String,
+    pointer: Option<&[u8]>,
+    counter_key: impl Fn(i64) -> String,
+) -> Vec<String> {
+    let mut entries: Vec<String> = named_windows(pointer)
+        .into_iter()
+        .map(counter_key)
+        .collect();
+    entries.push(pointer_key);
+    entries
 }
 
 /// The decoded value of a counter: Spin's SQLite key-value store keeps 8 bytes little-endian,
@@ -380,6 +400,28 @@ fn field(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn named_entries_are_the_counters_of_the_windows_a_pointer_names_then_the_pointer() {
+        let rate = RateLimit {
+            limit: 5,
+            window_seconds: 60,
+        };
+        let entries = named_entries(rate.pointer_key("key_a"), Some(b"41 42"), |i| {
+            rate.counter_key("key_a", i)
+        });
+        assert_eq!(
+            entries,
+            ["rl:key_a:60:41", "rl:key_a:60:42", "rl:key_a:60:last"]
+        );
+        assert_eq!(
+            named_entries("p".into(), Some(b"\xff"), |i| i.to_string()),
+            ["p"],
+            "an unreadable pointer names no window"
+        );
+        assert_eq!(named_entries("p".into(), None, |i| i.to_string()), ["p"]);
+    }
+
     use super::*;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);

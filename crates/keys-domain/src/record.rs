@@ -106,6 +106,24 @@ pub struct Limits {
     pub ip_allowlist: IpAllowlist,
 }
 
+impl Limits {
+    /// The limits of `self` whose counters nobody uses once the key's limits are `new`
+    /// (`None`: the key is deleted): its rate limit unless `new` counts the same windows,
+    /// and its quota unless `new` counts the same periods. A changed `limit` over the same
+    /// windows keeps its counters (what was used stays used).
+    pub fn abandoned_by(&self, new: Option<&Limits>) -> (Option<RateLimit>, Option<Quota>) {
+        let rate = self.rate_limit.filter(|old| {
+            new.and_then(|n| n.rate_limit)
+                .is_none_or(|r| r.window_seconds != old.window_seconds)
+        });
+        let quota = self.quota.filter(|old| {
+            new.and_then(|n| n.quota)
+                .is_none_or(|q| q.period != old.period)
+        });
+        (rate, quota)
+    }
+}
+
 impl VerificationRecord {
     /// The record granting exactly what both `self` and `other` grant: a verification is
     /// `VALID` with it exactly when it is `VALID` with each of them. Active only if both are;
@@ -482,7 +500,48 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Period;
     use crate::permissions::CompanyId;
+
+    #[test]
+    fn limits_abandon_the_counters_of_windows_and_periods_nobody_counts_any_more() {
+        let rate = |limit, window_seconds| RateLimit {
+            limit,
+            window_seconds,
+        };
+        let quota = |limit, period| Quota { limit, period };
+        let old = Limits {
+            rate_limit: Some(rate(10, 60)),
+            quota: Some(quota(100, Period::Day)),
+            ..Limits::default()
+        };
+        assert_eq!(
+            old.abandoned_by(None),
+            (Some(rate(10, 60)), Some(quota(100, Period::Day))),
+            "a deleted key abandons both"
+        );
+        let raised = Limits {
+            rate_limit: Some(rate(20, 60)),
+            quota: Some(quota(500, Period::Day)),
+            ..Limits::default()
+        };
+        assert_eq!(old.abandoned_by(Some(&raised)), (None, None));
+        let reshaped = Limits {
+            rate_limit: Some(rate(10, 3600)),
+            quota: Some(quota(100, Period::Month)),
+            ..Limits::default()
+        };
+        assert_eq!(
+            old.abandoned_by(Some(&reshaped)),
+            (Some(rate(10, 60)), Some(quota(100, Period::Day)))
+        );
+        assert_eq!(
+            old.abandoned_by(Some(&Limits::default())),
+            (Some(rate(10, 60)), Some(quota(100, Period::Day))),
+            "removed limits"
+        );
+        assert_eq!(Limits::default().abandoned_by(None), (None, None));
+    }
 
     fn companies(ids: &[&str]) -> CompanyScope {
         CompanyScope::Only(ids.iter().map(|c| CompanyId::parse(c).unwrap()).collect())

@@ -25,12 +25,15 @@ use crate::db::{self, Db, Step};
 use crate::kv::Kv;
 use keys_domain::Error;
 use keys_domain::key::random_id;
+use keys_domain::limits::named_entries;
 use keys_domain::model::{
     Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey, StoredLeak,
     limits_from_stored, limits_to_stored,
 };
 use keys_domain::permissions::CompanyScope;
-use keys_domain::record::{RECORD_KEY_PREFIX, VerificationRecord, last_used_key, record_key};
+use keys_domain::record::{
+    Limits, RECORD_KEY_PREFIX, VerificationRecord, last_used_key, record_key,
+};
 use keys_domain::time::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -428,6 +431,47 @@ fn last_used_value(bytes: &[u8]) -> Option<Timestamp> {
         .parse::<i64>()
         .ok()
         .map(Timestamp::from_unix)
+}
+
+/// After a committed change of `key_id` from `old` limits to `new` (`None`: the key was
+/// deleted), deletes the rate and quota counters nobody uses any more
+/// ([`Limits::abandoned_by`]): those of the windows their pointer entries name, and the
+/// pointers. Housekeeping: a failure is logged. An edge still verifying with the old record
+/// (a verification in flight, a lease given back) can leave an entry behind.
+pub async fn forget_limit_counters(kv: &Kv, key_id: &str, old: &Limits, new: Option<&Limits>) {
+    let (rate, quota) = old.abandoned_by(new);
+    if rate.is_none() && quota.is_none() {
+        return;
+    }
+    let result = async {
+        let pointers: Vec<String> = rate
+            .map(|r| r.pointer_key(key_id))
+            .into_iter()
+            .chain(quota.map(|q| q.pointer_key(key_id)))
+            .collect();
+        let mut values = kv.get_many(&pointers).await?.into_iter();
+        let mut entries = Vec::new();
+        if let Some(rate) = rate {
+            let value = values.next().flatten();
+            entries.extend(named_entries(
+                rate.pointer_key(key_id),
+                value.as_deref(),
+                |i| rate.counter_key(key_id, i),
+            ));
+        }
+        if let Some(quota) = quota {
+            let value = values.next().flatten();
+            entries.extend(named_entries(
+                quota.pointer_key(key_id),
+                value.as_deref(),
+                |i| quota.counter_key(key_id, i),
+            ));
+        }
+        kv.delete_many(&entries).await
+    };
+    if let Err(err) = result.await {
+        eprintln!("warning: could not delete a key's unused limit counters: {err:#}");
+    }
 }
 
 /// [`last_used`] for the answer to a committed change: the change must be answered (a

@@ -483,3 +483,82 @@ async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
         "once the leases are back, exactly the limit was admitted"
     );
 }
+
+/// The rate and quota entries of `key_id` in a key-value dump, by name.
+fn limit_entries(kv: &std::collections::BTreeMap<String, Vec<u8>>, key_id: &str) -> Vec<String> {
+    let (rate, quota) = (format!("rl:{key_id}:"), format!("qt:{key_id}:"));
+    kv.keys()
+        .filter(|k| k.starts_with(&rate) || k.starts_with(&quota))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_a_key_or_reshaping_its_limits_deletes_the_counters_nobody_uses() {
+    let app = App::start_spin_with(&[]);
+    let (key, secret) = app
+        .create_key(json!({
+            "label": "Counted",
+            "methods": ["employees.read"],
+            "rate_limit": { "limit": 5, "window_seconds": HOUR },
+            "quota": { "limit": 100, "period": "day" },
+        }))
+        .await;
+    let id = key["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/keys/{id}");
+    assert_eq!(
+        app.code(&secret, Some("employees.read"), None).await,
+        "VALID"
+    );
+    // Leases left unused are given back with the usage batch, 500 ms after the verification.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let counted = limit_entries(&app.dump().0, &id);
+    let hourly = format!("rl:{id}:{HOUR}:");
+    let daily = format!("qt:{id}:day:");
+    assert!(counted.contains(&format!("{hourly}last")), "{counted:?}");
+    assert!(counted.contains(&format!("{daily}last")), "{counted:?}");
+    assert_eq!(
+        counted.len(),
+        4,
+        "a counter and a pointer per limit: {counted:?}"
+    );
+
+    // A new window length abandons the hourly counters; a raised quota keeps its own.
+    let patched = app
+        .admin(
+            "PATCH",
+            &path,
+            Some(json!({
+                "rate_limit": { "limit": 5, "window_seconds": 60 },
+                "quota": { "limit": 200, "period": "day" },
+            })),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    let after_patch = limit_entries(&app.dump().0, &id);
+    assert!(
+        after_patch.iter().all(|k| !k.starts_with(&hourly)),
+        "{after_patch:?}"
+    );
+    assert_eq!(
+        after_patch.iter().filter(|k| k.starts_with(&daily)).count(),
+        2,
+        "{after_patch:?}"
+    );
+    let answer = app.verify(&secret, Some("employees.read"), None).await;
+    assert_eq!(
+        answer["quota"]["remaining"], 198,
+        "what was used stays used: {answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        limit_entries(&app.dump().0, &id)
+            .iter()
+            .any(|k| k.starts_with(&format!("rl:{id}:60:"))),
+        "the new window is counted"
+    );
+
+    assert_eq!(app.admin("DELETE", &path, None).await.status, 204);
+    let after_delete = limit_entries(&app.dump().0, &id);
+    assert!(after_delete.is_empty(), "{after_delete:?}");
+}
