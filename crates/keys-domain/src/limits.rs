@@ -400,28 +400,6 @@ fn field(
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn named_entries_are_the_counters_of_the_windows_a_pointer_names_then_the_pointer() {
-        let rate = RateLimit {
-            limit: 5,
-            window_seconds: 60,
-        };
-        let entries = named_entries(rate.pointer_key("key_a"), Some(b"41 42"), |i| {
-            rate.counter_key("key_a", i)
-        });
-        assert_eq!(
-            entries,
-            ["rl:key_a:60:41", "rl:key_a:60:42", "rl:key_a:60:last"]
-        );
-        assert_eq!(
-            named_entries("p".into(), Some(b"\xff"), |i| i.to_string()),
-            ["p"],
-            "an unreadable pointer names no window"
-        );
-        assert_eq!(named_entries("p".into(), None, |i| i.to_string()), ["p"]);
-    }
-
     use super::*;
 
     const NOW: Timestamp = Timestamp::from_unix(1_800_000_000);
@@ -653,5 +631,26 @@ mod tests {
         );
         assert_eq!(policy_field(None, None), None);
         assert_eq!(state_field(None, None), None);
+    }
+
+    #[test]
+    fn named_entries_are_the_counters_of_the_windows_a_pointer_names_then_the_pointer() {
+        let rate = RateLimit {
+            limit: 5,
+            window_seconds: 60,
+        };
+        let entries = named_entries(rate.pointer_key("key_a"), Some(b"41 42"), |i| {
+            rate.counter_key("key_a", i)
+        });
+        assert_eq!(
+            entries,
+            ["rl:key_a:60:41", "rl:key_a:60:42", "rl:key_a:60:last"]
+        );
+        assert_eq!(
+            named_entries("p".into(), Some(b"\xff"), |i| i.to_string()),
+            ["p"],
+            "an unreadable pointer names no window"
+        );
+        assert_eq!(named_entries("p".into(), None, |i| i.to_string()), ["p"]);
     }
 }

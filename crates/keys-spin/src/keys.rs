@@ -440,33 +440,34 @@ fn last_used_value(bytes: &[u8]) -> Option<Timestamp> {
 /// (a verification in flight, a lease given back) can leave an entry behind.
 pub async fn forget_limit_counters(kv: &Kv, key_id: &str, old: &Limits, new: Option<&Limits>) {
     let (rate, quota) = old.abandoned_by(new);
-    if rate.is_none() && quota.is_none() {
+    // Each abandoned limit's pointer entry, and how its counters are named.
+    type Space<'a> = (String, Box<dyn Fn(i64) -> String + 'a>);
+    let mut spaces: Vec<Space<'_>> = Vec::new();
+    if let Some(rate) = rate {
+        spaces.push((
+            rate.pointer_key(key_id),
+            Box::new(move |i| rate.counter_key(key_id, i)),
+        ));
+    }
+    if let Some(quota) = quota {
+        spaces.push((
+            quota.pointer_key(key_id),
+            Box::new(move |i| quota.counter_key(key_id, i)),
+        ));
+    }
+    if spaces.is_empty() {
         return;
     }
     let result = async {
-        let pointers: Vec<String> = rate
-            .map(|r| r.pointer_key(key_id))
+        let pointers: Vec<String> = spaces.iter().map(|(pointer, _)| pointer.clone()).collect();
+        let values = kv.get_many(&pointers).await?;
+        let entries: Vec<String> = spaces
             .into_iter()
-            .chain(quota.map(|q| q.pointer_key(key_id)))
+            .zip(values)
+            .flat_map(|((pointer, counter), value)| {
+                named_entries(pointer, value.as_deref(), counter)
+            })
             .collect();
-        let mut values = kv.get_many(&pointers).await?.into_iter();
-        let mut entries = Vec::new();
-        if let Some(rate) = rate {
-            let value = values.next().flatten();
-            entries.extend(named_entries(
-                rate.pointer_key(key_id),
-                value.as_deref(),
-                |i| rate.counter_key(key_id, i),
-            ));
-        }
-        if let Some(quota) = quota {
-            let value = values.next().flatten();
-            entries.extend(named_entries(
-                quota.pointer_key(key_id),
-                value.as_deref(),
-                |i| quota.counter_key(key_id, i),
-            ));
-        }
         kv.delete_many(&entries).await
     };
     if let Err(err) = result.await {

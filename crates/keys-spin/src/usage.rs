@@ -148,11 +148,6 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<Cursor, Error> {
     Ok(Cursor(next))
 }
 
-/// The fold's cursor as it stands, without folding.
-async fn cursor(db: &Db) -> Result<Cursor, Error> {
-    next_hour(db).await.map(Cursor)
-}
-
 /// The buckets of `key_id` (`None`: every key together) over `range`, oldest first.
 pub async fn series(
     db: &Db,
@@ -240,7 +235,7 @@ pub async fn last_24_hours(
         Ok(cursor) => cursor,
         Err(err) => {
             eprintln!("warning: usage fold before the key list: {err:#}");
-            self::cursor(db).await?
+            Cursor(next_hour(db).await?)
         }
     };
     let range = Range {
