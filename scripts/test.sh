@@ -44,8 +44,14 @@ cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -- -D warnings
 echo "==> clippy (native crates)"
 cargo clippy --locked --all-targets -- -D warnings
 
+# The one test with a latency bound (no answer waits ~40 ms for the client's delayed ACK:
+# every median under 5 ms on one keep-alive connection) runs on its own after the rest:
+# beside the suite's concurrency tests on 2 cores it measures their load, not the stall.
+TIMED=spin::keep_alive_answers_do_not_wait_for_the_clients_delayed_ack
 echo "==> tests (end-to-end suite on spin up)"
-cargo test --locked
+cargo test --locked -- --skip "$TIMED"
+echo "==> the keep-alive latency test, alone (spin up)"
+cargo test --locked -p spin-test-host --test e2e -- --exact "$TIMED"
 
 echo "==> browser tests (spin up)"
 scripts/ui-test.sh

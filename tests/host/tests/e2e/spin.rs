@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 /// Requests per case on the keep-alive connection.
 const KEEP_ALIVE_REQUESTS: usize = 25;
 /// The median a keep-alive answer must stay under. A held segment costs the client's delayed
-/// ACK, about 40 ms; an answer itself takes about a millisecond.
+/// ACK, about 40 ms; an answer itself takes about a millisecond. scripts/test.sh runs this
+/// test alone, after the rest of the suite, so that it measures the answers, not the load
+/// of the concurrency tests beside it.
 const KEEP_ALIVE_MEDIAN_BOUND: Duration = Duration::from_millis(5);
 
 /// Builds one request of a keep-alive case.
