@@ -2,7 +2,7 @@
 # Runs one node of the selective deployment on plain Spin (docs/deployment.md).
 #
 #   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, admin-ui
-#   deploy/spin-up.sh edge    # verify-key
+#   deploy/spin-up.sh edge    # verify-key, kv-proxy (its counter increments)
 #
 # Environment:
 #   SPIN_APP         the app: a registry reference (ghcr.io/ingeneo/api-keys:0.1.0) or a
@@ -36,7 +36,7 @@ case "${1:-}" in
         fi
         ;;
     edge)
-        COMPONENTS=(-c verify-key)
+        COMPONENTS=(-c verify-key -c kv-proxy)
         ;;
     *)
         echo "usage: $0 admin|edge" >&2

@@ -5,7 +5,7 @@
   `openAPIV3Schema` of the SpinApp CRD in shared/reference/spinkube/, with unknown fields
   refused (as `kubectl apply`'s strict field validation does), then against what the
   operator's webhook enforces (replicas vs enableAutoscaling) and against spin.toml: the
-  components and variables it names exist, the edge runs verify-key only, every required
+  components and variables it names exist, the edge runs verify-key and kv-proxy only, every required
   variable is set, the Secrets, keys, volumes and claims it refers to are defined.
 * Runtime configurations (deploy/runtime-config/*.toml and the `runtime-config.toml` of
   each Secret a SpinApp loads) parse and have the tables Spin expects.
@@ -45,7 +45,7 @@ KUBE_DIR = ROOT / "deploy/kubernetes"
 RUNTIME_CONFIG_DIR = ROOT / "deploy/runtime-config"
 SPIN_TOML = ROOT / "spin.toml"
 
-EDGE_COMPONENTS = ["verify-key"]
+EDGE_COMPONENTS = ["verify-key", "kv-proxy"]
 ADMIN_COMPONENTS = ["manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "admin-ui"]
 ROLE_LABEL = "app.kubernetes.io/component"
 # What the operator creates for a SpinApp (spin-operator internal/controller): a Deployment

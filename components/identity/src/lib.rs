@@ -154,6 +154,7 @@ async fn fetch_document(target: &JwksUrl) -> Result<(String, i64), String> {
         authority: &target.authority,
         path_and_query: &target.path_and_query,
         headers: &[("accept", "application/jwk-set+json, application/json")],
+        body: None,
     };
     let answer = outbound::send(&deadline, "JWKS fetch", request, MAX_JWKS_BYTES)
         .await

@@ -175,6 +175,7 @@ async fn fetch(url: &FetchUrl) -> Result<Vec<u8>, String> {
         authority: &url.authority,
         path_and_query: &url.path_with_query,
         headers: &[("accept", "application/json"), ("user-agent", USER_AGENT)],
+        body: None,
     };
     let answer = outbound::send(&deadline, "fetch", request, MAX_DOCUMENT_BYTES)
         .await

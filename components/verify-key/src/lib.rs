@@ -2,8 +2,11 @@
 //!
 //! `POST /verify` answers in JSON (always 200 for a well-formed body); `GET|POST /authorize`
 //! is a forward-auth endpoint for API gateways (204 / 401 / 403 / 429). Both cost one
-//! checksum, one SHA-256 and one key-value read, plus one increment per rate limit or quota
-//! the key has; usage is counted in memory and written in batches ([`usage`]).
+//! checksum, one SHA-256 and one key-value read; a key with a rate limit or quota takes its
+//! units from this instance's leases, leasing more now and then ([`limits`]); usage is counted
+//! in memory and written in batches ([`usage`]). Every store call is abandoned at its deadline,
+//! and a verification's calls together within [`EDGE_REQUEST_BUDGET`]: during a store outage
+//! the answer is a 503 within 250 ms, never a hang.
 
 mod limits;
 mod usage;
@@ -16,7 +19,7 @@ use keys_domain::record::{
     verify_answer,
 };
 use keys_domain::time::Timestamp;
-use keys_spin::deadline::EDGE_STORE_DEADLINE;
+use keys_spin::deadline::{EDGE_REQUEST_BUDGET, EDGE_STORE_DEADLINE};
 use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with, route_not_found};
 use keys_spin::kv::Kv;
 use serde::Deserialize;
@@ -111,7 +114,7 @@ async fn check<T>(
     let Ok(presented) = PresentedKey::parse(key) else {
         return Ok(answer(VerifyCode::NotFound, None, &LimitStates::default()));
     };
-    let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
+    let kv = Kv::open_within(EDGE_STORE_DEADLINE, EDGE_REQUEST_BUDGET).await?;
     let stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
     let record = match &stored {
         Some(bytes) => Some(RecordView::decode(bytes).ok_or_else(|| {

@@ -17,6 +17,7 @@
 //! until then, other instances can be refused up to the units it holds.
 
 use keys_domain::Error;
+use keys_domain::increments::Increment;
 use keys_domain::limits::{LimitState, Quota, RateLimit, Window, counter_value, sweep};
 use keys_domain::record::{LimitStates, RecordView, VerifyCode};
 use keys_domain::time::Timestamp;
@@ -244,15 +245,20 @@ fn untake(counter: &str) -> Option<u64> {
     })
 }
 
-/// Gives every unused leased unit back to its counter (those of ended windows are dropped:
-/// their counters are no longer read). Called with the usage batch.
-pub async fn give_back_leases(kv: &Kv, now: Timestamp) {
+/// Takes every unused leased unit of this instance, as the increments that give them back
+/// (those of ended windows are dropped: their counters are no longer read). Called with the
+/// usage batch, which sends them; if that fails, the units stay counted as used (stricter,
+/// never looser).
+pub fn leases_to_give_back(now: Timestamp) -> Vec<Increment> {
     let leases = LEASES.with(|l| std::mem::take(&mut *l.borrow_mut()));
-    for lease in leases {
-        if lease.left > 0 && now.unix() < lease.until {
-            give_back(kv, &lease.counter, lease.left).await;
-        }
-    }
+    leases
+        .into_iter()
+        .filter(|lease| lease.left > 0 && now.unix() < lease.until)
+        .map(|lease| Increment {
+            counter: lease.counter,
+            delta: -(lease.left as i64),
+        })
+        .collect()
 }
 
 /// How a limit stands, without counting (absent counter: nothing used).

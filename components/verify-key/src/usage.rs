@@ -2,10 +2,11 @@
 //! them to the key-value store's hourly counters in one batch (`keys_domain::usage`).
 //!
 //! The first verification added to an empty batch schedules a task, run after its response
-//! has been handed over, that waits [`FLUSH_INTERVAL`] and then writes the batch: one
-//! increment per key, code and hour whatever the number of verifications, and each key's
+//! has been handed over, that waits [`FLUSH_INTERVAL`] and then writes the batch: each key's
 //! `last_used_at` when the stored one is [`LAST_USED_RESOLUTION_SECS`] old or more (a read,
-//! and at most a write a minute per key). Spin keeps an instance until its tasks end, so an
+//! and at most a write a minute per key), then one increment per key, code and hour whatever
+//! the number of verifications, sent with the leases' unused units to `kv-proxy` in one call
+//! (see `keys_spin::kv`). Spin keeps an instance until its tasks end, so an
 //! instance that is retired (after its reuse count) or goes idle writes its batch first. What
 //! an instance holds when it crashes (a trap, the process killed) is lost: at most its last
 //! [`FLUSH_INTERVAL`] of verifications. A batch whose writing fails is dropped, and logged.
@@ -49,27 +50,27 @@ pub fn schedule() {
     });
 }
 
-/// Writes the batch.
+/// Writes the batch: the last-use entries first (plain reads and writes, which show the
+/// store answers), then, in one call to `kv-proxy`, the units this instance's leases give back
+/// and the counts.
 async fn flush() {
-    let (increments, last_valid) = PENDING.with(|p| p.borrow_mut().drain());
+    let (mut increments, last_valid) = PENDING.with(|p| p.borrow_mut().drain());
     let result = async {
         let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
-        crate::limits::give_back_leases(&kv, Timestamp::now()).await;
-        for increment in &increments {
-            kv.increment(&increment.counter, increment.delta).await?;
-        }
-        for (key_id, at) in &last_valid {
-            let name = last_used_key(key_id);
-            let stored = kv.get(&name).await?;
+        let names: Vec<String> = last_valid.iter().map(|(id, _)| last_used_key(id)).collect();
+        let stored = kv.get_many(&names).await?;
+        for ((name, (_, at)), stored) in names.iter().zip(&last_valid).zip(stored) {
             let previous = stored
                 .as_deref()
                 .and_then(|b| std::str::from_utf8(b).ok())
                 .and_then(|s| s.parse::<i64>().ok());
             if previous.is_none_or(|p| at.unix() - p >= LAST_USED_RESOLUTION_SECS) {
-                kv.set(&name, at.unix().to_string().as_bytes()).await?;
+                kv.set(name, at.unix().to_string().as_bytes()).await?;
             }
         }
-        Ok::<_, keys_domain::Error>(())
+        let mut all = crate::limits::leases_to_give_back(Timestamp::now());
+        all.append(&mut increments);
+        kv.increment_many(&all).await.map(drop)
     };
     if let Err(err) = result.await {
         eprintln!("warning: usage counts of this instance were lost: {err:#}");

@@ -1,12 +1,14 @@
 //! Domain of INGENEO third-party API keys, free of any Spin dependency: key format and
 //! hashing, permissions, IP allowlists, the verification record and decision, validation,
-//! identity tokens and the error type.
+//! identity tokens, the counter increments sent to `kv-proxy` and the error type.
 #![deny(missing_docs)]
 
 pub mod allowlist;
 pub mod base64url;
+pub mod breaker;
 pub mod error;
 pub mod identity;
+pub mod increments;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod key;

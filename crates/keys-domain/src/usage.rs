@@ -14,6 +14,7 @@
 //!   hours not folded yet, so an answer never waits for a fold and never counts an hour twice.
 
 use crate::error::Error;
+use crate::increments::Increment;
 use crate::record::VerifyCode;
 use crate::time::{SECONDS_PER_DAY, Timestamp};
 use serde::Serialize;
@@ -288,15 +289,6 @@ fn counts_by_name<S: serde::Serializer>(
         map.serialize_entry(code.as_str(), n)?;
     }
     map.end()
-}
-
-/// One increment a batch applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Increment {
-    /// The counter.
-    pub counter: String,
-    /// What to add.
-    pub delta: i64,
 }
 
 /// The verifications an instance has counted and not yet written, and when each key was

@@ -147,6 +147,7 @@ async fn ask_identity_component(token: &str) -> Result<Caller, Error> {
         authority: IDENTITY_AUTHORITY,
         path_and_query: IDENTITY_VERIFY_PATH,
         headers: &[("authorization", &authorization)],
+        body: None,
     };
     let answer = outbound::send(&deadline, "verify", request, IDENTITY_MAX_ANSWER)
         .await

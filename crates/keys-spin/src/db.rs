@@ -6,44 +6,12 @@ use crate::deadline::{Deadline, call};
 use keys_domain::Error;
 use spin_sdk::sqlite::{Connection, RowResult, Value};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 /// A boxed step of work borrowing from its caller. Transaction bodies are passed this way,
 /// rather than as generic closures, so the transaction code exists once per component
 /// instead of once per caller (it keeps the `.wasm` files small).
-pub type Step<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
-
-/// Runs every step of `steps` side by side and waits for all of them; fails with the first
-/// error. Polls each pending step on every wake-up, so keep `steps` short (a few dozen).
-pub async fn all(steps: Vec<Step<'_>>) -> Result<(), Error> {
-    let mut pending: Vec<Option<Step<'_>>> = steps.into_iter().map(Some).collect();
-    let mut first_error = None;
-    std::future::poll_fn(|cx| {
-        let mut busy = false;
-        for slot in &mut pending {
-            if let Some(step) = slot {
-                match step.as_mut().poll(cx) {
-                    std::task::Poll::Ready(result) => {
-                        if let Err(err) = result {
-                            first_error.get_or_insert(err);
-                        }
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => busy = true,
-                }
-            }
-        }
-        if busy {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    first_error.map_or(Ok(()), Err)
-}
+pub type Step<'a> = crate::join::Boxed<'a, Result<(), Error>>;
 
 /// The schema migrations, in order; the database's `user_version` is the number applied.
 ///

@@ -8,6 +8,10 @@
 //! once instead of each waiting out a deadline of its own, so a request waits for at most
 //! one deadline per store, whatever it was doing.
 //!
+//! A deadline may also bound the request's calls together ([`Deadline::with_budget`]): each
+//! call then gets what is left of the budget when that is less than its own limit, so a store
+//! that answers each call just in time cannot add their limits up.
+//!
 //! The abandoned host call is dropped, which cancels it: the host stops waiting for it.
 
 use keys_domain::Error;
@@ -22,6 +26,11 @@ use std::time::Duration;
 /// within 250 ms even when the store is gone (this leaves room for a loaded host), and a
 /// healthy store answers in well under 1 ms.
 pub const EDGE_STORE_DEADLINE: Duration = Duration::from_millis(150);
+
+/// How long all the key-value calls of one verification may take together: the record's
+/// read, the limits' leases (through `kv-proxy`) and their housekeeping. Under the 250 ms an
+/// edge must answer within during a store outage, with room for a loaded host.
+pub const EDGE_REQUEST_BUDGET: Duration = Duration::from_millis(200);
 
 /// How long one key-value call may take on an admin route, whose answers must come within
 /// 1 s during a key-value outage: one missed deadline, and some local work besides. The
@@ -40,6 +49,8 @@ pub struct Deadline {
     store: &'static str,
     limit: Duration,
     missed: Cell<bool>,
+    /// When the budget ends, in monotonic nanoseconds (`None`: no budget).
+    budget_end: Option<u64>,
 }
 
 impl Deadline {
@@ -49,7 +60,15 @@ impl Deadline {
             store,
             limit,
             missed: Cell::new(false),
+            budget_end: None,
         }
+    }
+
+    /// Bounds every later call together to `budget` from now.
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        let budget = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+        self.budget_end = Some(monotonic_clock::now().saturating_add(budget));
+        self
     }
 
     /// Runs `call` unless an earlier call missed its deadline; fails with a store error when
@@ -69,6 +88,13 @@ impl Deadline {
         if self.missed.get() {
             return Err(self.error(what, "not attempted: the store missed a deadline earlier"));
         }
+        let limit = match self.budget_end {
+            Some(end) => {
+                let left = end.saturating_sub(monotonic_clock::now());
+                limit.min(Duration::from_nanos(left))
+            }
+            None => limit,
+        };
         match race(call, limit).await {
             Some(Ok(value)) => Ok(value),
             Some(Err(why)) => Err(self.error(what, why)),

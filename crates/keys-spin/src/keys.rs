@@ -635,7 +635,7 @@ pub async fn rebuild(db: &Db, kv: &Kv, now: Timestamp) -> Result<RebuildReport, 
                     .iter()
                     .map(|(name, bytes)| Box::pin(kv.set(name, bytes)) as Step<'_>)
                     .collect();
-                db::all(steps).await?;
+                crate::join::all_ok(steps).await?;
             }
             match live.last() {
                 Some(last) if rows.len() as i64 == REBUILD_PAGE => after = last.clone(),

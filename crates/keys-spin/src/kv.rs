@@ -15,31 +15,39 @@
 //!
 //! Either way the store is opened once per component instance, not once per request.
 //!
-//! Counters ([`Kv::increment`]) and batched reads and deletes ([`Kv::get_many`],
-//! [`Kv::delete_many`]) go, with the `spin` backend, through `wasi:keyvalue` (spin-sdk's
-//! `experimental` bindings: Spin's own key-value API has no increment). Those calls are
-//! synchronous: the deadline cannot interrupt them, and they hold the instance while they run.
-//! They only follow a call that answered within its deadline (the verification record's
-//! read, for verify-key), so a store that is down fails the request before them; a store
-//! that stops answering between the two holds the request as long as Spin's client waits.
+//! No call here can hold the instance: every one is asynchronous and raced against its
+//! deadline. Batched reads and deletes are single calls run side by side. Counters
+//! ([`Kv::increment`]) are the exception Spin leaves: its key-value API has no increment and
+//! `wasi:keyvalue`'s is synchronous, so with the `spin` backend they go to the `kv-proxy`
+//! component over Spin's local service chaining (`keys_domain::increments`), an asynchronous
+//! call abandoned at its deadline, behind a per-instance breaker (`keys_domain::breaker`):
+//! after a failure, only a request whose own store call just answered may try again.
 
-use crate::deadline::{Deadline, call};
+use crate::deadline::{Call, Deadline, call};
+use crate::join;
+use crate::outbound::{self, Outgoing};
 use keys_domain::Error;
-use spin_sdk::experimental::wasi::keyvalue::{atomics, batch, store as wasi_store};
+use keys_domain::breaker::Breaker;
+use keys_domain::increments::{self, INCREMENT_PATH, Increment, MAX_INCREMENTS, PROXY_AUTHORITY};
 use spin_sdk::key_value::Store;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 use spin_sdk::variables;
+use spin_sdk::wasip3::clocks::monotonic_clock;
 use spin_sdk::wit_bindgen::StreamResult;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 /// The store's name in errors and logs.
 const STORE_NAME: &str = "key-value";
-/// The label of the store, as `key_value_stores` in spin.toml names it.
-const STORE_LABEL: &str = "default";
-/// Keys per `MGET`/`DEL` sent to Redis, and per batched call to Spin.
+/// Keys per `MGET`/`DEL` sent to Redis.
 const BATCH: usize = 512;
+/// Calls to Spin's key-value API run side by side, at most.
+const SIDE_BY_SIDE: usize = 32;
+/// Largest answer read from `kv-proxy`: a value of up to 20 digits per increment.
+const PROXY_MAX_ANSWER: usize = MAX_INCREMENTS * 21;
+/// After this long, a probe of the breaker that never reported counts as failed.
+const PROBE_LIMIT: Duration = Duration::from_secs(1);
 /// How long listing every key in one Redis reply may take: the only call whose size grows
 /// with the data (the rebuild's, after every record was written).
 const LISTING_DEADLINE: Duration = Duration::from_secs(10);
@@ -63,8 +71,8 @@ thread_local! {
     static REDIS_CONNECTION: RefCell<Option<Rc<Connection>>> = const { RefCell::new(None) };
     /// This instance's handle on Spin's `default` store, opened by its first request.
     static SPIN_STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
-    /// The same store through `wasi:keyvalue`, for counters and batches.
-    static WASI_BUCKET: RefCell<Option<Rc<wasi_store::Bucket>>> = const { RefCell::new(None) };
+    /// Whether this instance sends increments to `kv-proxy` (see [`Breaker`]).
+    static PROXY_BREAKER: Cell<Breaker> = const { Cell::new(Breaker::Closed) };
 }
 
 enum Backend {
@@ -76,23 +84,47 @@ enum Backend {
 pub struct Kv {
     backend: Backend,
     deadline: Deadline,
+    /// Whether a call of this request answered within its deadline: the store was reachable
+    /// moments ago (what lets a request probe an open breaker).
+    answered: Cell<bool>,
 }
 
 impl Kv {
     /// Opens the store; the opening and every later call must each finish within `limit`.
     pub async fn open(limit: Duration) -> Result<Self, Error> {
-        let deadline = Deadline::new(STORE_NAME, limit);
+        Self::open_with(Deadline::new(STORE_NAME, limit)).await
+    }
+
+    /// [`Kv::open`], every call of the request together bounded to `budget` as well.
+    pub async fn open_within(limit: Duration, budget: Duration) -> Result<Self, Error> {
+        Self::open_with(Deadline::new(STORE_NAME, limit).with_budget(budget)).await
+    }
+
+    async fn open_with(deadline: Deadline) -> Result<Self, Error> {
         let backend = match redis_address().await? {
             None => Backend::Spin(spin_store(&deadline).await?),
             Some(address) => Backend::Redis(redis_connection(&deadline, &address).await?),
         };
-        Ok(Self { backend, deadline })
+        Ok(Self {
+            backend,
+            deadline,
+            answered: Cell::new(false),
+        })
+    }
+
+    /// Runs one call within the deadline and notes that the store answered.
+    async fn run<T>(&self, what: &str, call: Call<'_, T>) -> Result<T, Error> {
+        let result = self.deadline.run(what, call).await;
+        if result.is_ok() {
+            self.answered.set(true);
+        }
+        result
     }
 
     /// Reads a value.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         match &self.backend {
-            Backend::Spin(store) => self.deadline.run("get", call(store.get(key))).await,
+            Backend::Spin(store) => self.run("get", call(store.get(key))).await,
             Backend::Redis(redis) => {
                 let reply = redis_command(&self.deadline, redis, "GET", &[key.as_bytes()]).await?;
                 match reply.into_iter().next() {
@@ -107,7 +139,7 @@ impl Kv {
     /// Writes a value.
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         match &self.backend {
-            Backend::Spin(store) => self.deadline.run("set", call(store.set(key, value))).await,
+            Backend::Spin(store) => self.run("set", call(store.set(key, value))).await,
             Backend::Redis(redis) => {
                 redis_command(&self.deadline, redis, "SET", &[key.as_bytes(), value])
                     .await
@@ -119,7 +151,7 @@ impl Kv {
     /// Deletes a value (absent is fine).
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         match &self.backend {
-            Backend::Spin(store) => self.deadline.run("delete", call(store.delete(key))).await,
+            Backend::Spin(store) => self.run("delete", call(store.delete(key))).await,
             Backend::Redis(redis) => redis_command(&self.deadline, redis, "DEL", &[key.as_bytes()])
                 .await
                 .map(drop),
@@ -129,42 +161,95 @@ impl Kv {
     /// Adds `delta` to the counter `key` (absent: 0) and returns the new value, atomically
     /// across every client of the store. A counter must only ever be written by this.
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
-        {
-            match &self.backend {
-                Backend::Spin(_) => {
-                    let bucket = wasi_bucket()?;
-                    atomics::increment(&bucket, key, delta).map_err(|e| wasi_error("increment", e))
+        let increment = Increment {
+            counter: key.to_owned(),
+            delta,
+        };
+        let values = self.increment_many(&[increment]).await?;
+        values.first().copied().ok_or_else(unexpected_reply)
+    }
+
+    /// [`Kv::increment`] for many counters; their new values, in order. Stops at the first
+    /// failure (the increments before it are made).
+    pub async fn increment_many(&self, increments: &[Increment]) -> Result<Vec<i64>, Error> {
+        let mut values = Vec::with_capacity(increments.len());
+        match &self.backend {
+            Backend::Spin(_) => {
+                for chunk in increments.chunks(MAX_INCREMENTS) {
+                    values.extend(self.proxied(chunk).await?);
                 }
-                Backend::Redis(redis) => {
-                    let delta = delta.to_string();
-                    let arguments: &[&[u8]] = &[key.as_bytes(), delta.as_bytes()];
+            }
+            Backend::Redis(redis) => {
+                for increment in increments {
+                    let delta = increment.delta.to_string();
+                    let arguments: &[&[u8]] = &[increment.counter.as_bytes(), delta.as_bytes()];
                     let reply = redis_command(&self.deadline, redis, "INCRBY", arguments).await?;
                     match reply.into_iter().next() {
-                        Some(RedisResult::Int64(n)) => Ok(n),
-                        _ => Err(Error::store(
-                            "key-value: INCRBY: unexpected reply from Redis",
-                        )),
+                        Some(RedisResult::Int64(n)) => values.push(n),
+                        _ => return Err(unexpected_reply()),
                     }
                 }
             }
         }
+        Ok(values)
+    }
+
+    /// Sends increments to `kv-proxy`, unless this instance's breaker is open.
+    async fn proxied(&self, chunk: &[Increment]) -> Result<Vec<i64>, Error> {
+        let now = monotonic_clock::now();
+        let probe_limit = u64::try_from(PROBE_LIMIT.as_nanos()).unwrap_or(u64::MAX);
+        let mut breaker = PROXY_BREAKER.get();
+        let admitted = breaker.admit(now, self.answered.get(), probe_limit);
+        PROXY_BREAKER.set(breaker);
+        if !admitted {
+            return Err(Error::store(
+                "key-value: increment: not attempted: an increment failed earlier and the \
+                 store has not answered since",
+            ));
+        }
+        let result = self.send_increments(chunk).await;
+        let mut breaker = PROXY_BREAKER.get();
+        breaker.record(result.is_ok());
+        PROXY_BREAKER.set(breaker);
+        result
+    }
+
+    async fn send_increments(&self, chunk: &[Increment]) -> Result<Vec<i64>, Error> {
+        let body = increments::encode(chunk).map_err(|e| Error::unexpected(e.0))?;
+        let request = Outgoing {
+            scheme: "http",
+            authority: PROXY_AUTHORITY,
+            path_and_query: INCREMENT_PATH,
+            headers: &[("content-type", "text/plain")],
+            body: Some(body.as_bytes()),
+        };
+        let answer = outbound::send(&self.deadline, "increment", request, PROXY_MAX_ANSWER).await?;
+        if answer.status != 200 {
+            let detail = String::from_utf8_lossy(&answer.body);
+            return Err(Error::store(format!(
+                "{STORE_NAME}: increment: kv-proxy answered {}: {detail}",
+                answer.status
+            )));
+        }
+        std::str::from_utf8(&answer.body)
+            .ok()
+            .and_then(|text| increments::parse_values(text, chunk.len()).ok())
+            .ok_or_else(|| Error::store("key-value: increment: unreadable answer from kv-proxy"))
     }
 
     /// Reads many values at once, in the order of `keys` (`None`: absent).
     pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, Error> {
         let mut values = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(BATCH) {
-            match &self.backend {
-                Backend::Spin(_) => {
-                    let bucket = wasi_bucket()?;
-                    let found =
-                        batch::get_many(&bucket, chunk).map_err(|e| wasi_error("get-many", e))?;
-                    // Spin answers the keys it holds, in no particular order.
-                    let mut found: std::collections::HashMap<String, Option<Vec<u8>>> =
-                        found.into_iter().collect();
-                    values.extend(chunk.iter().map(|k| found.remove(k).flatten()));
+        match &self.backend {
+            Backend::Spin(store) => {
+                for chunk in keys.chunks(SIDE_BY_SIDE) {
+                    let reads = chunk.iter().map(|key| call(store.get(key))).collect();
+                    let joined = Box::pin(async { join::all_ok(reads).await });
+                    values.extend(self.run("get", joined).await?);
                 }
-                Backend::Redis(redis) => {
+            }
+            Backend::Redis(redis) => {
+                for chunk in keys.chunks(BATCH) {
                     let arguments: Vec<&[u8]> = chunk.iter().map(|k| k.as_bytes()).collect();
                     let reply = redis_command(&self.deadline, redis, "MGET", &arguments).await?;
                     if reply.len() != chunk.len() {
@@ -182,13 +267,16 @@ impl Kv {
 
     /// Deletes many keys at once (absent ones are fine).
     pub async fn delete_many(&self, keys: &[String]) -> Result<(), Error> {
-        for chunk in keys.chunks(BATCH) {
-            match &self.backend {
-                Backend::Spin(_) => {
-                    let bucket = wasi_bucket()?;
-                    batch::delete_many(&bucket, chunk).map_err(|e| wasi_error("delete-many", e))?;
+        match &self.backend {
+            Backend::Spin(store) => {
+                for chunk in keys.chunks(SIDE_BY_SIDE) {
+                    let deletes = chunk.iter().map(|key| call(store.delete(key))).collect();
+                    let joined = Box::pin(async { join::all_ok(deletes).await });
+                    self.run("delete", joined).await?;
                 }
-                Backend::Redis(redis) => {
+            }
+            Backend::Redis(redis) => {
+                for chunk in keys.chunks(BATCH) {
                     let arguments: Vec<&[u8]> = chunk.iter().map(|k| k.as_bytes()).collect();
                     redis_command(&self.deadline, redis, "DEL", &arguments).await?;
                 }
@@ -293,22 +381,6 @@ async fn spin_store(deadline: &Deadline) -> Result<Rc<Store>, Error> {
     Ok(store)
 }
 
-/// This instance's `wasi:keyvalue` handle on the `default` store, opened when there is none.
-fn wasi_bucket() -> Result<Rc<wasi_store::Bucket>, Error> {
-    if let Some(open) = WASI_BUCKET.with(|b| b.borrow().clone()) {
-        return Ok(open);
-    }
-    let bucket = Rc::new(wasi_store::open(STORE_LABEL).map_err(|e| wasi_error("open", e))?);
-    WASI_BUCKET.with(|b| *b.borrow_mut() = Some(bucket.clone()));
-    Ok(bucket)
-}
-
-/// The 503 of a failed `wasi:keyvalue` call; drops the handle, so the next call reopens it.
-fn wasi_error(what: &str, err: wasi_store::Error) -> Error {
-    WASI_BUCKET.with(|b| b.borrow_mut().take());
-    Error::store(format!("{STORE_NAME}: {what}: {err:?}"))
-}
-
 /// This instance's Redis connection, opened when there is none.
 async fn redis_connection(deadline: &Deadline, address: &str) -> Result<Rc<Connection>, Error> {
     if let Some(open) = REDIS_CONNECTION.with(|c| c.borrow().clone()) {
@@ -346,9 +418,9 @@ async fn redis_command_within(
     forget_on_error(deadline.run_within(command, reply, limit).await)
 }
 
-/// The error of a reply to `GET` that is neither a value nor nil.
+/// The error of a reply of an unexpected shape.
 fn unexpected_reply() -> Error {
-    Error::store("key-value: GET: unexpected reply from Redis")
+    Error::store("key-value: unexpected reply from the store")
 }
 
 /// Passes `result` on; on failure drops this instance's Redis connection, so the next

@@ -10,6 +10,7 @@ pub mod db;
 pub mod deadline;
 pub mod health;
 pub mod http;
+pub mod join;
 pub mod keys;
 pub mod kv;
 pub mod outbound;

@@ -1,15 +1,16 @@
 //! Outbound HTTP on `wasi:http` 0.3 types: the admin components' call to the `identity`
-//! component (Spin's local service chaining) and that component's JWKS fetch. Every request is
-//! bounded in time and in response size.
+//! component and verify-key's increments to `kv-proxy` (Spin's local service chaining), and
+//! the fetches of JWKS and of the scanners' public keys. Every request is bounded in time and
+//! in response size.
 
 use crate::deadline::{Call, Deadline};
 use keys_domain::Error;
 use spin_sdk::wasip3::http::client;
-use spin_sdk::wasip3::http::types::{Fields, Request, Response, Scheme};
-use spin_sdk::wasip3::wit_future;
+use spin_sdk::wasip3::http::types::{Fields, Method, Request, Response, Scheme};
+use spin_sdk::wasip3::{wit_future, wit_stream};
 use spin_sdk::wit_bindgen::StreamResult;
 
-/// A `GET` request to send.
+/// A request to send: a `GET` unless it has a body, then a `POST`.
 pub struct Outgoing<'a> {
     /// `http` or `https`.
     pub scheme: &'a str,
@@ -19,6 +20,8 @@ pub struct Outgoing<'a> {
     pub path_and_query: &'a str,
     /// Request headers (lower-case names).
     pub headers: &'a [(&'a str, &'a str)],
+    /// The body of a `POST`; `None` for a `GET`.
+    pub body: Option<&'a [u8]>,
 }
 
 /// A response received in full.
@@ -61,8 +64,21 @@ async fn exchange(request: Outgoing<'_>, max_body: usize) -> Result<Received, St
     let headers =
         Fields::from_list(&entries).map_err(|_| "the request headers are invalid".to_owned())?;
     let (trailers_writer, trailers) = wit_future::new(|| Ok(None));
+    let contents = request.body.map(|body| {
+        let (mut writer, reader) = wit_stream::new::<u8>();
+        let bytes = body.to_vec();
+        spin_sdk::wit_bindgen::spawn(async move {
+            let _unwritten = writer.write_all(bytes).await;
+        });
+        reader
+    });
     drop(trailers_writer);
-    let (outgoing, _sent) = Request::new(headers, None, trailers, None);
+    let (outgoing, _sent) = Request::new(headers, contents, trailers, None);
+    if request.body.is_some() {
+        outgoing
+            .set_method(&Method::Post)
+            .map_err(|()| "the request's method is invalid".to_owned())?;
+    }
     let scheme = match request.scheme {
         "https" => Scheme::Https,
         "http" => Scheme::Http,

@@ -48,6 +48,9 @@ pub struct Grants {
     pub sqlite_databases: BTreeSet<String>,
     /// The component's variables, resolved when the host started.
     pub variables: HashMap<String, String>,
+    /// The components it may call through service chaining (`http://<id>.spin.internal` in
+    /// its `allowed_outbound_hosts`).
+    pub chained: BTreeSet<String>,
 }
 
 /// The Spin part of one instance's store data.

@@ -44,8 +44,10 @@
 //!   give `invalid-name`, names the component does not declare `undefined`.
 //! * WASI 0.2 and 0.3 clocks, random, stdio; no preopened directories; no sockets; the
 //!   environment is the component's `environment` table (empty by default).
-//! * Outbound HTTP is always denied (`HTTP-request-denied`), whatever `allowed_outbound_hosts`
-//!   says.
+//! * Outbound HTTP: Spin's local service chaining (a request to `http://<id>.spin.internal`
+//!   goes to component `<id>`, in a fresh instance, its whole path as the path info) when the
+//!   caller's `allowed_outbound_hosts` names `http://<id>.spin.internal` literally; any other
+//!   outbound request is denied (`HTTP-request-denied`).
 //!
 //! # Not reproduced
 //!
@@ -54,11 +56,12 @@
 //!   Spin's SQLite store on incrementing a value that is not 8 bytes (an `other` error here),
 //!   `files`, inline components, `static_response`, component dependencies,
 //!   application `base`, the Wagi and Spin-legacy executors, WASI 0.2 `incoming-handler`
-//!   components, `/.well-known/spin/info`, self requests / service chaining, HTTPS, request
+//!   components, `/.well-known/spin/info`, self requests, HTTPS, request
 //!   timeouts and instance reuse (Spin 4 may reuse an instance for several requests; this host
 //!   always uses a fresh one), response streaming (the whole response is collected), the
 //!   guest's work after it has returned its response only runs until the body is complete.
-//! * Outbound networking of any kind, OpenTelemetry, `spin.toml` `[component.x.build]`.
+//! * Outbound networking of any kind but service chaining, OpenTelemetry, `spin.toml`
+//!   `[component.x.build]`.
 //!
 //! # The real Spin CLI
 //!
@@ -80,6 +83,7 @@ pub mod manifest;
 pub mod redis_server;
 pub mod router;
 mod serve;
+pub mod slow_proxy;
 pub mod spin_cli;
 mod state;
 pub mod stores;
@@ -173,6 +177,8 @@ struct Inner {
     components: HashMap<String, LoadedComponent>,
     stores: Arc<Stores>,
     logs: LogSink,
+    /// Hands chained requests back to this host (see [`TestHost::chained`]).
+    chain: Arc<state::ChainFn>,
 }
 
 struct LoadedComponent {
@@ -214,11 +220,18 @@ impl TestHost {
                     "component {id:?} does not export wasi:http/handler@0.3.0"
                 ))
             })?;
+            let chained = config
+                .allowed_outbound_hosts
+                .iter()
+                .filter_map(|host| host.strip_prefix("http://")?.strip_suffix(".spin.internal"))
+                .map(str::to_owned)
+                .collect();
             let grants = Arc::new(Grants {
                 component: id.clone(),
                 key_value_stores: config.key_value_stores.clone(),
                 sqlite_databases: config.sqlite_databases.clone(),
                 variables,
+                chained,
             });
             let environment = config
                 .environment
@@ -236,15 +249,50 @@ impl TestHost {
         }
 
         let echo = std::env::var("SPIN_TEST_HOST_ECHO").is_ok_and(|v| v == "1");
-        Ok(TestHost {
-            inner: Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me: &std::sync::Weak<Inner>| {
+            let me = me.clone();
+            let chain: Arc<state::ChainFn> = Arc::new(move |component, req| {
+                let me = me.clone();
+                Box::pin(async move {
+                    let inner = me.upgrade().context("the host is gone")?;
+                    TestHost { inner }.chained(&component, req).await
+                })
+            });
+            Inner {
                 engine,
                 router,
                 components,
                 stores,
                 logs: LogSink::new(echo),
-            }),
-        })
+                chain,
+            }
+        });
+        Ok(TestHost { inner })
+    }
+
+    /// Handles a request chained to `component` (`http://<component>.spin.internal`): the
+    /// whole path is the component's path info, as Spin's synthetic route gives it.
+    async fn chained(
+        &self,
+        component: &str,
+        req: http::Request<Vec<u8>>,
+    ) -> anyhow::Result<http::Response<Vec<u8>>> {
+        let loaded = self
+            .inner
+            .components
+            .get(component)
+            .with_context(|| format!("no component {component:?} to chain to"))?;
+        let path = req.uri().path().to_owned();
+        let route = RouteMatch {
+            component: component.to_owned(),
+            raw_route: "/...".to_owned(),
+            based_route: "/...".to_owned(),
+            path_info: path,
+            named_wildcards: BTreeMap::new(),
+        };
+        let req = prepare_request(req, &route)?;
+        let (result, _) = self.execute(loaded, req).await;
+        result?.map_err(|code| anyhow::anyhow!("component {component:?} failed: {code:?}"))
     }
 
     /// Handles one request (absolute-path URI such as `/api/v1/verify?x=y`).
@@ -318,11 +366,13 @@ impl TestHost {
         anyhow::Result<Result<http::Response<Vec<u8>>, ErrorCode>>,
         usize,
     ) {
+        let chain: std::sync::Weak<state::ChainFn> = Arc::downgrade(&self.inner.chain);
         let state = InstanceState::new(
             component.grants.clone(),
             self.inner.stores.clone(),
             &self.inner.logs,
             &component.environment,
+            chain,
         );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|state| &mut state.memory);

@@ -41,6 +41,11 @@ impl RedisServer {
         Ok(server)
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `host:port`.
     pub fn host(&self) -> String {
         self.addr.to_string()

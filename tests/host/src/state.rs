@@ -24,8 +24,8 @@ pub struct InstanceState {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    /// The `wasi:http` hooks: they deny every outbound request.
-    pub hooks: DenyOutboundHttp,
+    /// The `wasi:http` hooks: service chaining, every other outbound request denied.
+    pub hooks: OutboundHttp,
     spin: SpinState,
     /// Records the instance's linear memory.
     pub memory: MemoryTracker,
@@ -38,6 +38,7 @@ impl InstanceState {
         stores: Arc<Stores>,
         logs: &LogSink,
         environment: &[(String, String)],
+        chain: Chain,
     ) -> Self {
         let wasi = WasiCtxBuilder::new()
             .stdout(logs.clone())
@@ -50,7 +51,10 @@ impl InstanceState {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: DenyOutboundHttp,
+            hooks: OutboundHttp {
+                chain,
+                grants: grants.clone(),
+            },
             spin: SpinState { grants, stores },
             memory: MemoryTracker::default(),
         }
@@ -92,27 +96,64 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `wasi:http` hooks that refuse every outbound request, as no component here may make one.
-pub struct DenyOutboundHttp;
+/// Hands a chained request to the component it names, as Spin's local service chaining does.
+pub type ChainFn = dyn Fn(String, http::Request<Vec<u8>>) -> ChainedResponse + Send + Sync;
 
-impl WasiHttpHooks for DenyOutboundHttp {
+/// A [`ChainFn`] held weakly: a host's instances must not keep the host alive.
+pub type Chain = std::sync::Weak<ChainFn>;
+
+/// The response of a chained request.
+pub type ChainedResponse =
+    Pin<Box<dyn Future<Output = anyhow::Result<http::Response<Vec<u8>>>> + Send>>;
+
+/// `wasi:http` hooks: a request to `http://<component>.spin.internal` goes to that component
+/// when the caller's `allowed_outbound_hosts` names it (Spin's local service chaining); every
+/// other outbound request is refused, as no component here may make one.
+pub struct OutboundHttp {
+    chain: Chain,
+    grants: Arc<Grants>,
+}
+
+type Sent = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
-        _request: http::Request<WasiBody>,
+        request: http::Request<WasiBody>,
         _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        http::Response<WasiBody>,
-                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                    ),
-                    HttpError,
-                >,
-            > + Send,
-    > {
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
+        _fut: Sent,
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, Sent), HttpError>> + Send> {
+        let target = request
+            .uri()
+            .host()
+            .and_then(|host| host.strip_suffix(".spin.internal"))
+            .filter(|id| self.grants.chained.contains(*id))
+            .map(str::to_owned);
+        let chain = self.chain.upgrade();
+        Box::new(async move {
+            let (Some(target), Some(chain)) = (target, chain) else {
+                return Err(HttpError::HttpRequestDenied);
+            };
+            let (parts, body) = request.into_parts();
+            let body = http_body_util::BodyExt::collect(body)
+                .await
+                .map_err(|_| HttpError::HttpRequestBodySize(None))?
+                .to_bytes();
+            // On a task of its own: the callee runs its own store, which cannot be driven from
+            // within the caller's.
+            let chained = chain(target, http::Request::from_parts(parts, body.to_vec()));
+            let response = tokio::spawn(chained)
+                .await
+                .map_err(|_| HttpError::DestinationUnavailable)?
+                .map_err(|_| HttpError::DestinationUnavailable)?;
+            let response = response.map(|body| {
+                http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(
+                    http_body_util::Full::new(Bytes::from(body)),
+                    |never| match never {},
+                ))
+            });
+            Ok((response, Box::new(async { Ok(()) }) as Sent))
+        })
     }
 }
 

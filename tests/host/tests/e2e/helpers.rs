@@ -21,6 +21,7 @@ pub fn manifest() -> PathBuf {
         "manage_keys",
         "manage_permissions",
         "verify_key",
+        "kv_proxy",
         "rebuild_records",
         "secret_scanning",
         "admin_ui",

@@ -1,6 +1,6 @@
 //! The edge topology on real Spin: one admin node (`spin up -c manage-keys -c
 //! manage-permissions -c key-usage -c rebuild-records -c secret-scanning -c admin-ui`) and two edges (`spin up -c
-//! verify-key`) sharing one `redis-server` that the tests start, stop, pause and restart.
+//! verify-key -c kv-proxy`) sharing one `redis-server` that the tests start, stop, pause and restart.
 //!
 //! - Changes made on the admin node are seen at every edge: widening at once, and removals
 //!   (narrowing, deactivation, regeneration without grace, deletion) before the admin call
@@ -28,8 +28,8 @@ const ADMIN_COMPONENTS: &[&str] = &[
     "secret-scanning",
     "admin-ui",
 ];
-/// The edge's component.
-const EDGE_COMPONENTS: &[&str] = &["verify-key"];
+/// The edge's components.
+const EDGE_COMPONENTS: &[&str] = &["verify-key", "kv-proxy"];
 /// During an outage, the longest an edge may take to answer.
 const EDGE_OUTAGE_BOUND: Duration = Duration::from_millis(250);
 /// During an outage, the longest the admin node may take to answer.
