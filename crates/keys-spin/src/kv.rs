@@ -5,13 +5,13 @@
 //! - `spin` (the default): Spin's key-value API, on whatever backend the runtime config gives
 //!   the `default` store (SQLite file, Redis, …).
 //! - `redis`: Redis (or Valkey) at `redis_host`, spoken to directly through Spin's outbound
-//!   Redis API. The keys and values are the ones Spin's Redis key-value backend uses (the raw
-//!   key name, the value as bytes), so nodes of either kind read each other's writes. The
-//!   point is recovery: Spin 4.1's Redis key-value client retries a lost connection with
-//!   growing back-off and holds every call meanwhile (up to about two minutes after Redis is
-//!   back, measured in docs/deployment.md); here a failed connection is dropped and the next
-//!   request opens a new one. One connection is kept per instance and shared by the requests
-//!   it serves.
+//!   Redis API, over TLS when `redis_tls` is `true`. The keys and values are the ones Spin's
+//!   Redis key-value backend uses (the raw key name, the value as bytes), so nodes of either
+//!   kind read each other's writes. The point is recovery: Spin 4.1's Redis key-value client
+//!   retries a lost connection with growing back-off and holds every call meanwhile (up to
+//!   about two minutes after Redis is back, measured in docs/deployment.md); here a failed
+//!   connection is dropped and the next request opens a new one. One connection is kept per
+//!   instance and shared by the requests it serves.
 //!
 //! Either way the store is opened once per component instance, not once per request.
 //!
@@ -60,7 +60,9 @@ const VAR_REDIS_HOST: &str = "redis_host";
 /// The log line of a component whose variables do not say how to reach the store (a 500:
 /// the manifest or the deployment is wrong, not the request).
 const MISCONFIGURED: &str = "the component needs the variables kv_backend (`spin` or `redis`), \
-     redis_host and redis_password";
+     redis_host, redis_password and redis_tls (`true` or `false`)";
+/// Variable saying whether Redis is reached over TLS (`true`) or not (`false`, the default).
+const VAR_REDIS_TLS: &str = "redis_tls";
 /// Variable holding Redis's password (empty: none).
 const VAR_REDIS_PASSWORD: &str = "redis_password";
 
@@ -334,10 +336,16 @@ async fn redis_address() -> Result<Option<Rc<str>>, Error> {
         "redis" => {
             let host = variables::get(VAR_REDIS_HOST).await;
             let password = variables::get(VAR_REDIS_PASSWORD).await;
-            let (Ok(host), Ok(password)) = (host, password) else {
+            let tls = variables::get(VAR_REDIS_TLS).await;
+            let (Ok(host), Ok(password), Ok(tls)) = (host, password, tls) else {
                 return Err(misconfigured());
             };
-            Some(redis_url(&host, &password).into())
+            let tls = match tls.trim() {
+                "" | "false" => false,
+                "true" => true,
+                _ => return Err(misconfigured()),
+            };
+            Some(redis_url(&host, &password, tls).into())
         }
         _ => return Err(misconfigured()),
     };
@@ -345,25 +353,26 @@ async fn redis_address() -> Result<Option<Rc<str>>, Error> {
     Ok(address)
 }
 
-/// The URL of Redis at `host` (`host:port`), with `password` when not empty.
-fn redis_url(host: &str, password: &str) -> String {
-    if password.is_empty() {
-        return format!("redis://{host}");
-    }
-    // Every byte but ASCII letters and digits percent-encoded: the password may hold `@`,
-    // `:` or `/`.
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut url = String::from("redis://:");
-    for byte in password.bytes() {
-        if byte.is_ascii_alphanumeric() {
-            url.push(char::from(byte));
-        } else {
-            url.push('%');
-            url.push(char::from(HEX[usize::from(byte >> 4)]));
-            url.push(char::from(HEX[usize::from(byte & 0xf)]));
+/// The URL of Redis at `host` (`host:port`), with `password` when not empty, over TLS
+/// (`rediss://`) when `tls`.
+fn redis_url(host: &str, password: &str, tls: bool) -> String {
+    let mut url = String::from(if tls { "rediss://" } else { "redis://" });
+    if !password.is_empty() {
+        // Every byte but ASCII letters and digits percent-encoded: the password may hold `@`,
+        // `:` or `/`.
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        url.push(':');
+        for byte in password.bytes() {
+            if byte.is_ascii_alphanumeric() {
+                url.push(char::from(byte));
+            } else {
+                url.push('%');
+                url.push(char::from(HEX[usize::from(byte >> 4)]));
+                url.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
         }
+        url.push('@');
     }
-    url.push('@');
     url.push_str(host);
     url
 }
@@ -447,10 +456,22 @@ mod tests {
 
     #[test]
     fn a_redis_url_carries_the_password_percent_encoded() {
-        assert_eq!(redis_url("10.0.0.5:6379", ""), "redis://10.0.0.5:6379");
         assert_eq!(
-            redis_url("cache:6380", "p@ss:w/rd"),
+            redis_url("10.0.0.5:6379", "", false),
+            "redis://10.0.0.5:6379"
+        );
+        assert_eq!(
+            redis_url("cache:6380", "p@ss:w/rd", false),
             "redis://:p%40ss%3Aw%2Frd@cache:6380"
+        );
+    }
+
+    #[test]
+    fn a_tls_redis_url_says_rediss() {
+        assert_eq!(redis_url("cache:6380", "", true), "rediss://cache:6380");
+        assert_eq!(
+            redis_url("cache:6380", "pw", true),
+            "rediss://:pw@cache:6380"
         );
     }
 }

@@ -22,7 +22,12 @@ pub struct RedisServer {
     child: Option<Child>,
     addr: SocketAddr,
     paused: bool,
+    /// With TLS: the directory holding its certificate authority, certificate and key.
+    tls: Option<tempfile::TempDir>,
 }
+
+/// The certificate authority of a TLS server, in its directory.
+const CA_FILE: &str = "ca.crt";
 
 fn binary() -> String {
     std::env::var(REDIS_SERVER_VAR).unwrap_or_else(|_| "redis-server".into())
@@ -36,9 +41,91 @@ impl RedisServer {
             child: None,
             addr,
             paused: false,
+            tls: None,
         };
         server.restart()?;
         Ok(server)
+    }
+
+    /// Starts a server that speaks TLS only, with a certificate for `127.0.0.1` signed by an
+    /// authority of its own ([`RedisServer::ca_file`]), made with the `openssl` command.
+    pub fn start_tls() -> anyhow::Result<RedisServer> {
+        let dir = tempfile::tempdir()?;
+        let openssl = |args: &[&str]| -> anyhow::Result<()> {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .context("cannot run openssl")?;
+            anyhow::ensure!(status.success(), "openssl {args:?} failed");
+            Ok(())
+        };
+        std::fs::write(dir.path().join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n")?;
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                "ca.key",
+                "-out",
+                CA_FILE,
+                "-subj",
+                "/CN=Test authority",
+            ],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                CA_FILE,
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                "server.crt",
+            ],
+        ];
+        for step in steps {
+            openssl(step)?;
+        }
+        let addr: SocketAddr = ([127, 0, 0, 1], crate::spin_cli::free_port()?).into();
+        let mut server = RedisServer {
+            child: None,
+            addr,
+            paused: false,
+            tls: Some(dir),
+        };
+        server.restart()?;
+        Ok(server)
+    }
+
+    /// The certificate authority of a TLS server (PEM), to trust.
+    pub fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.tls.as_ref().map(|dir| dir.path().join(CA_FILE))
     }
 
     /// The address it listens on.
@@ -60,13 +147,26 @@ impl RedisServer {
     pub fn restart(&mut self) -> anyhow::Result<()> {
         use std::os::unix::process::CommandExt;
         self.stop();
-        let child = Command::new(binary())
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.addr.port().to_string(),
-            ])
+        let port = self.addr.port().to_string();
+        let mut command = Command::new(binary());
+        command.args(["--bind", "127.0.0.1"]);
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(dir) => command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(dir.path().join("server.crt"))
+                .arg("--tls-key-file")
+                .arg(dir.path().join("server.key")),
+        };
+        let child = command
             .args(["--save", "", "--appendonly", "no"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -100,12 +200,15 @@ impl RedisServer {
         )
     }
 
-    /// Whether the server answers `PING`.
+    /// Whether the server answers `PING` (with TLS: whether it takes connections).
     pub fn ping(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))
         else {
             return false;
         };
+        if self.tls.is_some() {
+            return true;
+        }
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
         let mut answer = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()

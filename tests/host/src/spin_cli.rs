@@ -49,6 +49,8 @@ pub struct SpinOptions {
     pub runtime_config: Option<PathBuf>,
     /// Where state lives; `None` for a fresh temporary directory removed on drop.
     pub state_dir: Option<PathBuf>,
+    /// Environment variables of the `spin` process (e.g. `SSL_CERT_FILE`).
+    pub environment: Vec<(String, String)>,
 }
 
 impl SpinOptions {
@@ -60,6 +62,7 @@ impl SpinOptions {
             components: Vec::new(),
             runtime_config: None,
             state_dir: None,
+            environment: Vec::new(),
         }
     }
 
@@ -143,6 +146,7 @@ impl SpinApp {
         if let Some(config) = &options.runtime_config {
             cmd.arg("--runtime-config-file").arg(config);
         }
+        cmd.envs(options.environment.iter().map(|(k, v)| (k, v)));
         for (name, value) in &options.variables {
             cmd.arg("--variable").arg(format!("{name}={value}"));
         }

@@ -200,9 +200,23 @@ impl App {
         runtime_config: &Path,
         variables: &[(&str, &str)],
     ) -> App {
+        Self::start_node_in(components, runtime_config, variables, &[])
+    }
+
+    /// [`App::start_node`] with environment variables for the `spin` process.
+    pub fn start_node_in(
+        components: &[&str],
+        runtime_config: &Path,
+        variables: &[(&str, &str)],
+        environment: &[(&str, &str)],
+    ) -> App {
         let mut options = spin_options(variables);
         options.components = components.iter().map(|c| c.to_string()).collect();
         options.runtime_config = Some(runtime_config.to_path_buf());
+        options.environment = environment
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Self::on_spin(options)
     }
 
