@@ -59,11 +59,13 @@ secret=bench-identity-secret
 token=$(cargo run -q --locked -p keys-domain --example mint_token -- "$secret" bench-admin "Bench" 600)
 
 start_app() { # name manifest -> sets port_<name>
-    local port
+    local port proxy=()
+    # Builds since the edge hang fix chain verify-key's increments to kv-proxy.
+    if grep -q '^\[component.kv-proxy\]' "$2"; then proxy=(-c kv-proxy); fi
     port=$(free_port)
     mkdir -p "$work/$1-state"
     setsid "$spin" up --from "$2" --listen "127.0.0.1:$port" --state-dir "$work/$1-state" \
-        -c manage-keys -c identity -c verify-key \
+        -c manage-keys -c identity -c verify-key "${proxy[@]}" \
         --variable "identity_token_secret=$secret" >"$work/$1.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 1200); do

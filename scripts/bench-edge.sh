@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-Spin benchmark of the edge topology (docs/deployment.md), all on 127.0.0.1:
 #   - edge verification throughput by store, in alternating rounds of one run: a whole-app
-#     node on Spin's default SQLite key-value store; an edge (`spin up -c verify-key`) on
+#     node on Spin's default SQLite key-value store; an edge (`spin up -c verify-key -c kv-proxy`) on
 #     Redis through Spin's key-value API; an edge on Redis with `kv_backend = redis`;
 #   - the rebuild's time for N keys (default 100,000) written straight into the admin
 #     node's SQLite file, into Redis.
@@ -70,8 +70,8 @@ node() {
 }
 node single spin
 node admin spin -c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c admin-ui --runtime-config-file "$work/redis.toml"
-node edge-spin-kv spin -c verify-key --runtime-config-file "$work/redis.toml"
-node edge-direct redis -c verify-key --runtime-config-file "$work/redis.toml"
+node edge-spin-kv spin -c verify-key -c kv-proxy --runtime-config-file "$work/redis.toml"
+node edge-direct redis -c verify-key -c kv-proxy --runtime-config-file "$work/redis.toml"
 
 api() { curl -sf -X "$2" "$1/api/v1$3" -H "authorization: Bearer $token" -H 'content-type: application/json' ${4:+-d "$4"}; }
 new_key() { api "$1" POST /keys '{"label":"Bench","methods":["employees.read","absences.*"],"companies":"all"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])'; }

@@ -22,7 +22,9 @@ use keys_domain::limits::{LimitState, Quota, RateLimit, Window, counter_value, s
 use keys_domain::record::{LimitStates, RecordView, VerifyCode};
 use keys_domain::time::Timestamp;
 use keys_spin::kv::Kv;
-use std::cell::RefCell;
+use spin_sdk::wasip3::clocks::monotonic_clock;
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
 
 /// Most units of a limit an instance leases at once: Spin's default reuse count of an
 /// instance.
@@ -157,6 +159,12 @@ pub async fn apply(
 /// Takes one unit of `counted` for this verification: from this instance's lease, or by
 /// leasing more with one increment. `Ok` with the state after it; `Err` with the state when
 /// the limit is used up (nothing taken).
+///
+/// One lease of a counter is in flight per instance at a time: the instance's other
+/// verifications of the counter wait for it and take from it, and the next lease covers at
+/// least every verification then waiting. A burst on one instance costs one or two
+/// increments instead of one each (each an increment through `kv-proxy`, on Spin's SQLite
+/// store a durable transaction of a few milliseconds, serialised).
 async fn take(
     kv: &Kv,
     counted: &Counted,
@@ -164,11 +172,19 @@ async fn take(
     counter_key: impl Fn(i64) -> String,
     now: Timestamp,
 ) -> Result<Result<LimitState, LimitState>, Error> {
-    let size = match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
-        Leased::Taken(remaining) => return Ok(Ok(counted.state_left(remaining))),
-        Leased::Empty(next) => next,
-        Leased::First => (counted.limit / FIRST_LEASE_FRACTION).clamp(1, MAX_LEASE),
+    let demand = Demand::enter(&counted.counter);
+    let size = loop {
+        let base = match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
+            Leased::Taken(remaining) => return Ok(Ok(counted.state_left(remaining))),
+            Leased::Empty(next) => next,
+            Leased::First => (counted.limit / FIRST_LEASE_FRACTION).clamp(1, MAX_LEASE),
+        };
+        if !demand.in_flight() {
+            break base.max(demand.waiting()).clamp(1, MAX_LEASE);
+        }
+        leased().await;
     };
+    let _fetching = demand.fetch();
     let n = kv.increment(&counted.counter, size as i64).await?;
     if n == size as i64 {
         forget_old_windows(kv, pointer_key, counted, counter_key).await;
@@ -209,6 +225,104 @@ async fn take(
         lease.remaining
     });
     Ok(Ok(counted.state_left(remaining)))
+}
+
+/// The verifications of this instance inside [`take`] for one counter, and whether one of
+/// them is leasing.
+struct Wanted {
+    counter: String,
+    waiting: u64,
+    in_flight: bool,
+}
+
+thread_local! {
+    /// The counters this instance's verifications are taking units of.
+    static WANTED: RefCell<Vec<Wanted>> = const { RefCell::new(Vec::new()) };
+    /// Bumped when a lease ends.
+    static LEASE_ENDS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How often a verification waiting for another's lease looks whether it ended. (Each
+/// request is a task of its own, and wit-bindgen, as built here, cannot wake one task from
+/// another: the waiting task sleeps on the clock instead.)
+const LEASE_POLL: Duration = Duration::from_millis(1);
+
+/// One verification's place in [`WANTED`], for as long as it takes a unit (dropped with it,
+/// even when its request is abandoned).
+struct Demand {
+    counter: String,
+}
+
+impl Demand {
+    fn enter(counter: &str) -> Self {
+        WANTED.with_borrow_mut(|wanted| match wanted.iter_mut().find(|w| w.counter == counter) {
+            Some(w) => w.waiting += 1,
+            None => wanted.push(Wanted {
+                counter: counter.to_owned(),
+                waiting: 1,
+                in_flight: false,
+            }),
+        });
+        Self {
+            counter: counter.to_owned(),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Wanted) -> T) -> T {
+        WANTED.with_borrow_mut(|wanted| {
+            let entry = wanted.iter_mut().find(|w| w.counter == self.counter);
+            f(entry.expect("a demand has its entry"))
+        })
+    }
+
+    /// How many verifications of this instance want a unit of the counter now.
+    fn waiting(&self) -> u64 {
+        self.with(|w| w.waiting)
+    }
+
+    /// Whether another verification of this instance is leasing units of the counter.
+    fn in_flight(&self) -> bool {
+        self.with(|w| w.in_flight)
+    }
+
+    /// Marks this verification as the one leasing, until the guard is dropped.
+    fn fetch(&self) -> Fetching<'_> {
+        self.with(|w| w.in_flight = true);
+        Fetching(self)
+    }
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        WANTED.with_borrow_mut(|wanted| {
+            if let Some(i) = wanted.iter().position(|w| w.counter == self.counter) {
+                wanted[i].waiting -= 1;
+                if wanted[i].waiting == 0 {
+                    wanted.swap_remove(i);
+                }
+            }
+        });
+    }
+}
+
+/// A lease in flight; its end (or its request's) lets the verifications waiting for it go
+/// on.
+struct Fetching<'a>(&'a Demand);
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        self.0.with(|w| w.in_flight = false);
+        LEASE_ENDS.set(LEASE_ENDS.get().wrapping_add(1));
+    }
+}
+
+/// Waits until a lease in flight of this instance ends (within that lease's deadline).
+async fn leased() {
+    let started = LEASE_ENDS.get();
+    let nanos = u64::try_from(LEASE_POLL.as_nanos()).unwrap_or(u64::MAX);
+    while LEASE_ENDS.get() == started {
+        monotonic_clock::wait_for(nanos).await;
+    }
 }
 
 /// What this instance's lease of a counter gives.
