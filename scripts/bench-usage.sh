@@ -10,7 +10,8 @@
 #   counting    this build, a key without limits (usage counted in the instance's batch);
 #   limited     this build, a key with a rate limit and a quota (two increments), limits
 #               high enough that every answer is VALID;
-#   allowlist   this build, a key with a 100-entry IP allowlist, the address matching last.
+#   allowlist   this build, a key with a 100-entry IP allowlist, the address matching last;
+#   before-limited  when BASE_REV has limits: the previous build's /verify for the limited key.
 # Budgets (issue "Usage"): counting ≥ 0.85 × before, limited ≥ 0.75 × before.
 #
 # With --redis both apps keep the key-value store in one redis-server (started here, stopped
@@ -106,7 +107,10 @@ create_key() { # port body -> the secret
 plain='{"label":"Bench","methods":["employees.read"]}'
 before_key=$(create_key "$port_before" "$plain")
 counting_key=$(create_key "$port_now" "$plain")
-limited_key=$(create_key "$port_now" '{"label":"Bench limited","methods":["employees.read"],"rate_limit":{"limit":1000000000,"window_seconds":86400},"quota":{"limit":1000000000,"period":"month"}}')
+limited_body='{"label":"Bench limited","methods":["employees.read"],"rate_limit":{"limit":1000000000,"window_seconds":86400},"quota":{"limit":1000000000,"period":"month"}}'
+limited_key=$(create_key "$port_now" "$limited_body")
+# A BASE_REV that has limits too gets the same limited key: the limited path before and now.
+before_limited_key=$(create_key "$port_before" "$limited_body" 2>/dev/null || true)
 allowlist=$(python3 -c 'import json; print(json.dumps([f"10.{i}.0.0/16" for i in range(99)] + ["203.0.113.7"]))')
 allowlist_key=$(create_key "$port_now" "{\"label\":\"Bench allowlist\",\"methods\":[\"employees.read\"],\"ip_allowlist\":$allowlist}")
 
@@ -133,6 +137,7 @@ LUA
 write_lua before "$before_key"
 write_lua counting "$counting_key"
 write_lua limited "$limited_key"
+if [ -n "$before_limited_key" ]; then write_lua before-limited "$before_limited_key"; fi
 write_lua allowlist "$allowlist_key" 203.0.113.7
 
 # One wrk run: "rps p50 p99 requests errors" (errors: socket errors and non-2xx answers).
@@ -148,8 +153,11 @@ for s in counting limited allowlist; do
         -d "$body" | grep -q '"code":"VALID"' || { echo "$s: the benchmark key does not verify" >&2; exit 1; }
 done
 
-scenarios=(before counting limited allowlist)
-port_of() { [ "$1" = before ] && echo "$port_before" || echo "$port_now"; }
+ours=(counting limited allowlist)
+theirs=()
+if [ -n "$before_limited_key" ]; then theirs=(before-limited); fi
+scenarios=(before "${theirs[@]}" "${ours[@]}")
+port_of() { case "$1" in before*) echo "$port_before" ;; *) echo "$port_now" ;; esac; }
 echo "==> machine: $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $("$spin" --version)"
 echo "==> store: $([ "$redis" = 1 ] && echo "Redis (Spin key-value API)" || echo "Spin's default SQLite key-value store"); $rounds rounds of ${secs}s; wrk -t2 -c16"
 for s in "${scenarios[@]}"; do secs=1 run_wrk "$s" "$(port_of "$s")" >/dev/null; done
@@ -157,16 +165,16 @@ declare -A rps=() ratio=() p50=() p99=() errs=()
 for r in $(seq 1 "$rounds"); do
     read -r b_rps b_p50 b_p99 _ b_err <<<"$(run_wrk before "$port_before")"
     rps[before]+="$b_rps "; p50[before]+="$b_p50 "; p99[before]+="$b_p99 "; errs[before]+="$b_err "
-    for s in counting limited allowlist; do
-        read -r s_rps s_p50 s_p99 _ s_err <<<"$(run_wrk "$s" "$port_now")"
+    for s in "${theirs[@]}" "${ours[@]}"; do
+        read -r s_rps s_p50 s_p99 _ s_err <<<"$(run_wrk "$s" "$(port_of "$s")")"
         rps[$s]+="$s_rps "; p50[$s]+="$s_p50 "; p99[$s]+="$s_p99 "; errs[$s]+="$s_err "
         ratio[$s]+="$(awk -v a="$s_rps" -v b="$b_rps" 'BEGIN{printf "%.3f", a/b}') "
     done
 done
 m() { tr ' ' '\n' <<<"$1" | grep . | median; }
-printf '%-10s %10s %12s %9s %9s %7s\n' scenario "req/s" "vs before" "p50" "p99" errors
+printf '%-14s %10s %12s %9s %9s %7s\n' scenario "req/s" "vs before" "p50" "p99" errors
 for s in "${scenarios[@]}"; do
-    printf '%-10s %10s %12s %9s %9s %7s\n' "$s" "$(m "${rps[$s]}")" "$( [ "$s" = before ] && echo 1 || m "${ratio[$s]}")" \
+    printf '%-14s %10s %12s %9s %9s %7s\n' "$s" "$(m "${rps[$s]}")" "$( [ "$s" = before ] && echo 1 || m "${ratio[$s]}")" \
         "$(m "${p50[$s]}")us" "$(m "${p99[$s]}")us" "$(tr ' ' '\n' <<<"${errs[$s]}" | grep . | awk '{s+=$1} END {print s+0}')"
 done
 echo "(ratios: median over rounds of the scenario's req/s over 'before' of the same round)"
