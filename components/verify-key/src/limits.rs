@@ -255,14 +255,16 @@ struct Demand {
 
 impl Demand {
     fn enter(counter: &str) -> Self {
-        WANTED.with_borrow_mut(|wanted| match wanted.iter_mut().find(|w| w.counter == counter) {
-            Some(w) => w.waiting += 1,
-            None => wanted.push(Wanted {
-                counter: counter.to_owned(),
-                waiting: 1,
-                in_flight: false,
-            }),
-        });
+        WANTED.with_borrow_mut(
+            |wanted| match wanted.iter_mut().find(|w| w.counter == counter) {
+                Some(w) => w.waiting += 1,
+                None => wanted.push(Wanted {
+                    counter: counter.to_owned(),
+                    waiting: 1,
+                    in_flight: false,
+                }),
+            },
+        );
         Self {
             counter: counter.to_owned(),
         }
