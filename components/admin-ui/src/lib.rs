@@ -101,10 +101,11 @@ fn etag(body: &[u8]) -> String {
     format!("\"{hash:016x}\"")
 }
 
+/// The screen's security headers (`X-Content-Type-Options: nosniff` comes with every body:
+/// `keys_spin::http::with_body`).
 fn secured(response: Response) -> Response {
     response
         .header("content-security-policy", CSP)
-        .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
         .header("x-frame-options", "DENY")
 }

@@ -138,39 +138,73 @@ async fn verify(req: &ApiRequest) -> Result<Response, Error> {
         method: body.method.as_deref(),
         company: body.company.as_deref(),
         ip: body.ip.as_deref(),
+        strict: false,
     };
-    let answer = check(&body.key, query, verify_answer).await?;
-    Ok(json_bytes(200, answer))
+    let answer = check(&body.key, query, |code, record, states| {
+        verify_answer(code, record, states, &query)
+    });
+    Ok(json_bytes(200, answer.await?))
 }
 
 /// Forward-auth: 204 with the key's id and hint, 401 for a missing, malformed, unknown,
-/// inactive or expired key, 403 for an address, method or company not allowed, 429 with
-/// `Retry-After` when a rate limit or quota is used up. Answers for a key with limits carry
-/// `RateLimit-Policy` and `RateLimit`.
+/// inactive or expired key, 403 for an address, method or company not allowed (or not named
+/// while the key restricts it: a check that cannot be made is a refusal), 429 with
+/// `Retry-After` when a rate limit or quota is used up, 400 for a request that names the
+/// key, method or company twice. Answers for a key with limits carry `RateLimit-Policy` and
+/// `RateLimit`.
 async fn authorize(req: &ApiRequest) -> Response {
+    match authorization(req).await {
+        Ok(response) => response,
+        Err(err) => keys_spin::http::problem(&err),
+    }
+}
+
+/// The key, method and company of an `/authorize` request, each from exactly one header
+/// line, and the caller's address (the last entry of its header's lines, joined in order: the
+/// one the nearest proxy appended). Two lines of one of them, or a key both in
+/// `Authorization` and `X-Api-Key`, are a 400: proxies and servers disagree on which line
+/// wins, and a caller must not get to choose.
+async fn authorization(req: &ApiRequest) -> Result<Response, Error> {
     let bearer = req
-        .header("authorization")
+        .single_header("authorization")?
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
-    let Some(key) = bearer.or_else(|| req.header(HEADER_API_KEY).map(str::trim)) else {
-        return unauthorized(
-            VerifyCode::NotFound,
-            "no API key: send `Authorization: Bearer <key>` or `X-Api-Key`",
-        );
+    let api_key = req.single_header(HEADER_API_KEY)?.map(str::trim);
+    let key = match (bearer, api_key) {
+        (Some(_), Some(_)) => {
+            return Err(Error::bad_request(
+                "send the API key once: `Authorization: Bearer <key>` or `X-Api-Key`, not both",
+            ));
+        }
+        (Some(key), None) | (None, Some(key)) => key,
+        (None, None) => {
+            return Ok(unauthorized(
+                VerifyCode::NotFound,
+                "no API key: send `Authorization: Bearer <key>` or `X-Api-Key`",
+            ));
+        }
     };
+    let addresses = req.header_lines(&client_ip_header().await).join(",");
     let query = VerifyQuery {
-        method: req.header(HEADER_METHOD),
-        company: req.header(HEADER_COMPANY),
-        ip: req.header(&client_ip_header().await).map(last_address),
+        method: req.single_header(HEADER_METHOD)?,
+        company: req.single_header(HEADER_COMPANY)?,
+        ip: (!addresses.is_empty()).then(|| last_address(&addresses)),
+        strict: true,
     };
     let decided = check(key, query, |code, record, states| {
         let status = authorize_status(code);
         let response = match (status, record) {
             (204, Some(record)) => empty(204)
                 .header(HEADER_KEY_ID, record.key_id)
-                .header(HEADER_KEY_HINT, record.hint),
-            (403, _) => problem_with(403, "Forbidden", code.as_str(), forbidden_detail(code)),
+                .header(HEADER_KEY_HINT, record.hint)
+                .header("cache-control", "no-store"),
+            (403, _) => problem_with(
+                403,
+                "Forbidden",
+                code.as_str(),
+                forbidden_detail(code, &query),
+            ),
             (429, _) => {
                 let exhausted = match code {
                     VerifyCode::RateLimited => states.rate_limit,
@@ -189,15 +223,19 @@ async fn authorize(req: &ApiRequest) -> Response {
         };
         with_limit_fields(response, states)
     });
-    decided
-        .await
-        .unwrap_or_else(|err| keys_spin::http::problem(&err))
+    decided.await
 }
 
 /// Why a 403 refused the call.
-fn forbidden_detail(code: VerifyCode) -> &'static str {
+fn forbidden_detail(code: VerifyCode, query: &VerifyQuery<'_>) -> &'static str {
     match code {
         VerifyCode::IpNotAllowed => "the key may not be used from this address",
+        VerifyCode::MethodNotAllowed if query.method.is_none() => {
+            "no method named (`X-Api-Method`), and the key does not grant every method"
+        }
+        VerifyCode::CompanyNotAllowed if query.company.is_none() => {
+            "no company named (`X-Api-Company`), and the key is restricted to companies"
+        }
         _ => "the key may not make this call",
     }
 }

@@ -163,6 +163,7 @@ fn record_benches(c: &mut Criterion) {
         method: Some(LARGE_METHOD),
         company: Some(LARGE_COMPANY),
         ip: None,
+        strict: false,
     };
     assert_eq!(decide(Some(&record), NOW, query), VerifyCode::Valid);
     let mut g = c.benchmark_group("decide");
@@ -181,11 +182,13 @@ fn verify_benches(c: &mut Criterion) {
         method: Some("employees.read"),
         company: Some("ACME"),
         ip: None,
+        strict: false,
     };
     let large_query = VerifyQuery {
         method: Some(LARGE_METHOD),
         company: Some(LARGE_COMPANY),
         ip: None,
+        strict: false,
     };
     assert_eq!(
         full_decision(&key, &large, large_query).0,
@@ -204,6 +207,7 @@ fn verify_benches(c: &mut Criterion) {
             method: Some(method),
             company: Some(company),
             ip: None,
+            strict: false,
         };
         assert_eq!(full_decision(&key, &large, q).0, code);
     }
@@ -234,6 +238,12 @@ fn answer_benches(c: &mut Criterion) {
                     VerifyCode::Valid,
                     Some(black_box(&view)),
                     &Default::default(),
+                    &VerifyQuery {
+                        method: Some("employees.read"),
+                        company: Some("ACME"),
+                        ip: None,
+                        strict: false,
+                    },
                 )
             })
         });

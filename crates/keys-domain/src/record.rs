@@ -303,7 +303,17 @@ impl<'a> RecordView<'a> {
 
     /// Whether the key may touch `company` (a valid company id).
     pub fn allows_company(&self, company: &str) -> bool {
-        self.companies == ALL_COMPANIES || has_item(self.companies, company, "")
+        self.reaches_every_company() || has_item(self.companies, company, "")
+    }
+
+    /// Whether the key holds the `*` grant (every method).
+    pub fn grants_every_method(&self) -> bool {
+        has_item(self.methods, ALL_METHODS, "")
+    }
+
+    /// Whether the key may touch every company.
+    pub fn reaches_every_company(&self) -> bool {
+        self.companies == ALL_COMPANIES
     }
 }
 
@@ -394,10 +404,35 @@ pub struct VerifyQuery<'a> {
     /// The caller's address; checked only against a key with an IP allowlist, which refuses
     /// a verification without one.
     pub ip: Option<&'a str>,
+    /// Whether a check that is not asked for is a refusal: the method must be named unless
+    /// the key grants every method (`*`), and the company unless the key reaches every
+    /// company. Gateway interfaces (`/authorize`) verify calls, where an unnamed method means
+    /// a route nobody mapped; `/verify` answers the key's state when nothing is named.
+    pub strict: bool,
+}
+
+impl VerifyQuery<'_> {
+    /// What a verdict covers, in the order checked: the key itself, then its address (when
+    /// the key has an IP allowlist), the method and the company when named (or, with
+    /// [`VerifyQuery::strict`], required).
+    pub fn checked(&self, record: &RecordView<'_>) -> Vec<&'static str> {
+        let mut checked = vec!["key"];
+        if !record.ip_allowlist.is_empty() {
+            checked.push("ip");
+        }
+        if self.method.is_some() || self.strict && !record.grants_every_method() {
+            checked.push("method");
+        }
+        if self.company.is_some() || self.strict && !record.reaches_every_company() {
+            checked.push("company");
+        }
+        checked
+    }
 }
 
 /// The verify decision up to the limits: not found, disabled, expired, address, method,
-/// company — in that order. `VALID` here still has the rate limit and quota to pass (see
+/// company — in that order (an unnamed method or company is refused in a
+/// [strict](VerifyQuery::strict) query unless the key grants them all). `VALID` here still has the rate limit and quota to pass (see
 /// [`RecordView::rate_limit`]); verify-key counts those in the key-value store.
 pub fn decide(
     record: Option<&RecordView<'_>>,
@@ -418,16 +453,18 @@ pub fn decide(
     }
     // A malformed method or company can never have been granted, whatever the grants say
     // (and the raw-array lookups rely on valid names).
-    if query
-        .method
-        .is_some_and(|m| !is_method_name(m) || !record.allows_method(m))
-    {
+    let method_allowed = match query.method {
+        Some(m) => is_method_name(m) && record.allows_method(m),
+        None => !query.strict || record.grants_every_method(),
+    };
+    if !method_allowed {
         return VerifyCode::MethodNotAllowed;
     }
-    if query
-        .company
-        .is_some_and(|c| !is_company_id(c) || !record.allows_company(c))
-    {
+    let company_allowed = match query.company {
+        Some(c) => is_company_id(c) && record.allows_company(c),
+        None => !query.strict || record.reaches_every_company(),
+    };
+    if !company_allowed {
         return VerifyCode::CompanyNotAllowed;
     }
     VerifyCode::Valid
@@ -442,14 +479,19 @@ pub struct LimitStates {
     pub quota: Option<LimitState>,
 }
 
-/// `/verify`'s JSON answer: `{"valid", "code"}` plus, when the key exists (any code but
-/// `NOT_FOUND`), `key_id`, `label`, `methods`, `companies`, `expires_at` and `metadata`, and
-/// `rate_limit` / `quota` (`{"limit", "remaining", "reset"}`) when the key has them.
-/// Written directly: the arrays and the metadata are copied from the record, not re-encoded.
+/// `/verify`'s JSON answer: `{"valid", "code"}`; plus `key_id` when the key exists but
+/// cannot be used (`DISABLED`, `EXPIRED`, `IP_NOT_ALLOWED`: a revoked secret tells nothing
+/// more about its key); plus, for a usable key (`VALID`, `METHOD_NOT_ALLOWED`,
+/// `COMPANY_NOT_ALLOWED`, `RATE_LIMITED`, `QUOTA_EXCEEDED`), `checked` (what the verdict
+/// covers, [`VerifyQuery::checked`]), `label`, `methods`, `companies`, `expires_at`,
+/// `metadata`, and `rate_limit` / `quota` (`{"limit", "remaining", "reset"}`) when the key has
+/// them. Written directly: the arrays and the metadata are copied from the record, not
+/// re-encoded.
 pub fn verify_answer(
     code: VerifyCode,
     record: Option<&RecordView<'_>>,
     limits: &LimitStates,
+    query: &VerifyQuery<'_>,
 ) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(128 + record.map_or(0, |r| r.methods.len() + r.companies.len()));
@@ -465,6 +507,21 @@ pub fn verify_answer(
     if let Some(r) = record.filter(|_| code != VerifyCode::NotFound) {
         out.extend_from_slice(b",\"key_id\":");
         json_string(&mut out, r.key_id);
+        if matches!(
+            code,
+            VerifyCode::Disabled | VerifyCode::Expired | VerifyCode::IpNotAllowed
+        ) {
+            out.push(b'}');
+            return out;
+        }
+        out.extend_from_slice(b",\"checked\":[");
+        for (i, item) in query.checked(r).into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_string(&mut out, item);
+        }
+        out.push(b']');
         out.extend_from_slice(b",\"label\":");
         json_string(&mut out, r.label);
         out.extend_from_slice(b",\"methods\":");
@@ -576,6 +633,14 @@ mod tests {
             method,
             company,
             ip: None,
+            strict: false,
+        }
+    }
+
+    fn strictly<'a>(method: Option<&'a str>, company: Option<&'a str>) -> VerifyQuery<'a> {
+        VerifyQuery {
+            strict: true,
+            ..ask(method, company)
         }
     }
 
@@ -648,6 +713,64 @@ mod tests {
             VerifyCode::MethodNotAllowed
         );
         assert_eq!(check(&r, ask(None, Some("ACME"))), VerifyCode::Valid);
+    }
+
+    #[test]
+    fn a_strict_query_refuses_what_it_does_not_name_unless_the_key_grants_it_all() {
+        let r = record();
+        assert_eq!(
+            check(&r, strictly(None, Some("ACME"))),
+            VerifyCode::MethodNotAllowed,
+            "no method named, and the key does not grant them all"
+        );
+        assert_eq!(
+            check(&r, strictly(Some("employees.read"), None)),
+            VerifyCode::CompanyNotAllowed,
+            "no company named, and the key is restricted to companies"
+        );
+        assert_eq!(
+            check(&r, strictly(Some("employees.read"), Some("ACME"))),
+            VerifyCode::Valid
+        );
+        let mut everything = record();
+        everything.methods = vec!["*".into()];
+        everything.companies = CompanyScope::All;
+        assert_eq!(check(&everything, strictly(None, None)), VerifyCode::Valid);
+        let mut empty = record();
+        empty.methods.clear();
+        assert_eq!(
+            check(&empty, strictly(None, Some("ACME"))),
+            VerifyCode::MethodNotAllowed,
+            "no grant, no access"
+        );
+        let mut inactive = record();
+        inactive.active = false;
+        assert_eq!(
+            check(&inactive, strictly(None, None)),
+            VerifyCode::Disabled,
+            "the key's own state comes first"
+        );
+    }
+
+    #[test]
+    fn a_verdict_says_what_it_covered() {
+        let r = record();
+        let bytes = r.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        assert_eq!(ask(None, None).checked(&view), ["key"]);
+        assert_eq!(ask(Some("a.b"), None).checked(&view), ["key", "method"]);
+        assert_eq!(
+            strictly(None, None).checked(&view),
+            ["key", "method", "company"]
+        );
+        let mut fenced = limited();
+        fenced.limits.ip_allowlist = IpAllowlist::parse(&["10.0.0.0/8".into()]).unwrap();
+        let bytes = fenced.encode().unwrap();
+        let view = RecordView::decode(&bytes).unwrap();
+        assert_eq!(
+            ask(None, Some("ACME")).checked(&view),
+            ["key", "ip", "company"]
+        );
     }
 
     #[test]
@@ -872,6 +995,7 @@ mod tests {
             VerifyCode::Valid,
             Some(&view),
             &LimitStates::default(),
+            &ask(Some("employees.read"), None),
         ))
         .unwrap();
         assert_eq!(
@@ -880,6 +1004,7 @@ mod tests {
                 "valid": true,
                 "code": "VALID",
                 "key_id": "key_1",
+                "checked": ["key", "method"],
                 "label": "Welyb \"prod\"",
                 "methods": ["employees.read", "payroll.*"],
                 "companies": ["ACME"],
@@ -887,15 +1012,36 @@ mod tests {
                 "metadata": { "crm": "X-1" },
             })
         );
-        let denied: serde_json::Value = serde_json::from_slice(&verify_answer(
+        for code in [
             VerifyCode::Disabled,
+            VerifyCode::Expired,
+            VerifyCode::IpNotAllowed,
+        ] {
+            let denied: serde_json::Value = serde_json::from_slice(&verify_answer(
+                code,
+                Some(&view),
+                &LimitStates::default(),
+                &ask(None, None),
+            ))
+            .unwrap();
+            assert_eq!(
+                denied,
+                serde_json::json!({ "valid": false, "code": code.as_str(), "key_id": "key_1" }),
+                "a key that cannot be used tells nothing more about itself"
+            );
+        }
+        let refused: serde_json::Value = serde_json::from_slice(&verify_answer(
+            VerifyCode::MethodNotAllowed,
             Some(&view),
             &LimitStates::default(),
+            &ask(Some("documents.read"), Some("ACME")),
         ))
         .unwrap();
-        assert_eq!(denied["valid"], false);
-        assert_eq!(denied["code"], "DISABLED");
-        assert_eq!(denied["metadata"]["crm"], "X-1");
+        assert_eq!(
+            refused["checked"],
+            serde_json::json!(["key", "method", "company"])
+        );
+        assert_eq!(refused["metadata"]["crm"], "X-1");
         r.metadata = None;
         r.expires_at = None;
         r.companies = CompanyScope::All;
@@ -905,8 +1051,10 @@ mod tests {
             VerifyCode::Valid,
             Some(&view),
             &LimitStates::default(),
+            &ask(None, None),
         ))
         .unwrap();
+        assert_eq!(plain["checked"], serde_json::json!(["key"]));
         assert_eq!(
             (
                 &plain["companies"],
@@ -921,7 +1069,12 @@ mod tests {
         );
         for record in [None, Some(&view)] {
             assert_eq!(
-                verify_answer(VerifyCode::NotFound, record, &LimitStates::default()),
+                verify_answer(
+                    VerifyCode::NotFound,
+                    record,
+                    &LimitStates::default(),
+                    &ask(None, None)
+                ),
                 br#"{"valid":false,"code":"NOT_FOUND"}"#
             );
         }
@@ -1075,6 +1228,7 @@ mod tests {
             method,
             company: None,
             ip,
+            strict: false,
         };
         assert_eq!(check(&r, ask(Some("10.1.2.3"), None)), VerifyCode::Valid);
         assert_eq!(check(&r, ask(Some("2001:db8::7"), None)), VerifyCode::Valid);
@@ -1142,6 +1296,7 @@ mod tests {
             VerifyCode::RateLimited,
             Some(&view),
             &states,
+            &ask(None, None),
         ))
         .unwrap();
         assert_eq!(answer["code"], "RATE_LIMITED");
@@ -1151,7 +1306,7 @@ mod tests {
         );
         assert!(answer.get("quota").is_none());
         assert_eq!(
-            verify_answer(VerifyCode::NotFound, None, &states),
+            verify_answer(VerifyCode::NotFound, None, &states, &ask(None, None)),
             br#"{"valid":false,"code":"NOT_FOUND"}"#
         );
     }

@@ -108,7 +108,9 @@ fn method_name(method: Method) -> String {
         Method::Options => "OPTIONS".into(),
         Method::Trace => "TRACE".into(),
         Method::Patch => "PATCH".into(),
-        Method::Other(other) => other.to_ascii_uppercase(),
+        // Methods are case-sensitive (RFC 9110 §9.1): `delete` is not `DELETE`, and gets the
+        // 405 of an unknown method rather than a deletion.
+        Method::Other(other) => other,
     }
 }
 
@@ -194,6 +196,28 @@ impl ApiRequest {
             .iter()
             .find(|(n, _)| n == name)
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// Every line of the header `name` (lower case), in order; lines that are not UTF-8 are
+    /// left out.
+    pub fn header_lines(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            .collect()
+    }
+
+    /// The header `name` (lower case), which must come at most once: a second line is a 400
+    /// (which line counts differs between proxies and servers, so no line is trusted).
+    pub fn single_header(&self, name: &str) -> Result<Option<&str>, Error> {
+        match self.header_lines(name).as_slice() {
+            [] => Ok(None),
+            [value] => Ok(Some(value)),
+            _ => Err(Error::bad_request(format!(
+                "the header {name} must come at most once"
+            ))),
+        }
     }
 
     /// Parses the body as a JSON object of type `T`, checking the content type. (serde's
@@ -361,13 +385,14 @@ pub fn empty(status: u16) -> Response {
     }
 }
 
-/// A response with a body of the given media type, never cached.
+/// A response with a body of the given media type, never cached nor sniffed.
 pub fn with_body(status: u16, media_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
     Response {
         status,
         headers: vec![
             ("content-type", media_type.into()),
             ("cache-control", "no-store".into()),
+            ("x-content-type-options", "nosniff".into()),
         ],
         body: body.into(),
     }

@@ -34,12 +34,18 @@ async fn an_allowed_call_gets_204_with_the_key_id_and_hint() {
     assert_eq!(reply.header("x-api-key-id"), key["id"].as_str());
     assert_eq!(reply.header("x-api-key-hint"), key["hint"].as_str());
 
-    let via_header = authorize(&app, &[("x-api-key", &secret)]).await;
+    let call = [
+        ("x-api-method", "employees.read"),
+        ("x-api-company", "ACME"),
+    ];
+    let via_header = authorize(&app, &[("x-api-key", &secret), call[0], call[1]]).await;
     assert_eq!(via_header.status, 204);
     let post = app
         .send(
             app.call("POST", "/api/v1/authorize")
-                .header("x-api-key", &secret),
+                .header("x-api-key", &secret)
+                .header(call[0].0, call[0].1)
+                .header(call[1].0, call[1].1),
         )
         .await;
     assert_eq!(post.status, 204);
@@ -106,7 +112,15 @@ async fn a_method_or_company_not_allowed_gets_403() {
     )
     .await;
     assert_eq!(method.problem(403), "METHOD_NOT_ALLOWED");
-    let company = authorize(&app, &[("x-api-key", &secret), ("x-api-company", "GLOBEX")]).await;
+    let company = authorize(
+        &app,
+        &[
+            ("x-api-key", &secret),
+            ("x-api-method", "employees.read"),
+            ("x-api-company", "GLOBEX"),
+        ],
+    )
+    .await;
     assert_eq!(company.problem(403), "COMPANY_NOT_ALLOWED");
     let garbage = authorize(
         &app,

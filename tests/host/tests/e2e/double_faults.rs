@@ -67,6 +67,7 @@ fn stored_grants(app: &App) -> Grants {
                         method,
                         company,
                         ip: None,
+                        strict: false,
                     };
                     if decide(view.as_ref(), at, query) == VerifyCode::Valid {
                         out.insert(format!("{} +{days}d {method:?} {company:?}", &hash[..12]));

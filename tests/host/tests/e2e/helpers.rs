@@ -518,14 +518,15 @@ impl App {
         self.fixtures_as(tag, &admin_token()).await
     }
 
-    /// Creates fixtures named after `tag` with this identity token: a key, the company
+    /// Creates fixtures named after `tag` with this identity token: a key granting every
+    /// method and company (so `/authorize` admits it without naming them), the company
     /// `acme-<tag>` and the catalog method `e2e.<tag>`.
     pub async fn fixtures_as(&self, tag: &str, token: &str) -> Fixtures {
         let created = self
             .send(
                 self.call("POST", "/api/v1/keys")
                     .bearer(token)
-                    .json(&json!({ "label": format!("Fixture {tag}") })),
+                    .json(&json!({ "label": format!("Fixture {tag}"), "methods": ["*"] })),
             )
             .await;
         assert_eq!(created.status, 201, "{}", created.text());

@@ -11,6 +11,7 @@ mod bad_input;
 mod concurrency;
 mod double_faults;
 mod faults;
+mod hardening;
 mod helpers;
 mod identity;
 mod limits;

@@ -99,7 +99,8 @@ impl Recorder<'_> {
                 self.app
                     .call("GET", "/api/v1/authorize")
                     .bearer(key)
-                    .header("x-api-method", method),
+                    .header("x-api-method", method)
+                    .header("x-api-company", "acme"),
             )
             .await;
         self.seen.push(Seen {

@@ -1,0 +1,194 @@
+//! What a probe of the running app found, each fixed and kept fixed: repeated headers on the
+//! forward-auth route, a gateway that names no method or company, revoked keys describing
+//! themselves, and the hygiene of answers (sniffing, caching, the case of methods).
+
+use crate::helpers::{App, Reply};
+use serde_json::json;
+
+/// `/authorize` with these header lines, in order (a name may come twice).
+async fn authorize(app: &App, headers: &[(&str, &str)]) -> Reply {
+    let mut call = app.call("GET", "/api/v1/authorize");
+    for (name, value) in headers {
+        call = call.header(name, value);
+    }
+    app.send(call).await
+}
+
+#[tokio::test]
+async fn the_callers_address_is_the_last_entry_of_every_line_of_its_header() {
+    let app = App::start_with(&[("client_ip_header", "X-Forwarded-For")]);
+    let (_, secret) = app
+        .create_key(json!({
+            "label": "Behind HAProxy",
+            "methods": ["*"],
+            "ip_allowlist": ["10.0.0.0/8"]
+        }))
+        .await;
+    let key = ("x-api-key", secret.as_str());
+    // HAProxy's `option forwardfor` appends a line of its own: the client wrote the first.
+    let two_lines = [
+        key,
+        ("x-forwarded-for", "10.9.9.9"),
+        ("x-forwarded-for", "203.0.113.7"),
+    ];
+    assert_eq!(
+        authorize(&app, &two_lines).await.problem(403),
+        "IP_NOT_ALLOWED"
+    );
+    let one_line = [key, ("x-forwarded-for", "10.9.9.9, 203.0.113.7")];
+    assert_eq!(
+        authorize(&app, &one_line).await.problem(403),
+        "IP_NOT_ALLOWED"
+    );
+    let appended = [
+        key,
+        ("x-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-for", "10.9.9.9"),
+    ];
+    assert_eq!(authorize(&app, &appended).await.status, 204);
+}
+
+#[tokio::test]
+async fn a_key_method_or_company_named_twice_is_refused_with_400() {
+    let app = App::start();
+    let (_, secret) = app
+        .create_key(json!({ "label": "Twice", "methods": ["*"] }))
+        .await;
+    let (_, other) = app
+        .create_key(json!({ "label": "Other", "methods": ["*"] }))
+        .await;
+    let bearer = format!("Bearer {secret}");
+    let twice: [&[(&str, &str)]; 5] = [
+        &[("x-api-key", &secret), ("x-api-key", &other)],
+        &[("authorization", &bearer), ("x-api-key", &other)],
+        &[("authorization", &bearer), ("authorization", &bearer)],
+        &[
+            ("x-api-key", &secret),
+            ("x-api-method", "employees.read"),
+            ("x-api-method", "payroll.read"),
+        ],
+        &[
+            ("x-api-key", &secret),
+            ("x-api-company", "ACME"),
+            ("x-api-company", "OTHER"),
+        ],
+    ];
+    for headers in twice {
+        let reply = authorize(&app, headers).await;
+        assert_eq!(reply.problem(400), "invalid_request", "{headers:?}");
+    }
+    assert_eq!(authorize(&app, &[("x-api-key", &secret)]).await.status, 204);
+}
+
+#[tokio::test]
+async fn a_gateway_that_names_no_method_or_company_is_refused_unless_the_key_grants_them_all() {
+    let app = App::start();
+    app.register_company("ACME", "Acme").await;
+    let (_, no_grant) = app.create_key(json!({ "label": "No grant" })).await;
+    let unnamed = authorize(&app, &[("x-api-key", &no_grant)]).await;
+    assert_eq!(
+        unnamed.problem(403),
+        "METHOD_NOT_ALLOWED",
+        "no grant, no access"
+    );
+
+    let (key, narrow) = app
+        .create_key(json!({
+            "label": "Narrow",
+            "methods": ["employees.read"],
+            "companies": ["ACME"]
+        }))
+        .await;
+    let method = ("x-api-method", "employees.read");
+    let company = ("x-api-company", "ACME");
+    let no_method = authorize(&app, &[("x-api-key", &narrow), company]).await;
+    assert_eq!(no_method.problem(403), "METHOD_NOT_ALLOWED");
+    let no_company = authorize(&app, &[("x-api-key", &narrow), method]).await;
+    assert_eq!(no_company.problem(403), "COMPANY_NOT_ALLOWED");
+    let both = authorize(&app, &[("x-api-key", &narrow), method, company]).await;
+    assert_eq!(both.status, 204, "{}", both.text());
+
+    let (_, everything) = app
+        .create_key(json!({ "label": "Everything", "methods": ["*"] }))
+        .await;
+    assert_eq!(
+        authorize(&app, &[("x-api-key", &everything)]).await.status,
+        204
+    );
+
+    // The key's own state comes first: an inactive key stays 401.
+    let id = key["id"].as_str().unwrap();
+    let path = format!("/api/v1/keys/{id}/deactivate");
+    assert_eq!(app.admin("POST", &path, None).await.status, 200);
+    let inactive = authorize(&app, &[("x-api-key", &narrow)]).await;
+    assert_eq!(inactive.problem(401), "DISABLED");
+
+    // `/verify` without a method answers the key's state, and says so.
+    let answer = app.verify(&no_grant, None, None).await;
+    assert_eq!(answer["code"], "VALID");
+    assert_eq!(answer["checked"], json!(["key"]));
+    let answer = app
+        .verify(&everything, Some("employees.read"), Some("ACME"))
+        .await;
+    assert_eq!(answer["checked"], json!(["key", "method", "company"]));
+}
+
+#[tokio::test]
+async fn a_key_that_cannot_be_used_tells_nothing_but_its_code_and_id() {
+    let app = App::start();
+    app.register_company("ACME", "Acme").await;
+    let body = json!({
+        "label": "Partner prod",
+        "methods": ["employees.read"],
+        "companies": ["ACME"],
+        "metadata": { "contract": "C-42" },
+        "ip_allowlist": ["10.0.0.0/8"]
+    });
+    let (key, secret) = app.create_key(body).await;
+    let id = key["id"].as_str().unwrap();
+    let from = |ip: &str| {
+        app.call("POST", "/api/v1/verify")
+            .json(&json!({ "key": secret, "ip": ip }))
+    };
+    let elsewhere = app.send(from("203.0.113.7")).await.json();
+    assert_eq!(
+        elsewhere,
+        json!({ "valid": false, "code": "IP_NOT_ALLOWED", "key_id": id })
+    );
+    let path = format!("/api/v1/keys/{id}/deactivate");
+    assert_eq!(app.admin("POST", &path, None).await.status, 200);
+    let disabled = app.send(from("10.1.2.3")).await.json();
+    assert_eq!(
+        disabled,
+        json!({ "valid": false, "code": "DISABLED", "key_id": id })
+    );
+}
+
+#[tokio::test]
+async fn answers_are_never_sniffed_nor_cached_and_methods_are_case_sensitive() {
+    let app = App::start();
+    let (key, secret) = app
+        .create_key(json!({ "label": "Hygiene", "methods": ["*"] }))
+        .await;
+    let verified = app
+        .send(
+            app.call("POST", "/api/v1/verify")
+                .json(&json!({ "key": secret })),
+        )
+        .await;
+    assert_eq!(verified.header("x-content-type-options"), Some("nosniff"));
+    let listed = app.admin("GET", "/api/v1/keys", None).await;
+    assert_eq!(listed.header("x-content-type-options"), Some("nosniff"));
+    let allowed = authorize(&app, &[("x-api-key", &secret)]).await;
+    assert_eq!(allowed.status, 204);
+    assert_eq!(allowed.header("cache-control"), Some("no-store"));
+
+    let path = format!("/api/v1/keys/{}", key["id"].as_str().unwrap());
+    let lower = app.send(app.call("delete", &path).admin()).await;
+    assert_eq!(lower.problem(405), "method_not_allowed");
+    assert_eq!(
+        app.admin("GET", &path, None).await.status,
+        200,
+        "not deleted"
+    );
+}
