@@ -338,6 +338,8 @@ test("a key reported as leaked shows the banner with the place, and a flag in th
   assert.ok(await banner.getByText("GitLab a trouvé cette clé publiée").isVisible());
   assert.equal(await banner.getByRole("link", { name: "Voir où elle a été trouvée" }).getAttribute("href"), url);
   assert.equal(await page.locator(".facts dd").nth(1).innerText(), "Inactive Fuite signalée", "status and flag");
+  assert.equal(await page.getByRole("button", { name: "Réactiver" }).count(), 0, "a published secret is not reactivated");
+  assert.ok(await page.getByText("Clé publiée : régénérez-la pour pouvoir la réactiver.").isVisible());
   await page.locator("#history").getByText("Fuite signalée").waitFor();
   await page.locator("#history").getByText(`GitLab · ${url} · clé désactivée`).waitFor();
   await shot("08-leak-reported");

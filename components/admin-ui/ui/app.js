@@ -739,7 +739,11 @@ function factsPanel(key) {
       f(t("facts.ipAllowlist"), describeAllowlist(key.ip_allowlist))),
     h("p", { class: "actions" },
       h("button", { type: "button", onclick: () => regenerateDialog(key) }, t("regenerate")),
-      h("button", { type: "button", onclick: toggleStatus }, t(key.status === "active" ? "deactivate" : "activate")),
+      // A reported secret is published: the server refuses to reactivate it (409
+      // leaked_secret) until a regeneration replaces it, so the screen offers that instead.
+      key.leak && key.status !== "active"
+        ? h("span", { class: "muted" }, t("leakedReactivate"))
+        : h("button", { type: "button", onclick: toggleStatus }, t(key.status === "active" ? "deactivate" : "activate")),
       h("button", { type: "button", class: "danger", onclick: () => deleteDialog(key) }, t("delete"))));
 }
 

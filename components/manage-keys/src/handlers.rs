@@ -449,6 +449,14 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
+            // The live secret of a reported key is published: it must not work again.
+            if status == Status::Active && key.leak.is_some() {
+                return Err(Error::conflict(
+                    "leaked_secret",
+                    "a secret scanner reported this key's secret as published: regenerate \
+                     the key (which issues a new secret) before reactivating it",
+                ));
+            }
             if key.status != status {
                 let kind = if status == Status::Active {
                     EventKind::Activated

@@ -50,8 +50,13 @@ pub enum Error {
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     /// The change conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{detail}")]
+    Conflict {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What stands in the way, in words.
+        detail: String,
+    },
     /// A store (SQLite or key-value) failed: the request was refused, nothing was granted.
     /// Holds the cause, for the log only.
     #[error("a store is unavailable: {0}")]
@@ -88,6 +93,14 @@ impl Error {
         }
     }
 
+    /// A 409 with its own `code`: the change conflicts with the key's state.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
     /// A 503 for a failing store; `cause` goes to the log only.
     pub fn store(cause: impl std::fmt::Display) -> Self {
         Self::StoreUnavailable(cause.to_string())
@@ -111,7 +124,7 @@ impl Error {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) => 409,
+            Self::Conflict { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Invalid { .. } => 422,
@@ -130,7 +143,7 @@ impl Error {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "store_unavailable",
@@ -148,7 +161,7 @@ impl Error {
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
-            Self::Conflict(_) => "Conflict",
+            Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::StoreUnavailable(_)

@@ -57,8 +57,11 @@ const SQL_INSERT_SECRET: &str =
 const SQL_DELETE_SECRETS_OF_KEY: &str = "DELETE FROM key_secrets WHERE key_id = ?";
 const SQL_DELETE_DEAD_SECRETS: &str =
     "DELETE FROM key_secrets WHERE key_id = ? AND valid_until IS NOT NULL AND valid_until <= ?";
-const SQL_RETIRE_CURRENT_SECRET: &str =
-    "UPDATE key_secrets SET valid_until = ? WHERE key_id = ? AND valid_until IS NULL";
+/// Ends the current secret at `?1` and brings every older secret's end forward to `?1` when
+/// it is later: a regeneration's grace bounds every older secret of the key, so rotating
+/// "with a 1 s grace" leaves no earlier secret alive for longer.
+const SQL_RETIRE_SECRETS: &str =
+    "UPDATE key_secrets SET valid_until = MIN(COALESCE(valid_until, ?1), ?1) WHERE key_id = ?2";
 const SQL_INSERT_EVENT: &str = "INSERT INTO audit_events (id, key_id, kind, actor_id, actor_name, at, changes) VALUES (?, ?, ?, ?, ?, ?, ?)";
 /// One page of the live secrets with their key (columns of [`KEY_COLUMNS`], then the hash and
 /// the end of the grace period), in hash order after `?2`.
@@ -208,7 +211,7 @@ pub async fn add_secret(db: &Db, id: &str, hash: &str, now: Timestamp) -> Result
 }
 
 /// Ends the current secret of a key: at once (deleted, together with any secret still in
-/// a grace period) or at `grace_until`.
+/// a grace period) or at `grace_until`, and no older secret later than that.
 pub async fn retire_current_secret(
     db: &Db,
     id: &str,
@@ -221,7 +224,7 @@ pub async fn retire_current_secret(
         }
         Some(until) => {
             db.exec(
-                SQL_RETIRE_CURRENT_SECRET,
+                SQL_RETIRE_SECRETS,
                 vec![Value::Integer(until.unix()), Value::Text(id.to_owned())],
             )
             .await

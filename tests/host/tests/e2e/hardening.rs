@@ -192,3 +192,61 @@ async fn answers_are_never_sniffed_nor_cached_and_methods_are_case_sensitive() {
         "not deleted"
     );
 }
+
+#[tokio::test]
+async fn a_regenerations_grace_period_bounds_every_older_secret_of_the_key() {
+    let app = App::start();
+    let (key, first) = app.create_key(json!({ "label": "Rotated" })).await;
+    let regenerate = format!("/api/v1/keys/{}/regenerate", key["id"].as_str().unwrap());
+    let week = json!({ "grace_period_seconds": 604_800 });
+    let second = app.admin("POST", &regenerate, Some(week)).await.json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_grace = json!({ "grace_period_seconds": 1 });
+    let third = app
+        .admin("POST", &regenerate, Some(second_grace))
+        .await
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for secret in [&first, &second, &third] {
+        assert_eq!(app.code(secret, None, None).await, "VALID");
+    }
+    // One second of grace for every older secret, the first one's week included.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(app.code(&first, None, None).await, "NOT_FOUND");
+    assert_eq!(app.code(&second, None, None).await, "NOT_FOUND");
+    assert_eq!(app.code(&third, None, None).await, "VALID");
+}
+
+#[tokio::test]
+async fn a_key_whose_secret_was_reported_leaked_is_reactivated_only_after_a_regeneration() {
+    use crate::scanners::{Scanners, github_finding, github_report};
+    let scanners = Scanners::start();
+    let app = scanners.start_app(&[]);
+    let (key, published) = app
+        .create_key(json!({ "label": "Published", "methods": ["*"] }))
+        .await;
+    let id = key["id"].as_str().unwrap();
+    let findings = json!([github_finding(
+        &published,
+        "https://github.com/p/r/blob/main/.env"
+    )]);
+    assert_eq!(github_report(&app, &scanners, &findings).await.status, 200);
+    assert_eq!(app.code(&published, None, None).await, "DISABLED");
+
+    let activate = format!("/api/v1/keys/{id}/activate");
+    let refused = app.admin("POST", &activate, None).await;
+    assert_eq!(refused.problem(409), "leaked_secret");
+    assert_eq!(app.code(&published, None, None).await, "DISABLED");
+
+    let regenerate = format!("/api/v1/keys/{id}/regenerate");
+    let regenerated = app.admin("POST", &regenerate, None).await;
+    assert_eq!(regenerated.status, 200, "{}", regenerated.text());
+    let fresh = regenerated.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(app.admin("POST", &activate, None).await.status, 200);
+    assert_eq!(app.code(&fresh, None, None).await, "VALID");
+    assert_eq!(app.code(&published, None, None).await, "NOT_FOUND");
+}
