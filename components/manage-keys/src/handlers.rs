@@ -123,7 +123,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         .transpose()?;
     let metadata = body.metadata.flatten();
     if let Some(m) = &metadata {
-        m.check_size()?;
+        m.check()?;
     }
     let limits =
         parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?.apply(&Limits::default());
@@ -280,7 +280,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         .map(|e| e.map(|t| parse_expiry(&t, now)).transpose())
         .transpose()?;
     if let Some(Some(m)) = &body.metadata {
-        m.check_size()?;
+        m.check()?;
     }
     let limits = parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?;
     let (db, kv) = (

@@ -216,6 +216,32 @@ fn base62_fixed(bytes: &[u8], width: usize) -> String {
     String::from_utf8(out).expect("base62 alphabet is ASCII")
 }
 
+/// Characters that do not show and are dropped before looking for a key in free text:
+/// zero-width spaces and joiners, the word joiner and invisible operators, the byte order
+/// mark, the soft hyphen, and the bidirectional marks, embeddings, overrides and isolates.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Whether `text` holds a well-formed key (prefix, alphabet, checksum) anywhere, once the
+/// invisible characters are dropped: a secret pasted into a label or metadata, even behind
+/// other words or a zero-width space, is found; a word merely starting with `ingk_` is not.
+pub fn contains_key(text: &str) -> bool {
+    let visible: String = text.chars().filter(|c| !is_invisible(*c)).collect();
+    let bytes = visible.as_bytes();
+    visible.match_indices(KEY_PREFIX).any(|(at, _)| {
+        let starts_word = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+        let end = at + KEY_LEN;
+        let ends_word = bytes.get(end).is_none_or(|b| !b.is_ascii_alphanumeric());
+        starts_word
+            && ends_word
+            && end <= bytes.len()
+            && PresentedKey::parse(&visible[at..end]).is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +376,24 @@ mod tests {
         assert!(!format!("{key:?}").contains(&key.expose()[5..]));
         let presented = PresentedKey::parse(key.expose()).unwrap();
         assert!(!format!("{presented:?}").contains(&key.expose()[5..]));
+    }
+
+    #[test]
+    fn a_key_is_found_in_free_text_even_behind_invisible_characters() {
+        let secret = NewSecret::generate().unwrap();
+        let key = secret.expose().to_string();
+        assert!(contains_key(&key));
+        assert!(contains_key(&format!("copy of {key}")));
+        assert!(contains_key(&format!("({key})")));
+        let hidden = format!("{}\u{200B}{}", &key[..10], &key[10..]);
+        assert!(contains_key(&hidden), "a zero-width space inside");
+        assert!(contains_key(&format!("\u{200B}{key}")));
+        let mut wrong = key.clone();
+        let last = if key.ends_with('A') { "B" } else { "A" };
+        wrong.replace_range(KEY_LEN - 1.., last);
+        assert!(!contains_key(&wrong), "a bad checksum is no key");
+        assert!(!contains_key("ingk_ is our prefix"));
+        assert!(!contains_key(&format!("x{key}")), "inside a longer word");
+        assert!(!contains_key(&format!("{key}x")), "inside a longer word");
     }
 }

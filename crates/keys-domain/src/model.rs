@@ -2,7 +2,7 @@
 
 use crate::allowlist::IpAllowlist;
 use crate::error::Error;
-use crate::key::KEY_PREFIX;
+use crate::key::{KEY_PREFIX, contains_key};
 use crate::limits::{Quota, RateLimit};
 use crate::permissions::{CompanyScope, MethodGrant};
 use crate::record::{Limits, VerificationRecord};
@@ -21,7 +21,8 @@ pub const KEY_ID_PREFIX: &str = "key_";
 /// Prefix of audit event ids.
 pub const EVENT_ID_PREFIX: &str = "evt_";
 
-/// A key's descriptive label: 1–200 characters after trimming, no control characters.
+/// A key's descriptive label: 1–200 characters after trimming, no control characters, no
+/// bidirectional controls, no key in it (422 `secret_in_text`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label(String);
 
@@ -40,6 +41,15 @@ impl Label {
         if trimmed.chars().any(char::is_control) {
             return Err(Error::invalid("label must not contain control characters"));
         }
+        if trimmed.chars().any(is_bidi_control) {
+            return Err(Error::invalid(
+                "label must not contain bidirectional controls (they can make it read \
+                 differently from what it holds)",
+            ));
+        }
+        if contains_key(trimmed) {
+            return Err(secret_in_text("label"));
+        }
         if trimmed.starts_with(KEY_PREFIX) {
             return Err(Error::invalid(format!(
                 "label must not start with `{KEY_PREFIX}`: never put a key in a label"
@@ -55,8 +65,9 @@ impl Label {
 }
 
 /// Free-form metadata of a key: a JSON object, kept as compact JSON text in the order it was
-/// sent. Reading one refuses anything but an object and duplicate member names (400); the
-/// size limit is [`Metadata::check_size`] (422). Kept as text rather than a
+/// sent. Reading one refuses anything but an object, a member name twice in any object, a
+/// lone surrogate and a number out of range (400); the size limit and the key check are
+/// [`Metadata::check`] (422). Kept as text rather than a
 /// `serde_json::Value`: the components only store and return it, and a `Value` tree costs
 /// every admin component about 10 KB of code.
 #[derive(Debug, Clone)]
@@ -77,12 +88,17 @@ impl Metadata {
         self.0.get()
     }
 
-    /// Fails with 422 when the metadata is over [`MAX_METADATA_BYTES`].
-    pub fn check_size(&self) -> Result<(), Error> {
+    /// Fails with 422 when the metadata is over [`MAX_METADATA_BYTES`], or when one of its
+    /// strings (names included) holds a key (`secret_in_text`: metadata is listed, audited
+    /// and returned by `/verify`).
+    pub fn check(&self) -> Result<(), Error> {
         if self.as_json().len() > MAX_METADATA_BYTES {
             return Err(Error::invalid(format!(
                 "metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"
             )));
+        }
+        if strict_json(self.as_json()).unwrap_or(false) {
+            return Err(secret_in_text("metadata"));
         }
         Ok(())
     }
@@ -111,12 +127,7 @@ impl<'de> Deserialize<'de> for Metadata {
             ));
         }
         let text = compact_json(raw.get());
-        if let Some(name) = duplicate_member(&text) {
-            return Err(D::Error::custom(format!(
-                "metadata has the member `{}` twice",
-                name.chars().take(100).collect::<String>()
-            )));
-        }
+        strict_json(&text).map_err(D::Error::custom)?;
         Self::from_stored(&text).ok_or_else(|| D::Error::custom("metadata is not valid JSON"))
     }
 }
@@ -142,39 +153,119 @@ fn compact_json(json: &str) -> String {
     out
 }
 
-/// A member name that a JSON object (valid JSON text) repeats, if any.
-fn duplicate_member(object: &str) -> Option<String> {
-    struct Members(Option<String>);
-    impl<'de> Deserialize<'de> for Members {
+/// Checks JSON text that serde_json's raw reader accepted as strictly as a client's parser
+/// would read it back: no member twice in any object, at any depth; every string a valid
+/// Unicode string (a lone surrogate such as `"\ud800"` is refused); every number within
+/// the range of a double (`1e400` is refused). Stored text is re-served verbatim, so what a
+/// strict parser would reject must not get in. Answers whether a string (a member name or a
+/// value) holds a key ([`contains_key`]). The error says what is wrong, without echoing any
+/// value (it could be a secret).
+fn strict_json(text: &str) -> Result<bool, String> {
+    /// A value read, and whether it holds a key.
+    struct Strict(bool);
+    impl<'de> Deserialize<'de> for Strict {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Visitor;
-            impl<'de> serde::de::Visitor<'de> for Visitor {
-                type Value = Members;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut map: A,
-                ) -> Result<Members, A::Error> {
-                    let mut names: Vec<String> = Vec::new();
-                    while let Some(name) = map.next_key::<String>()? {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                        names.push(name);
-                    }
-                    // Sorted rather than compared pairwise: a 64 KiB body can hold
-                    // thousands of members, and this runs before the size check.
-                    names.sort_unstable();
-                    let twice = names.windows(2).find(|w| w[0] == w[1]);
-                    Ok(Members(twice.map(|w| w[0].clone())))
-                }
-            }
-            d.deserialize_map(Visitor)
+            d.deserialize_any(StrictVisitor)
         }
     }
-    serde_json::from_slice::<Members>(object.as_bytes())
-        .ok()
-        .and_then(|m| m.0)
+    struct StrictVisitor;
+    impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+        type Value = Strict;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+            Ok(Strict(false))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+            Ok(Strict(false))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+            Ok(Strict(false))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Strict, E> {
+            if n.is_finite() {
+                Ok(Strict(false))
+            } else {
+                Err(E::custom(OUT_OF_RANGE))
+            }
+        }
+        fn visit_str<E>(self, text: &str) -> Result<Strict, E> {
+            Ok(Strict(contains_key(text)))
+        }
+        fn visit_unit<E>(self) -> Result<Strict, E> {
+            Ok(Strict(false))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+            let mut key = false;
+            while let Some(Strict(found)) = seq.next_element::<Strict>()? {
+                key |= found;
+            }
+            Ok(Strict(key))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+            use serde::de::Error as _;
+            let (mut names, mut key): (Vec<String>, bool) = (Vec::new(), false);
+            while let Some(name) = map.next_key::<String>()? {
+                let Strict(found) = map.next_value::<Strict>()?;
+                key |= found || contains_key(&name);
+                names.push(name);
+            }
+            // Sorted rather than compared pairwise: a 64 KiB body can hold thousands of
+            // members, and this runs before the size check.
+            names.sort_unstable();
+            match names.windows(2).find(|w| w[0] == w[1]) {
+                Some(twice) => Err(A::Error::custom(format!(
+                    "metadata has the member `{}` twice",
+                    twice[0].chars().take(100).collect::<String>()
+                ))),
+                None => Ok(Strict(key)),
+            }
+        }
+    }
+    /// The message of a number a double cannot hold.
+    const OUT_OF_RANGE: &str = "metadata holds a number out of range";
+    match serde_json::from_slice::<Strict>(text.as_bytes()) {
+        Ok(Strict(key)) => Ok(key),
+        Err(err) => {
+            let message = err.to_string();
+            Err(if message.contains("twice") {
+                strip_position(&message)
+            } else if message.contains(OUT_OF_RANGE) || message.contains("out of range") {
+                OUT_OF_RANGE.to_owned()
+            } else if message.contains("surrogate") || message.contains("escape") {
+                "metadata holds a string that is not valid Unicode (a lone surrogate)".to_owned()
+            } else {
+                "metadata is not valid JSON".to_owned()
+            })
+        }
+    }
+}
+
+/// A serde_json message without its " at line 1 column N" suffix.
+fn strip_position(message: &str) -> String {
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
+}
+
+/// Whether `c` is a bidirectional control: an embedding, override or isolate, or the
+/// Arabic letter mark.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The 422 of a text that holds a key.
+fn secret_in_text(field: &str) -> Error {
+    Error::Invalid {
+        code: "secret_in_text",
+        detail: format!(
+            "{field} holds an API key: never put a key in a label or metadata (regenerate the \
+             key if it was a live one)"
+        ),
+    }
 }
 
 /// Parses an expiry that must lie in the future.
@@ -794,13 +885,13 @@ mod tests {
     #[test]
     fn metadata_is_bounded_in_size() {
         let small = metadata(&format!(r#"{{"crm":"{}"}}"#, "x".repeat(100))).unwrap();
-        assert!(small.check_size().is_ok());
+        assert!(small.check().is_ok());
         let big = metadata(&format!(
             r#"{{"crm":"{}"}}"#,
             "x".repeat(MAX_METADATA_BYTES)
         ))
         .unwrap();
-        assert_eq!(big.check_size().unwrap_err().status(), 422);
+        assert_eq!(big.check().unwrap_err().status(), 422);
     }
 
     #[test]
@@ -822,12 +913,72 @@ mod tests {
     }
 
     #[test]
+    fn metadata_a_strict_parser_would_refuse_is_refused() {
+        for bad in [
+            r#"{"a":{"b":1,"b":2}}"#,
+            r#"{"a":[{"x":1,"x":1}]}"#,
+            r#"{"s":"\ud800"}"#,
+            r#"{"s":"\udc00x"}"#,
+            r#"{"n":1e400}"#,
+            r#"{"n":-1e400}"#,
+        ] {
+            let err = metadata(bad).unwrap_err().to_string();
+            assert!(!err.contains("ud800") && !err.contains("1e400"), "{err}");
+            assert!(
+                err.contains("twice") || err.contains("Unicode") || err.contains("range"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(
+            metadata(r#"{"s":"\ud83d\ude00","n":1e300}"#).is_ok(),
+            "a pair is fine"
+        );
+    }
+
+    #[test]
+    fn metadata_holding_a_key_anywhere_is_refused() {
+        let key = crate::key::NewSecret::generate()
+            .unwrap()
+            .expose()
+            .to_string();
+        for json in [
+            format!(r#"{{"secret":"{key}"}}"#),
+            format!(r#"{{"deep":[{{"note":"copy of {key}"}}]}}"#),
+            format!(r#"{{"{key}":1}}"#),
+            format!(r#"{{"s":"\u200b{key}"}}"#),
+        ] {
+            let err = metadata(&json).unwrap().check().unwrap_err();
+            assert_eq!(
+                (err.status(), err.code()),
+                (422, "secret_in_text"),
+                "{json}"
+            );
+        }
+        assert!(metadata(r#"{"s":"ingk_ prefix"}"#).unwrap().check().is_ok());
+    }
+
+    #[test]
+    fn a_label_holding_a_key_or_bidi_controls_is_refused() {
+        let key = crate::key::NewSecret::generate()
+            .unwrap()
+            .expose()
+            .to_string();
+        for label in [format!("copy of {key}"), format!("\u{200B}{key}")] {
+            let err = Label::parse(&label).unwrap_err();
+            assert_eq!(err.code(), "secret_in_text", "{label}");
+        }
+        let err = Label::parse("Welyb \u{202E}dorp").unwrap_err();
+        assert_eq!(err.code(), "validation_failed");
+        assert!(Label::parse("Welyb prod").is_ok());
+    }
+
+    #[test]
     fn a_member_repeated_among_thousands_is_found() {
         let members: Vec<String> = (0..5_000).map(|i| format!(r#""m{i}":{i}"#)).collect();
         let many = format!("{{{}}}", members.join(","));
         let parsed = metadata(&many).unwrap();
         assert_eq!(
-            parsed.check_size().unwrap_err().status(),
+            parsed.check().unwrap_err().status(),
             422,
             "too big, but readable"
         );

@@ -250,3 +250,60 @@ async fn a_key_whose_secret_was_reported_leaked_is_reactivated_only_after_a_rege
     assert_eq!(app.code(&fresh, None, None).await, "VALID");
     assert_eq!(app.code(&published, None, None).await, "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_key_pasted_into_a_label_or_metadata_is_refused_and_nothing_is_written() {
+    let app = App::start();
+    let (key, secret) = app.create_key(json!({ "label": "Live" })).await;
+    let before = app.dump();
+    let hidden = format!("\u{200B}{secret}");
+    let bodies = [
+        json!({ "label": format!("copy of {secret}") }),
+        json!({ "label": hidden }),
+        json!({ "label": "Partner", "metadata": { "secret": secret } }),
+        json!({ "label": "Partner", "metadata": { "notes": [format!("old key {secret}")] } }),
+    ];
+    let path = format!("/api/v1/keys/{}", key["id"].as_str().unwrap());
+    for body in &bodies {
+        let created = app.admin("POST", "/api/v1/keys", Some(body.clone())).await;
+        assert_eq!(created.problem(422), "secret_in_text", "{body}");
+        assert!(
+            !created.text().contains(&secret),
+            "the answer never echoes it"
+        );
+        let edited = app.admin("PATCH", &path, Some(body.clone())).await;
+        assert_eq!(edited.problem(422), "secret_in_text", "{body}");
+    }
+    let bidi = app
+        .admin(
+            "POST",
+            "/api/v1/keys",
+            Some(json!({ "label": "Welyb \u{202E}dorp" })),
+        )
+        .await;
+    assert_eq!(bidi.problem(422), "validation_failed");
+    assert_eq!(app.dump(), before, "nothing was written");
+}
+
+#[tokio::test]
+async fn metadata_a_strict_json_parser_would_refuse_is_refused_with_400() {
+    let app = App::start();
+    let before = app.dump();
+    for metadata in [
+        r#"{"s":"\ud800"}"#,
+        r#"{"n":1e400}"#,
+        r#"{"a":{"b":1,"b":2}}"#,
+    ] {
+        let body = format!(r#"{{"label":"Strict","metadata":{metadata}}}"#);
+        let reply = app
+            .send(
+                app.call("POST", "/api/v1/keys")
+                    .admin()
+                    .body(body.clone())
+                    .header("content-type", "application/json"),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text());
+    }
+    assert_eq!(app.dump(), before, "nothing was written");
+}
