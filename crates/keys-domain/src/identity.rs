@@ -67,7 +67,14 @@ pub struct ClaimRules {
     pub rights_claim: ClaimPath,
     /// Where the display name is (`identity_name_claim`).
     pub name_claim: ClaimPath,
+    /// The longest a token may live: its `exp` at most this many seconds after now (and after
+    /// its `iat`), with [`LEEWAY_SECS`] (`identity_token_max_lifetime`).
+    pub max_lifetime_secs: i64,
 }
+
+/// The longest an identity token may live unless `identity_token_max_lifetime` says
+/// otherwise: a day.
+pub const DEFAULT_MAX_LIFETIME_SECS: i64 = 86_400;
 
 /// How identity tokens are checked in the admin components, from the Spin variables.
 #[derive(Debug, Clone)]
@@ -154,13 +161,16 @@ impl Caller {
     }
 }
 
-/// The JOSE header members that matter here.
+/// The JOSE header members that matter here. A member twice is refused (serde's derive).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Header {
     /// The signature algorithm.
     pub alg: String,
     /// The signing key's id, if named.
     pub kid: Option<String>,
+    /// Extensions the token says must be understood (RFC 7515 §4.1.11): none is, so a token
+    /// naming any is refused.
+    pub crit: Option<serde::de::IgnoredAny>,
 }
 
 /// A compact JWS split into its parts; nothing is verified yet.
@@ -187,7 +197,13 @@ impl<'a> Jws<'a> {
         else {
             return Err(invalid());
         };
-        let header = decode_json(header_b64).ok_or_else(invalid)?;
+        let header: Header = decode_json(header_b64).ok_or_else(invalid)?;
+        if header.crit.is_some() {
+            return Err(invalid_token(
+                "the identity token names critical header extensions (`crit`), none of which \
+                 is understood here",
+            ));
+        }
         let signature = base64url::decode(signature_b64).ok_or_else(invalid)?;
         Ok(Jws {
             header,
@@ -211,20 +227,48 @@ impl<'a> Jws<'a> {
         mac.verify_slice(&self.signature).map_err(|_| invalid())
     }
 
-    /// Checks the claims of a token whose signature verified and returns its caller: `exp`
-    /// required and `nbf` when present (with [`LEEWAY_SECS`]), `iss` and `aud` when configured,
+    /// Checks the claims of a token whose signature verified and returns its caller: each
+    /// claim once, `exp` required and at most [`ClaimRules::max_lifetime_secs`] ahead (and
+    /// after `iat`), `iat` not in the future and `nbf` passed when present (with
+    /// [`LEEWAY_SECS`]), `iss` and `aud` when configured,
     /// a non-empty `sub`; the rights are the strings at the rights claim (an array of strings,
     /// or one string of space-separated rights), none when absent.
     pub fn caller(&self, rules: &ClaimRules, now: Timestamp) -> Result<Caller, Error> {
-        let claims: Value = decode_json(self.claims_b64)
+        let claims = base64url::decode(self.claims_b64)
+            .filter(|bytes| {
+                // A claim twice is refused: parsers disagree on which one counts.
+                std::str::from_utf8(bytes).is_ok_and(|text| crate::model::strict_json(text).is_ok())
+            })
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .filter(Value::is_object)
-            .ok_or_else(|| invalid_token("the identity token's claims are not a JSON object"))?;
+            .ok_or_else(|| {
+                invalid_token("the identity token's claims are not a JSON object, each claim once")
+            })?;
         let now = now.unix() as f64;
         let exp = claims["exp"]
             .as_f64()
             .ok_or_else(|| invalid_token("the identity token has no expiry"))?;
         if now > exp + LEEWAY_SECS as f64 {
             return Err(invalid_token("the identity token has expired"));
+        }
+        let longest = (rules.max_lifetime_secs + LEEWAY_SECS) as f64;
+        if exp > now + longest {
+            return Err(invalid_token(
+                "the identity token lives longer than identity_token_max_lifetime allows",
+            ));
+        }
+        if let Some(iat) = claims.get("iat") {
+            let iat = iat
+                .as_f64()
+                .ok_or_else(|| invalid_token("the identity token's `iat` is not a number"))?;
+            if iat > now + LEEWAY_SECS as f64 {
+                return Err(invalid_token("the identity token was issued in the future"));
+            }
+            if exp - iat > longest {
+                return Err(invalid_token(
+                    "the identity token lives longer than identity_token_max_lifetime allows",
+                ));
+            }
         }
         if let Some(nbf) = claims.get("nbf") {
             let nbf = nbf
@@ -321,6 +365,7 @@ mod tests {
             audience: None,
             rights_claim: ClaimPath::parse(DEFAULT_RIGHTS_CLAIM).unwrap(),
             name_claim: ClaimPath::parse(DEFAULT_NAME_CLAIM).unwrap(),
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 
@@ -396,6 +441,70 @@ mod tests {
                 "{alg}"
             );
         }
+    }
+
+    /// A token of these raw claims and this raw header, signed with [`SECRET`].
+    fn sign_raw(header: &str, claims: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            base64url::encode(header.as_bytes()),
+            base64url::encode(claims.as_bytes())
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            base64url::encode(&mac.finalize().into_bytes())
+        )
+    }
+
+    #[test]
+    fn a_token_living_too_long_or_issued_in_the_future_is_refused() {
+        let mut c = claims();
+        c["exp"] = json!(1e308);
+        assert!(
+            check(&sign_token(&c, SECRET), &config()).is_err(),
+            "exp 1e308"
+        );
+        c["exp"] = json!(NOW.unix() + DEFAULT_MAX_LIFETIME_SECS + LEEWAY_SECS);
+        assert!(
+            check(&sign_token(&c, SECRET), &config()).is_ok(),
+            "a day and the leeway"
+        );
+        c["exp"] = json!(NOW.unix() + DEFAULT_MAX_LIFETIME_SECS + LEEWAY_SECS + 1);
+        assert!(check(&sign_token(&c, SECRET), &config()).is_err());
+        let mut c = claims();
+        c["iat"] = json!(NOW.unix() + LEEWAY_SECS + 1);
+        assert!(
+            check(&sign_token(&c, SECRET), &config()).is_err(),
+            "iat ahead"
+        );
+        c["iat"] = json!(NOW.unix() + LEEWAY_SECS);
+        assert!(
+            check(&sign_token(&c, SECRET), &config()).is_ok(),
+            "within the leeway"
+        );
+        c["iat"] = json!(NOW.unix() - 2 * DEFAULT_MAX_LIFETIME_SECS);
+        assert!(
+            check(&sign_token(&c, SECRET), &config()).is_err(),
+            "issued two days before its expiry"
+        );
+    }
+
+    #[test]
+    fn a_claim_twice_or_an_unknown_critical_extension_is_refused() {
+        let exp = NOW.unix() + 300;
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let twice = format!(
+            r#"{{"sub":"u-1","exp":{exp},"rights":[],"rights":["platform_configuration"]}}"#
+        );
+        assert!(check(&sign_raw(header, &twice), &config()).is_err());
+        let once = format!(r#"{{"sub":"u-1","exp":{exp},"rights":["platform_configuration"]}}"#);
+        assert!(check(&sign_raw(header, &once), &config()).is_ok());
+        let critical = r#"{"alg":"HS256","typ":"JWT","crit":["exp-ext"],"exp-ext":1}"#;
+        assert!(check(&sign_raw(critical, &once), &config()).is_err());
+        let alg_twice = r#"{"alg":"none","alg":"HS256"}"#;
+        assert!(check(&sign_raw(alg_twice, &once), &config()).is_err());
     }
 
     #[test]

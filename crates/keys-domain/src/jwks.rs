@@ -479,6 +479,7 @@ mod tests {
                 audience: None,
                 rights_claim: ClaimPath::parse("rights").unwrap(),
                 name_claim: ClaimPath::parse("name").unwrap(),
+                max_lifetime_secs: crate::identity::DEFAULT_MAX_LIFETIME_SECS,
             };
             let caller = Jws::parse(&token).unwrap().caller(&rules, NOW).unwrap();
             assert_eq!(caller.subject, "u-1");

@@ -160,7 +160,7 @@ fn compact_json(json: &str) -> String {
 /// strict parser would reject must not get in. Answers whether a string (a member name or a
 /// value) holds a key ([`contains_key`]). The error says what is wrong, without echoing any
 /// value (it could be a secret).
-fn strict_json(text: &str) -> Result<bool, String> {
+pub(crate) fn strict_json(text: &str) -> Result<bool, String> {
     /// A value read, and whether it holds a key.
     struct Strict(bool);
     impl<'de> Deserialize<'de> for Strict {

@@ -10,8 +10,8 @@ use crate::http::ApiRequest;
 use crate::outbound::{self, Outgoing};
 use keys_domain::Error;
 use keys_domain::identity::{
-    Caller, ClaimPath, ClaimRules, DEFAULT_NAME_CLAIM, DEFAULT_RIGHTS_CLAIM, IdentityConfig, Jws,
-    PLATFORM_CONFIGURATION, Verifier, bearer_token,
+    Caller, ClaimPath, ClaimRules, DEFAULT_MAX_LIFETIME_SECS, DEFAULT_NAME_CLAIM,
+    DEFAULT_RIGHTS_CLAIM, IdentityConfig, Jws, PLATFORM_CONFIGURATION, Verifier, bearer_token,
 };
 use keys_domain::model::Actor;
 use keys_domain::time::Timestamp;
@@ -35,6 +35,8 @@ pub const VAR_RIGHTS_CLAIM: &str = "identity_rights_claim";
 pub const VAR_ADMIN_RIGHT: &str = "identity_admin_right";
 /// Spin variable naming the dotted claim path of the display name.
 pub const VAR_NAME_CLAIM: &str = "identity_name_claim";
+/// Spin variable bounding an identity token's lifetime, in seconds (empty: a day).
+pub const VAR_MAX_LIFETIME: &str = "identity_token_max_lifetime";
 
 /// Where the `identity` component answers (Spin's local service chaining).
 pub const IDENTITY_AUTHORITY: &str = "identity.spin.internal";
@@ -65,11 +67,25 @@ async fn claim_path(name: &str, default: &str) -> Result<ClaimPath, Error> {
 /// The claim checks, from the variables; with a JWKS, issuer and audience are required (a
 /// provider signs tokens for many clients: without them, any of its tokens would do).
 pub async fn claim_rules(jwks: bool) -> Result<ClaimRules, Error> {
+    let max_lifetime_secs = match variable(VAR_MAX_LIFETIME).await? {
+        None => DEFAULT_MAX_LIFETIME_SECS,
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|secs| (60..=31_536_000).contains(secs))
+            .ok_or_else(|| {
+                Error::unexpected(format!(
+                    "variable {VAR_MAX_LIFETIME}: seconds from 60 to 31536000 (a year)"
+                ))
+            })?,
+    };
     let rules = ClaimRules {
         issuer: variable(VAR_TOKEN_ISSUER).await?,
         audience: variable(VAR_TOKEN_AUDIENCE).await?,
         rights_claim: claim_path(VAR_RIGHTS_CLAIM, DEFAULT_RIGHTS_CLAIM).await?,
         name_claim: claim_path(VAR_NAME_CLAIM, DEFAULT_NAME_CLAIM).await?,
+        max_lifetime_secs,
     };
     if jwks && (rules.issuer.is_none() || rules.audience.is_none()) {
         return Err(Error::unexpected(format!(

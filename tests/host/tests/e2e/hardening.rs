@@ -307,3 +307,79 @@ async fn metadata_a_strict_json_parser_would_refuse_is_refused_with_400() {
     }
     assert_eq!(app.dump(), before, "nothing was written");
 }
+
+/// An HS256 token of this raw header and these raw claims, signed with the app's secret.
+fn raw_token(header: &str, claims: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use keys_domain::base64url::encode;
+    let input = format!(
+        "{}.{}",
+        encode(header.as_bytes()),
+        encode(claims.as_bytes())
+    );
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(crate::helpers::TOKEN_SECRET.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", encode(&mac.finalize().into_bytes()))
+}
+
+#[tokio::test]
+async fn identity_tokens_that_live_too_long_or_say_things_twice_are_refused() {
+    let app = App::start();
+    let now = keys_domain::time::Timestamp::now().unix();
+    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+    let claims = |extra: &str| {
+        format!(
+            r#"{{"sub":"u-9","exp":{},"rights":["platform_configuration"]{extra}}}"#,
+            now + 600
+        )
+    };
+    let refused = [
+        (
+            "exp 1e308",
+            raw_token(
+                header,
+                r#"{"sub":"u-9","exp":1e308,"rights":["platform_configuration"]}"#,
+            ),
+        ),
+        (
+            "a week",
+            raw_token(
+                header,
+                &format!(
+                    r#"{{"sub":"u-9","exp":{},"rights":["platform_configuration"]}}"#,
+                    now + 7 * 86_400
+                ),
+            ),
+        ),
+        (
+            "iat ahead",
+            raw_token(header, &claims(&format!(r#","iat":{}"#, now + 3_600))),
+        ),
+        (
+            "crit",
+            raw_token(r#"{"alg":"HS256","crit":["x-ext"],"x-ext":1}"#, &claims("")),
+        ),
+        (
+            "rights twice",
+            raw_token(
+                header,
+                &format!(
+                    r#"{{"sub":"u-9","exp":{},"rights":[],"rights":["platform_configuration"]}}"#,
+                    now + 600
+                ),
+            ),
+        ),
+    ];
+    for (what, token) in refused {
+        let reply = app
+            .send(app.call("GET", "/api/v1/keys").bearer(&token))
+            .await;
+        assert_eq!(reply.status, 401, "{what}: {}", reply.text());
+    }
+    let fine = raw_token(header, &claims(&format!(r#","iat":{now}"#)));
+    let reply = app
+        .send(app.call("GET", "/api/v1/keys").bearer(&fine))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
