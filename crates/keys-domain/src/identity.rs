@@ -452,10 +452,7 @@ mod tests {
         );
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(input.as_bytes());
-        format!(
-            "{input}.{}",
-            base64url::encode(&mac.finalize().into_bytes())
-        )
+        format!("{input}.{}", base64url::encode(mac.finalize().into_bytes()))
     }
 
     #[test]

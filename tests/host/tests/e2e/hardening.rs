@@ -320,7 +320,7 @@ fn raw_token(header: &str, claims: &str) -> String {
     let mut mac =
         Hmac::<sha2::Sha256>::new_from_slice(crate::helpers::TOKEN_SECRET.as_bytes()).unwrap();
     mac.update(input.as_bytes());
-    format!("{input}.{}", encode(&mac.finalize().into_bytes()))
+    format!("{input}.{}", encode(mac.finalize().into_bytes()))
 }
 
 #[tokio::test]
