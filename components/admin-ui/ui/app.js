@@ -741,7 +741,7 @@ function factsPanel(key) {
       h("button", { type: "button", onclick: () => regenerateDialog(key) }, t("regenerate")),
       // A reported secret is published: the server refuses to reactivate it (409
       // leaked_secret) until a regeneration replaces it, so the screen offers that instead.
-      key.leak && key.status !== "active"
+      key.leak && key.leak.live_secret !== false && key.status !== "active"
         ? h("span", { class: "muted" }, t("leakedReactivate"))
         : h("button", { type: "button", onclick: toggleStatus }, t(key.status === "active" ? "deactivate" : "activate")),
       h("button", { type: "button", class: "danger", onclick: () => deleteDialog(key) }, t("delete"))));

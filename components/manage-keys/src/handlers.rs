@@ -449,8 +449,9 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
-            // The live secret of a reported key is published: it must not work again.
-            if status == Status::Active && key.leak.is_some() {
+            // A published live secret must not work again.
+            let published = key.leak.as_ref().is_some_and(|l| l.concerns_live_secret());
+            if status == Status::Active && key.status != Status::Active && published {
                 return Err(Error::conflict(
                     "leaked_secret",
                     "a secret scanner reported this key's secret as published: regenerate \

@@ -90,6 +90,8 @@ struct KeyReport<'a> {
     finding: &'a WellFormed<'a>,
     outcome: Outcome,
     replaced: Vec<&'a str>,
+    /// Whether the key's current secret was among the findings.
+    current: bool,
 }
 
 /// Acts on the well-formed findings of a verified report and returns the feedback, one entry
@@ -119,6 +121,7 @@ pub async fn handle<'a>(
             finding,
             outcome,
             replaced: Vec::new(),
+            current: false,
         });
         if live && entry.outcome == Outcome::AlreadyRevoked {
             // A live secret of the key outranks a retired one named earlier.
@@ -126,8 +129,10 @@ pub async fn handle<'a>(
                 finding,
                 outcome,
                 replaced: std::mem::take(&mut entry.replaced),
+                current: entry.current,
             };
         }
+        entry.current |= secret.valid_until.is_none();
         if live && secret.valid_until.is_some() {
             entry.replaced.push(&finding.hash);
         }
@@ -228,6 +233,7 @@ async fn record(
                 url: url.as_deref(),
                 source: source.as_deref(),
                 scanner: scanner.as_str(),
+                live_secret: report.current,
             };
             key.leak = Some(leak.to_stored()?);
             if report.outcome == Outcome::Deactivated {

@@ -550,6 +550,10 @@ pub struct Leak<'a> {
     pub source: Option<&'a str>,
     /// Which scanner reported it: `github` or `gitlab`.
     pub scanner: &'a str,
+    /// Whether the key's live secret is the one reported (not only a replaced secret still in
+    /// its grace period, which the report ends): then the key is reactivated only after a
+    /// regeneration.
+    pub live_secret: bool,
 }
 
 impl Leak<'_> {
@@ -577,6 +581,19 @@ impl StoredLeak {
     /// The compact JSON text.
     pub fn as_json(&self) -> &str {
         self.0.get()
+    }
+
+    /// Whether the key's live secret is the published one (a leak stored before
+    /// `live_secret` existed counts as one: the stricter reading).
+    pub fn concerns_live_secret(&self) -> bool {
+        #[derive(Deserialize)]
+        struct Member {
+            live_secret: Option<bool>,
+        }
+        serde_json::from_str::<Member>(self.as_json())
+            .ok()
+            .and_then(|m| m.live_secret)
+            .unwrap_or(true)
     }
 }
 
@@ -955,6 +972,21 @@ mod tests {
             );
         }
         assert!(metadata(r#"{"s":"ingk_ prefix"}"#).unwrap().check().is_ok());
+    }
+
+    #[test]
+    fn a_leak_concerns_the_live_secret_unless_it_says_otherwise() {
+        let leak = |live_secret| Leak {
+            reported_at: Timestamp::from_unix(1_800_000_000),
+            url: None,
+            source: None,
+            scanner: "github",
+            live_secret,
+        };
+        assert!(leak(true).to_stored().unwrap().concerns_live_secret());
+        assert!(!leak(false).to_stored().unwrap().concerns_live_secret());
+        let before = StoredLeak::from_stored(r#"{"scanner":"gitlab"}"#).unwrap();
+        assert!(before.concerns_live_secret(), "the stricter reading");
     }
 
     #[test]

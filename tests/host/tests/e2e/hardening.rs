@@ -236,6 +236,11 @@ async fn a_key_whose_secret_was_reported_leaked_is_reactivated_only_after_a_rege
     )]);
     assert_eq!(github_report(&app, &scanners, &findings).await.status, 200);
     assert_eq!(app.code(&published, None, None).await, "DISABLED");
+    let shown = app
+        .admin("GET", &format!("/api/v1/keys/{id}"), None)
+        .await
+        .json();
+    assert_eq!(shown["leak"]["live_secret"], true);
 
     let activate = format!("/api/v1/keys/{id}/activate");
     let refused = app.admin("POST", &activate, None).await;

@@ -35,9 +35,11 @@ async fn verify_from(app: &App, secret: &str, ip: Option<&str>, method: Option<&
 
 /// `/verify` as a gateway sends it in a burst: a 503 (a lease that waited past its deadline
 /// behind the others on a saturated machine: docs/deployment.md, "Store outages") is sent
-/// again, as its `Retry-After` asks, up to 5 times; never a 503 with `VALID`.
-async fn verify_in_burst(app: &App, secret: &str) -> Value {
-    for _ in 0..5 {
+/// again, as its `Retry-After` asks, up to 5 times; never a 503 with `VALID`. Also answers
+/// how many 503s it met: each may have left leased units nobody holds (the limit is then
+/// stricter for the rest of its window, never looser).
+async fn verify_in_burst(app: &App, secret: &str) -> (String, usize) {
+    for refused in 0..5 {
         let reply = app
             .send(
                 app.call("POST", "/api/v1/verify")
@@ -45,7 +47,7 @@ async fn verify_in_burst(app: &App, secret: &str) -> Value {
             )
             .await;
         match reply.status {
-            200 => return reply.json(),
+            200 => return (code(&reply.json()).to_owned(), refused),
             503 => assert!(!reply.text().contains("VALID"), "{}", reply.text()),
             other => panic!("{other}: {}", reply.text()),
         }
@@ -54,11 +56,13 @@ async fn verify_in_burst(app: &App, secret: &str) -> Value {
     panic!("five 503s in a row");
 }
 
-/// `/authorize` with the key and, when given, the caller's address.
+/// `/authorize` of a call to `employees.read` with the key and, when given, the caller's
+/// address.
 async fn authorize_from(app: &App, secret: &str, ip: Option<&str>) -> Reply {
     let mut call = app
         .call("GET", "/api/v1/authorize")
-        .header("authorization", &format!("Bearer {secret}"));
+        .header("authorization", &format!("Bearer {secret}"))
+        .header("x-api-method", "employees.read");
     if let Some(ip) = ip {
         call = call.header("x-api-client-ip", ip);
     }
@@ -124,6 +128,7 @@ async fn a_rate_limit_admits_its_limit_per_window_then_answers_429_with_the_draf
     let (_, secret) = app
         .create_key(json!({
             "label": "Welyb",
+            "methods": ["employees.read"],
             "rate_limit": { "limit": 3, "window_seconds": HOUR }
         }))
         .await;
@@ -165,6 +170,7 @@ async fn a_quota_admits_its_limit_per_day_and_valid_answers_carry_the_ratelimit_
     let (_, secret) = app
         .create_key(json!({
             "label": "MyCompanyFile",
+            "methods": ["employees.read"],
             "quota": { "limit": 2, "period": "day" },
             "rate_limit": { "limit": 100, "window_seconds": HOUR }
         }))
@@ -238,12 +244,17 @@ async fn only_a_verification_that_passes_every_other_check_consumes_the_limits()
     let answer = verify_from(&app, &secret, None, Some("employees.read")).await;
     assert_eq!(code(&answer), "VALID");
     assert_eq!(answer["rate_limit"]["remaining"], 0);
-    // A disabled key reports its limits but consumes nothing.
+    // A disabled key consumes nothing (and, unusable, tells nothing of its limits).
     app.admin("POST", &format!("/api/v1/keys/{id}/deactivate"), None)
         .await;
     let disabled = verify_from(&app, &secret, None, None).await;
     assert_eq!(code(&disabled), "DISABLED");
-    assert_eq!(disabled["quota"]["remaining"], 7);
+    assert!(disabled.get("quota").is_none(), "{disabled}");
+    app.admin("POST", &format!("/api/v1/keys/{id}/activate"), None)
+        .await;
+    let limited = verify_from(&app, &secret, None, Some("employees.read")).await;
+    assert_eq!(code(&limited), "RATE_LIMITED");
+    assert_eq!(limited["quota"]["remaining"], 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -258,15 +269,19 @@ async fn concurrent_verifications_never_admit_more_than_the_limit() {
     clear_of_boundary(HOUR).await;
     let calls = (0..40).map(|_| {
         let (app, secret) = (app.clone(), secret.clone());
-        tokio::spawn(async move { code(&verify_in_burst(&app, &secret).await).to_owned() })
+        tokio::spawn(async move { verify_in_burst(&app, &secret).await })
     });
-    let mut valid = 0;
+    let (mut valid, mut refused) = (0, 0);
     for call in calls {
-        let code = call.await.unwrap();
+        let (code, retried) = call.await.unwrap();
         assert!(code == "VALID" || code == "RATE_LIMITED", "{code}");
         valid += usize::from(code == "VALID");
+        refused += retried;
     }
-    assert_eq!(valid, 10, "exactly the limit is admitted");
+    assert!(valid <= 10, "never more than the limit: {valid}");
+    if refused == 0 {
+        assert_eq!(valid, 10, "exactly the limit is admitted");
+    }
 }
 
 #[tokio::test]
@@ -434,7 +449,7 @@ async fn the_address_header_of_authorize_can_be_the_last_entry_of_x_forwarded_fo
             .header("x-api-key", secret)
             .header(header, value)
     };
-    let body = json!({ "label": "Traefik", "ip_allowlist": ["198.51.100.7"] });
+    let body = json!({ "label": "Traefik", "methods": ["*"], "ip_allowlist": ["198.51.100.7"] });
 
     // By default only X-Api-Client-Ip counts: a client-supplied X-Forwarded-For is ignored.
     let app = App::start();
@@ -467,18 +482,20 @@ async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
         let calls: Vec<_> = (0..100)
             .map(|_| {
                 let (app, secret) = (app.clone(), secret.clone());
-                tokio::spawn(async move { code(&verify_in_burst(&app, &secret).await).to_owned() })
+                tokio::spawn(async move { verify_in_burst(&app, &secret).await })
             })
             .collect();
         async move {
-            let mut valid = 0;
+            let (mut valid, mut refused) = (0, 0);
             for call in calls {
-                valid += usize::from(call.await.unwrap() == "VALID");
+                let (code, retried) = call.await.unwrap();
+                valid += usize::from(code == "VALID");
+                refused += retried;
             }
-            valid
+            (valid, refused)
         }
     };
-    let first = burst().await;
+    let (first, refused) = burst().await;
     assert_eq!(
         first, 100,
         "far from the limit, every verification is admitted"
@@ -487,20 +504,29 @@ async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let answer = verify_from(&app, &secret, None, None).await;
     assert_eq!(code(&answer), "VALID");
-    assert_eq!(answer["rate_limit"]["remaining"], 49);
+    let remaining = answer["rate_limit"]["remaining"].as_u64().unwrap();
+    if refused == 0 {
+        assert_eq!(remaining, 49);
+    } else {
+        assert!(remaining <= 49, "{remaining}");
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let second = burst().await;
+    let (second, refused_again) = burst().await;
+    let refused = refused + refused_again;
     assert!(second <= 49, "never more than the limit: {second}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut rest = 0;
     for _ in 0..60 {
         rest += usize::from(code(&verify_from(&app, &secret, None, None).await) == "VALID");
     }
-    assert_eq!(
-        1 + first + second + rest,
-        150,
-        "once the leases are back, exactly the limit was admitted"
-    );
+    let admitted = 1 + first + second + rest;
+    assert!(admitted <= 150, "never more than the limit: {admitted}");
+    if refused == 0 {
+        assert_eq!(
+            admitted, 150,
+            "once the leases are back, exactly the limit was admitted"
+        );
+    }
 }
 
 /// The rate and quota entries of `key_id` in a key-value dump, by name.

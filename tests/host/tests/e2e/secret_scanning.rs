@@ -452,10 +452,21 @@ async fn a_leaked_secret_in_its_grace_period_ends_at_once_with_the_key_deactivat
     .await;
 
     assert_eq!(app.code(&new_secret, None, None).await, "DISABLED");
+    let shown = app
+        .admin("GET", &format!("/api/v1/keys/{id}"), None)
+        .await
+        .json();
+    assert_eq!(
+        shown["leak"]["live_secret"], false,
+        "only the replaced secret was published"
+    );
     let reactivated = app
         .admin("POST", &format!("/api/v1/keys/{id}/activate"), None)
         .await;
-    assert_eq!(reactivated.status, 200);
+    assert_eq!(
+        reactivated.status, 200,
+        "the live secret was never published"
+    );
     assert_eq!(app.code(&new_secret, None, None).await, "VALID");
     assert_eq!(app.code(&old_secret, None, None).await, "NOT_FOUND");
 }
