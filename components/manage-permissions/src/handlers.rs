@@ -108,8 +108,8 @@ async fn put_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> 
     let body: PutBody = req.json()?;
     let grants = parse_grants(&body.methods)?;
     check_companies(&body.companies)?;
-    let companies = body.companies.normalized();
-    apply(&actor, id, Some(grants), Some(companies), None).await
+    let companies = Companies::Set(body.companies.normalized());
+    apply(&actor, id, Some(grants), companies, None).await
 }
 
 #[derive(Deserialize)]
@@ -136,32 +136,40 @@ async fn patch_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error
     if let Some(c) = &body.companies {
         check_companies(c)?;
     }
-    let companies = body.companies.map(CompanyScope::normalized);
+    let companies = match body.companies {
+        Some(scope) => Companies::Set(scope.normalized()),
+        None => Companies::Keep,
+    };
     apply(&actor, id, None, companies, Some((add, remove))).await
 }
 
+/// What a change does to a key's companies.
+enum Companies {
+    /// Leaves them.
+    Keep,
+    /// Replaces them.
+    Set(CompanyScope),
+    /// Removes one company from a key restricted to companies (a registry deletion),
+    /// reading the key's list inside the change's transaction.
+    Remove(String),
+}
+
 /// Validates and applies a permissions change under the key consistency protocol; one
-/// audit event (before → after) when anything changed.
+/// audit event (before → after) when anything changed. The catalog and registry are checked
+/// inside the change's write transaction, so a concurrent deletion of a method or company
+/// either happens before the check (refused: 422) or waits for the change to commit (and
+/// then finds the key, and narrows it).
 async fn apply(
     actor: &Actor,
     id: &str,
     replace_methods: Option<Vec<MethodGrant>>,
-    companies: Option<CompanyScope>,
+    companies: Companies,
     toggles: Option<(Vec<MethodGrant>, Vec<MethodGrant>)>,
 ) -> Result<Response, Error> {
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
-    if let Some(grants) = &replace_methods {
-        catalog::check_grants(&db, grants).await?;
-    }
-    if let Some((add, _)) = &toggles {
-        catalog::check_grants(&db, add).await?;
-    }
-    if let Some(scope) = &companies {
-        catalog::check_companies(&db, scope).await?;
-    }
     let now = Timestamp::now();
     let key = keys::change(
         &db,
@@ -169,6 +177,15 @@ async fn apply(
         id,
         now,
         Box::pin(async {
+            if let Some(grants) = &replace_methods {
+                catalog::check_grants(&db, grants).await?;
+            }
+            if let Some((add, _)) = &toggles {
+                catalog::check_grants(&db, add).await?;
+            }
+            if let Companies::Set(scope) = &companies {
+                catalog::check_companies(&db, scope).await?;
+            }
             let mut key = keys::load_or_404(&db, id).await?;
             let mut methods = match replace_methods {
                 Some(grants) => grants.iter().map(ToString::to_string).collect(),
@@ -181,7 +198,17 @@ async fn apply(
             }
             methods.sort();
             methods.dedup();
-            let companies = companies.unwrap_or_else(|| key.companies.clone());
+            let companies = match (companies, &key.companies) {
+                (Companies::Keep, current) => current.clone(),
+                (Companies::Set(scope), _) => scope,
+                (Companies::Remove(gone), CompanyScope::Only(list)) => CompanyScope::Only(
+                    list.iter()
+                        .filter(|c| c.as_str() != gone)
+                        .cloned()
+                        .collect(),
+                ),
+                (Companies::Remove(_), CompanyScope::All) => CompanyScope::All,
+            };
             if methods == key.methods && companies == key.companies {
                 return Ok(());
             }
@@ -355,18 +382,72 @@ async fn delete_method(req: &ApiRequest, name: &str) -> Result<Response, Error> 
     if !catalog::method_exists(&db, name).await? {
         return Err(Error::NotFound("no such method in the catalog".into()));
     }
-    let affected = db
-        .rows(SQL_KEYS_GRANTING, vec![Value::Text(name.to_owned())])
-        .await?;
-    for row in &affected {
-        let key_id = db::text(row, 0)?;
-        let grant =
-            MethodGrant::parse(name).ok_or_else(|| Error::invalid("malformed method name"))?;
-        apply(&actor, &key_id, None, None, Some((Vec::new(), vec![grant]))).await?;
-    }
-    db.exec(SQL_DELETE_METHOD, vec![Value::Text(name.to_owned())])
-        .await?;
+    let grant = MethodGrant::parse(name).ok_or_else(|| Error::invalid("malformed method name"))?;
+    let narrow = |key_id: String| {
+        let (actor, grant) = (&actor, grant.clone());
+        async move {
+            let toggles = Some((Vec::new(), vec![grant]));
+            apply(actor, &key_id, None, Companies::Keep, toggles)
+                .await
+                .map(drop)
+        }
+    };
+    remove_entry(&db, SQL_KEYS_GRANTING, SQL_DELETE_METHOD, name, narrow).await?;
     Ok(empty(204))
+}
+
+/// The keys `sql_holders` names for `entry`.
+async fn holders(db: &Db, sql_holders: &'static str, entry: &str) -> Result<Vec<String>, Error> {
+    let rows = db
+        .rows(sql_holders, vec![Value::Text(entry.to_owned())])
+        .await?;
+    rows.iter().map(|row| db::text(row, 0)).collect()
+}
+
+/// How many times a deletion narrows the keys that hold its entry before it gives up: each
+/// pass takes the keys an edit gave the entry while the previous pass ran.
+const DELETION_PASSES: usize = 5;
+
+/// Narrows every key that holds `entry` (the keys `sql_holders` names), then, inside one
+/// write transaction, deletes the entry (`sql_delete`) if no key holds it any more; otherwise
+/// (an edit gave it to a key meanwhile) narrows again. Permission edits check the catalog
+/// inside their own write transaction, so once the entry is gone no edit can give it again.
+/// A failure half way leaves the entry, and some keys already narrowed: repeating the call
+/// finishes the job.
+async fn remove_entry<F, Fut>(
+    db: &Db,
+    sql_holders: &'static str,
+    sql_delete: &'static str,
+    entry: &str,
+    narrow: F,
+) -> Result<(), Error>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    for _ in 0..DELETION_PASSES {
+        for key_id in holders(db, sql_holders, entry).await? {
+            narrow(key_id).await?;
+        }
+        let removed = std::cell::Cell::new(false);
+        db.transaction(Box::pin(async {
+            if holders(db, sql_holders, entry).await?.is_empty() {
+                db.exec(sql_delete, vec![Value::Text(entry.to_owned())])
+                    .await?;
+                removed.set(true);
+            }
+            Ok(())
+        }))
+        .await?;
+        if removed.get() {
+            return Ok(());
+        }
+    }
+    Err(Error::conflict(
+        "busy_entry",
+        "keys kept being given this entry while it was being deleted; nothing was deleted \
+         from the catalog: try again",
+    ))
 }
 
 #[derive(Serialize)]
@@ -454,7 +535,7 @@ async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
 }
 
 /// Removes a company from every key restricted to it (one audited change per key), then from
-/// the registry. A key whose list becomes empty reaches no company.
+/// the registry (see [`remove_entry`]). A key whose list becomes empty reaches no company.
 async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     let actor = require_platform_configuration(req).await?;
     req.require_empty_body()?;
@@ -462,19 +543,13 @@ async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     if !catalog::company_exists(&db, id).await? {
         return Err(Error::NotFound("no such company in the registry".into()));
     }
-    let affected = db
-        .rows(SQL_KEYS_RESTRICTED_TO, vec![Value::Text(id.to_owned())])
-        .await?;
-    for row in &affected {
-        let key_id = db::text(row, 0)?;
-        let key = keys::load_or_404(&db, &key_id).await?;
-        let CompanyScope::Only(list) = key.companies else {
-            continue;
-        };
-        let narrowed = CompanyScope::Only(list.into_iter().filter(|c| c.as_str() != id).collect());
-        apply(&actor, &key_id, None, Some(narrowed), None).await?;
-    }
-    db.exec(SQL_DELETE_COMPANY, vec![Value::Text(id.to_owned())])
-        .await?;
+    let narrow = |key_id: String| {
+        let actor = &actor;
+        async move {
+            let companies = Companies::Remove(id.to_owned());
+            apply(actor, &key_id, None, companies, None).await.map(drop)
+        }
+    };
+    remove_entry(&db, SQL_KEYS_RESTRICTED_TO, SQL_DELETE_COMPANY, id, narrow).await?;
     Ok(empty(204))
 }

@@ -388,3 +388,55 @@ async fn identity_tokens_that_live_too_long_or_say_things_twice_are_refused() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catalog_deletions_racing_permission_edits_leave_no_key_with_a_deleted_entry() {
+    let app = std::sync::Arc::new(App::start());
+    let (key, secret) = app.create_key(json!({ "label": "Racer" })).await;
+    let id = key["id"].as_str().unwrap().to_owned();
+    for n in 0..25 {
+        let (method, company) = (format!("race.m{n}"), format!("RACE{n}"));
+        let label = json!({ "label": "Race", "group": "race" });
+        let put = app
+            .admin("PUT", &format!("/api/v1/methods/{method}"), Some(label))
+            .await;
+        assert_eq!(put.status, 201, "{}", put.text());
+        app.register_company(&company, "Race").await;
+        let edit = {
+            let (app, path) = (app.clone(), format!("/api/v1/keys/{id}/permissions"));
+            let body = json!({ "methods": [method], "companies": [company] });
+            tokio::spawn(async move { app.admin("PUT", &path, Some(body)).await.status })
+        };
+        let delete = |path: String| {
+            let app = app.clone();
+            tokio::spawn(async move { app.admin("DELETE", &path, None).await.status })
+        };
+        let deletes = [
+            delete(format!("/api/v1/methods/{method}")),
+            delete(format!("/api/v1/companies/{company}")),
+        ];
+        let edited = edit.await.unwrap();
+        assert!(edited == 200 || edited == 422, "round {n}: edit {edited}");
+        for deleted in deletes {
+            assert_eq!(deleted.await.unwrap(), 204, "round {n}");
+        }
+        let held = app
+            .admin("GET", &format!("/api/v1/keys/{id}/permissions"), None)
+            .await
+            .json();
+        assert!(
+            !held["methods"]
+                .to_string()
+                .contains(&format!("\"{method}\"")),
+            "round {n}: the key kept the deleted method: {held}"
+        );
+        assert!(
+            !held["companies"]
+                .to_string()
+                .contains(&format!("\"{company}\"")),
+            "round {n}: the key kept the deleted company: {held}"
+        );
+        let code = app.code(&secret, Some(&method), Some(&company)).await;
+        assert_ne!(code, "VALID", "round {n}");
+    }
+}
