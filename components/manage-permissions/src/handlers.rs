@@ -511,8 +511,9 @@ struct CompanyBody {
 
 async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     require_platform_configuration(req).await?;
-    let id = CompanyId::parse(id)
-        .ok_or_else(|| Error::invalid("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -"))?;
+    let id = CompanyId::parse(id).ok_or_else(|| {
+        Error::invalid("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -, not `.` or `..`")
+    })?;
     let body: CompanyBody = req.json()?;
     let name = check_text("name", &body.name, MAX_NAME_CHARS)?;
     let db = Db::open(SQLITE_DEADLINE).await?;

@@ -216,6 +216,7 @@ async fn record(
     let finding = report.finding.finding;
     let url = finding.url.as_deref().map(|u| cut(u, MAX_PLACE_CHARS));
     let source = finding.source.as_deref().map(|s| cut(s, MAX_PLACE_CHARS));
+    let recorded = std::cell::Cell::new(false);
     keys::change(
         db,
         kv,
@@ -228,6 +229,7 @@ async fn record(
             if !event.await? {
                 return Ok(());
             }
+            recorded.set(true);
             let leak = Leak {
                 reported_at: now,
                 url: url.as_deref(),
@@ -248,10 +250,17 @@ async fn record(
         }),
     )
     .await?;
-    eprintln!(
-        "info: {} reported a leak of key {key_id}: {}",
-        scanner.as_str(),
-        report.outcome.as_str()
-    );
+    if recorded.get() {
+        eprintln!(
+            "info: {} reported a leak of key {key_id}: {}",
+            scanner.as_str(),
+            report.outcome.as_str()
+        );
+    } else {
+        eprintln!(
+            "info: {} sent again a leak of key {key_id} already recorded: nothing changed",
+            scanner.as_str()
+        );
+    }
     Ok(())
 }

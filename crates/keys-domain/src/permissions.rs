@@ -157,7 +157,7 @@ impl TryFrom<String> for CompanyId {
         if is_company_id(&value) {
             Ok(Self(value))
         } else {
-            Err("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -".into())
+            Err("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -, not `.` or `..`".into())
         }
     }
 }
@@ -168,6 +168,9 @@ pub fn is_company_id(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        // Dot segments: a URL path cannot name them (`/companies/..` is the parent path).
+        && text != "."
+        && text != ".."
 }
 
 /// Which companies a key may touch.
@@ -396,11 +399,12 @@ mod tests {
             "acme-01",
             "fr:siren:123456789",
             "a.b_c",
+            "...",
             &"x".repeat(64),
         ] {
             assert!(CompanyId::parse(good).is_some(), "{good}");
         }
-        for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "a,b"] {
+        for bad in ["", "a b", "a/b", "é", &"x".repeat(65), "a,b", ".", ".."] {
             assert!(CompanyId::parse(bad).is_none(), "{bad}");
         }
     }

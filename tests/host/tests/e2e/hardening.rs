@@ -440,3 +440,38 @@ async fn catalog_deletions_racing_permission_edits_leave_no_key_with_a_deleted_e
         assert_ne!(code, "VALID", "round {n}");
     }
 }
+
+#[tokio::test]
+async fn a_company_id_that_a_url_cannot_name_is_refused() {
+    let app = App::start();
+    for id in ["%2E%2E", "%2E"] {
+        let path = format!("/api/v1/companies/{id}");
+        let body = json!({ "name": "Parent" });
+        let reply = app.admin("PUT", &path, Some(body)).await;
+        assert_eq!(reply.problem(422), "validation_failed", "{id}");
+    }
+    let listed = app.admin("GET", "/api/v1/companies", None).await.json();
+    assert_eq!(listed["data"], json!([]));
+}
+
+#[tokio::test]
+async fn a_replayed_leak_report_is_logged_as_a_replay_not_as_a_new_deactivation() {
+    use crate::scanners::{Scanners, github_finding, github_report};
+    let scanners = Scanners::start();
+    let app = scanners.start_app(&[]);
+    let (_, secret) = app.create_key(json!({ "label": "Replayed" })).await;
+    let findings = json!([github_finding(
+        &secret,
+        "https://github.com/p/r/blob/main/.env"
+    )]);
+    for _ in 0..2 {
+        assert_eq!(github_report(&app, &scanners, &findings).await.status, 200);
+    }
+    let logs = app.logs();
+    assert_eq!(
+        logs.matches(": deactivated").count(),
+        1,
+        "one deactivation: {logs}"
+    );
+    assert_eq!(logs.matches("already recorded").count(), 1, "{logs}");
+}
