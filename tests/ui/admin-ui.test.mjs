@@ -416,11 +416,11 @@ test("a key's rate limit, quota and IP allowlist are edited on its page and read
   await page.getByLabel("Appliquer un quota").check();
   await page.getByLabel("Requêtes par période").fill("10000");
   await page.getByLabel("Période du quota").selectOption("month");
-  await page.getByLabel("Une adresse IP ou un bloc CIDR par ligne").fill("10.1.2.3/8\n\n 2001:db8::1 \n203.0.113.7\n");
+  await page.getByLabel("Une adresse IP ou un bloc CIDR par ligne").fill("10.0.0.0/8\n\n 2001:db8::1 \n203.0.113.7\n");
   const { sent, status } = await saveLimits();
   assert.equal(status, 200);
   assert.deepEqual(sent, { rate_limit: { limit: 100, window_seconds: 3600 }, quota: { limit: 10000, period: "month" },
-    ip_allowlist: ["10.1.2.3/8", "2001:db8::1", "203.0.113.7"] });
+    ip_allowlist: ["10.0.0.0/8", "2001:db8::1", "203.0.113.7"] });
   await page.getByRole("status").filter({ hasText: "Enregistré." }).waitFor();
   await facts.getByText("100 requêtes par heure").waitFor();
   await facts.getByText(/^10\s000 requêtes par mois \(UTC\)$/).waitFor();

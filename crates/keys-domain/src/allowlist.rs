@@ -90,7 +90,8 @@ impl IpAllowlist {
     /// addresses, IPv4 or IPv6, at most [`MAX_ENTRIES`]. Refuses (422, naming the field and the
     /// entry) empty strings, whitespace, IPv4 octets with leading zeros, zone ids
     /// (`fe80::1%eth0`), a prefix length with a sign or leading zeros (`/08`) or longer than
-    /// the family's addresses.
+    /// the family's addresses, and a block with host bits set (`10.1.2.3/8`: the answer names
+    /// `10.0.0.0/8`).
     pub fn parse(entries: &[String]) -> Result<Self, Error> {
         if entries.len() > MAX_ENTRIES {
             return Err(Error::invalid(format!(
@@ -113,8 +114,8 @@ impl IpAllowlist {
     }
 
     /// Canonical strings, in the order given, exact duplicates (after normalisation) removed:
-    /// always `address/prefix` (a bare IPv4 address gets `/32`, IPv6 `/128`), host bits
-    /// cleared (`10.1.2.3/8` is `10.0.0.0/8`), IPv6 in RFC 5952 form, and an IPv4-mapped
+    /// always `address/prefix` (a bare IPv4 address gets `/32`, IPv6 `/128`), IPv6 in RFC
+    /// 5952 form, and an IPv4-mapped
     /// block `::ffff:a.b.c.d/n` with n ≥ 96 written as the IPv4 block `a.b.c.d/(n-96)`.
     /// No strings for the list admitting no address, which has no list form (see
     /// [`Self::encode`]).
@@ -430,7 +431,7 @@ struct Block {
 
 impl Block {
     /// The block of `address` with this prefix length (at most the family's bits), host bits
-    /// cleared.
+    /// cleared (what [`Block::parse`] refuses to do silently).
     fn new(family: Family, address: u128, prefix: u8) -> Self {
         Self {
             family,
@@ -485,15 +486,24 @@ impl Block {
                     family.name()
                 )
             })?;
-        if family == Family::V6 && prefix >= IPV4_MAPPED_PREFIX {
+        let (block, address) = match Ipv6Addr::from(value).to_ipv4_mapped() {
             // The prefix keeps `::ffff:0:0/96` whole, so the block holds IPv4-mapped
             // addresses only: they are checked as IPv4, so it is written as IPv4.
-            if let Some(v4) = Ipv6Addr::from(value).to_ipv4_mapped() {
+            Some(v4) if family == Family::V6 && prefix >= IPV4_MAPPED_PREFIX => {
                 let v4 = u128::from(u32::from(v4));
-                return Ok(Self::new(Family::V4, v4, prefix - IPV4_MAPPED_PREFIX));
+                (Self::new(Family::V4, v4, prefix - IPV4_MAPPED_PREFIX), v4)
             }
+            _ => (Self::new(family, value, prefix), value),
+        };
+        if block.network != address {
+            // `10.1.2.3/8` is most likely a typo for a host or for `10.0.0.0/8`: widening it
+            // silently would admit what the administrator did not mean to.
+            return Err(format!(
+                "`{shown}` has host bits set: write the block as `{block}`, or the address \
+                 alone"
+            ));
         }
-        Ok(Self::new(family, value, prefix))
+        Ok(block)
     }
 
     /// Appends the encoded entry (layout in the module docs) to `line`.
@@ -791,6 +801,7 @@ mod tests {
                 (Family::V6, V6_BASE | rng.wide() & V6_VARYING)
             };
             let prefix = rng.below(u64::from(family.bits()) + 1) as u8;
+            let address = address & mask(family, prefix);
             let text = match family {
                 Family::V4 => v4_text(address),
                 Family::V6 => v6_text(address),
@@ -843,21 +854,22 @@ mod tests {
     }
 
     #[test]
-    fn host_bits_are_cleared() {
-        assert_eq!(
-            canonical(&[
-                "10.1.2.3/8",
-                "192.168.77.200/20",
-                "10.1.2.3/0",
-                "2001:db8:abcd:12::9/33"
-            ]),
-            [
-                "10.0.0.0/8",
-                "192.168.64.0/20",
-                "0.0.0.0/0",
-                "2001:db8:8000::/33"
-            ]
-        );
+    fn a_block_with_host_bits_is_refused_with_the_block_it_would_be() {
+        for (entry, block) in [
+            ("10.1.2.3/8", "10.0.0.0/8"),
+            ("192.168.77.200/20", "192.168.64.0/20"),
+            ("10.1.2.3/0", "0.0.0.0/0"),
+            ("2001:db8:abcd:12::9/33", "2001:db8:8000::/33"),
+            ("::ffff:10.1.2.3/104", "10.0.0.0/8"),
+        ] {
+            let refused = refusal(&[entry]);
+            assert!(refused.contains("host bits"), "{entry}: {refused}");
+            assert!(
+                refused.contains(&format!("`{block}`")),
+                "{entry}: {refused}"
+            );
+        }
+        assert_eq!(canonical(&["192.168.64.0/20"]), ["192.168.64.0/20"]);
     }
 
     #[test]
@@ -886,7 +898,7 @@ mod tests {
             canonical(&[
                 "10.0.0.0/8",
                 "192.0.2.1",
-                "10.9.9.9/8",
+                "10.0.0.0/8",
                 "192.0.2.1/32",
                 "2001:DB8::/32",
                 "::ffff:192.0.2.1",
@@ -902,14 +914,14 @@ mod tests {
         assert_eq!(
             canonical(&[
                 "::ffff:192.0.2.1",
-                "::ffff:10.1.2.3/104",
+                "::ffff:10.0.0.0/104",
                 "::ffff:0:0/96",
-                "::ffff:c000:0201/127"
+                "::ffff:c000:0200/127"
             ]),
             ["192.0.2.1/32", "10.0.0.0/8", "0.0.0.0/0", "192.0.2.0/31"]
         );
         assert_eq!(
-            canonical(&["::ffff:10.1.2.3/95", "::ffff:0:0/80"]),
+            canonical(&["::fffe:0:0/95", "::/80"]),
             ["::fffe:0:0/95", "::/80"],
             "a shorter prefix reaches beyond the mapped addresses: it stays IPv6"
         );
@@ -1046,11 +1058,11 @@ mod tests {
     fn the_encoded_line_has_the_documented_layout() {
         let list = list(&[
             "192.168.0.1",
-            "10.1.2.3/8",
+            "10.0.0.0/8",
             "10.9.0.0/16",
             "2001:db8:1::/48",
             "2001:db8::1",
-            "2001:db8:0:0:ffff::/65",
+            "2001:db8:0:0:8000::/65",
         ]);
         // Covered blocks left out (10.9.0.0/16 is in 10.0.0.0/8), each form sorted.
         assert_eq!(
@@ -1260,7 +1272,7 @@ mod tests {
 
     #[test]
     fn a_list_serializes_as_its_canonical_strings() {
-        let list = list(&["10.1.2.3/8", "2001:DB8::1"]);
+        let list = list(&["10.0.0.0/8", "2001:DB8::1"]);
         assert_eq!(
             serde_json::to_string(&list).unwrap(),
             r#"["10.0.0.0/8","2001:db8::1/128"]"#

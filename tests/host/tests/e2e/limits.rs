@@ -80,13 +80,27 @@ async fn a_key_with_an_allowlist_is_verified_only_from_its_addresses() {
         .create_key(json!({
             "label": "Welyb",
             "methods": ["employees.read"],
-            "ip_allowlist": ["203.0.113.0/24", "2001:db8::1", "10.1.2.3/8"]
+            "ip_allowlist": ["203.0.113.0/24", "2001:db8::1", "10.0.0.0/8"]
         }))
         .await;
     assert_eq!(
         key["ip_allowlist"],
         json!(["203.0.113.0/24", "2001:db8::1/128", "10.0.0.0/8"]),
-        "normalised: a bare address is one host, host bits are cleared"
+        "normalised: a bare address is one host"
+    );
+    // A block with host bits set is most likely a mistake: refused, naming the block.
+    let widened = app
+        .admin(
+            "POST",
+            "/api/v1/keys",
+            Some(json!({ "label": "Typo", "ip_allowlist": ["1.2.3.4/24"] })),
+        )
+        .await;
+    assert_eq!(widened.problem(422), "validation_failed");
+    assert!(
+        widened.text().contains("`1.2.3.0/24`"),
+        "{}",
+        widened.text()
     );
     for (ip, expected) in [
         (Some("203.0.113.77"), "VALID"),
