@@ -249,8 +249,9 @@ async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
     let key = keys::load_or_404(&db, id).await?;
+    let grace = keys::grace_secrets(&db, id, Timestamp::now()).await?;
     let last_used = keys::last_used(&kv, &key.id).await?;
-    json(200, &key.view(last_used))
+    json(200, &key.view(last_used).with_grace_secrets(grace))
 }
 
 #[derive(Deserialize)]
@@ -414,7 +415,7 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
                 None => (body.grace_period_seconds, grace_until),
             };
             keys::retire_current_secret(&db, id, grace_until).await?;
-            keys::add_secret(&db, id, &secret.hash().to_hex(), now).await?;
+            keys::add_secret(&db, id, &secret.hash().to_hex(), &secret.hint(), now).await?;
             let mut changes = Changes::new()
                 .change("hint", &key.hint, &secret.hint())?
                 .set("grace_period_seconds", &grace_seconds)?

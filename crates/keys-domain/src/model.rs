@@ -646,6 +646,7 @@ impl StoredKey {
             rate_limit: self.limits.rate_limit.as_ref(),
             quota: self.limits.quota.as_ref(),
             ip_allowlist: self.limits.ip_allowlist.entries(),
+            grace_secrets: None,
         }
     }
 }
@@ -689,9 +690,29 @@ pub struct KeyView<'a> {
     pub quota: Option<&'a Quota>,
     /// The caller addresses allowed, canonical CIDR blocks (empty: any address).
     pub ip_allowlist: Vec<String>,
+    /// The replaced secrets still in their grace period: only in `GET /keys/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_secrets: Option<Vec<GraceSecret>>,
+}
+
+/// A replaced secret still in its grace period, as a key's page names it: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GraceSecret {
+    /// Its hint (`null` for a secret made before hints were kept).
+    pub hint: Option<String>,
+    /// When its grace period ends.
+    pub valid_until: Timestamp,
 }
 
 impl<'a> KeyView<'a> {
+    /// This view plus the key's replaced secrets still in their grace period.
+    pub fn with_grace_secrets(self, grace_secrets: Vec<GraceSecret>) -> Self {
+        Self {
+            grace_secrets: Some(grace_secrets),
+            ..self
+        }
+    }
+
     /// This view plus the new secret: only for the answer to a create or a regenerate.
     pub fn with_secret(self, secret: &'a crate::key::NewSecret) -> Self {
         Self {

@@ -22,11 +22,15 @@ pub type Step<'a> = crate::join::Boxed<'a, Result<(), Error>>;
 /// `0004_limits_usage.sql` adds a key's rate limit, quota and IP allowlist (`api_keys.limits`,
 /// JSON of `keys_domain::model::limits_to_stored`) and the folded usage counts
 /// (`usage_hourly`, `usage_daily` and the fold's cursor `usage_rollup`: `crate::usage`).
+/// `0005_secret_hints.sql` keeps each secret's hint (`key_secrets.hint`), so that a key's page
+/// can name the replaced secrets still in their grace period (`NULL` for secrets made
+/// before it: they end within the 7 days a grace period lasts at most).
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_schema.sql"),
     include_str!("../../../migrations/0002_default_catalog.sql"),
     include_str!("../../../migrations/0003_leaks.sql"),
     include_str!("../../../migrations/0004_limits_usage.sql"),
+    include_str!("../../../migrations/0005_secret_hints.sql"),
 ];
 
 const SQL_USER_VERSION: &str = "PRAGMA user_version";

@@ -27,8 +27,8 @@ use keys_domain::Error;
 use keys_domain::key::random_id;
 use keys_domain::limits::named_entries;
 use keys_domain::model::{
-    Actor, Changes, EVENT_ID_PREFIX, EventKind, Metadata, Status, StoredKey, StoredLeak,
-    limits_from_stored, limits_to_stored,
+    Actor, Changes, EVENT_ID_PREFIX, EventKind, GraceSecret, Metadata, Status, StoredKey,
+    StoredLeak, limits_from_stored, limits_to_stored,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{
@@ -52,8 +52,11 @@ const SQL_DELETE_KEY: &str = "DELETE FROM api_keys WHERE id = ?";
 const SQL_KEY_LABELS: &str = "SELECT id, label FROM api_keys ORDER BY seq";
 const SQL_SECRETS_OF_KEY: &str =
     "SELECT hash, valid_until FROM key_secrets WHERE key_id = ? ORDER BY created_at, hash";
-const SQL_INSERT_SECRET: &str =
-    "INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?, ?, ?, NULL)";
+const SQL_INSERT_SECRET: &str = "INSERT INTO key_secrets (hash, key_id, created_at, valid_until, hint) \
+     VALUES (?, ?, ?, NULL, ?)";
+/// A key's replaced secrets still in their grace period at `?2`, the soonest ending first.
+const SQL_GRACE_SECRETS: &str = "SELECT hint, valid_until FROM key_secrets \
+     WHERE key_id = ?1 AND valid_until IS NOT NULL AND valid_until > ?2 ORDER BY valid_until, hash";
 const SQL_DELETE_SECRETS_OF_KEY: &str = "DELETE FROM key_secrets WHERE key_id = ?";
 const SQL_DELETE_DEAD_SECRETS: &str =
     "DELETE FROM key_secrets WHERE key_id = ? AND valid_until IS NOT NULL AND valid_until <= ?";
@@ -176,7 +179,7 @@ pub async fn insert(db: &Db, key: &StoredKey, secret_hash: &str) -> Result<(), E
         Value::Integer(key.updated_at.unix()),
     ]);
     db.exec(SQL_INSERT_KEY, params).await?;
-    add_secret(db, &key.id, secret_hash, key.created_at).await
+    add_secret(db, &key.id, secret_hash, &key.hint, key.created_at).await
 }
 
 /// Writes every mutable column of a key.
@@ -198,16 +201,38 @@ pub async fn delete(db: &Db, id: &str) -> Result<(), Error> {
 }
 
 /// Adds a current secret to a key.
-pub async fn add_secret(db: &Db, id: &str, hash: &str, now: Timestamp) -> Result<(), Error> {
+pub async fn add_secret(
+    db: &Db,
+    id: &str,
+    hash: &str,
+    hint: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
     db.exec(
         SQL_INSERT_SECRET,
         vec![
             Value::Text(hash.to_owned()),
             Value::Text(id.to_owned()),
             Value::Integer(now.unix()),
+            Value::Text(hint.to_owned()),
         ],
     )
     .await
+}
+
+/// The replaced secrets of a key still in their grace period at `now`: hint (`None` for a
+/// secret made before hints were kept) and end, the soonest ending first. Never the secret.
+pub async fn grace_secrets(db: &Db, id: &str, now: Timestamp) -> Result<Vec<GraceSecret>, Error> {
+    let params = vec![Value::Text(id.to_owned()), Value::Integer(now.unix())];
+    let rows = db.rows(SQL_GRACE_SECRETS, params).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(GraceSecret {
+                hint: db::opt_text(row, 0),
+                valid_until: Timestamp::from_unix(db::int(row, 1)?),
+            })
+        })
+        .collect()
 }
 
 /// Ends the current secret of a key: at once (deleted, together with any secret still in

@@ -475,3 +475,30 @@ async fn a_replayed_leak_report_is_logged_as_a_replay_not_as_a_new_deactivation(
     );
     assert_eq!(logs.matches("already recorded").count(), 1, "{logs}");
 }
+
+#[tokio::test]
+async fn a_keys_page_names_its_replaced_secrets_still_in_their_grace_period() {
+    let app = App::start();
+    let (key, _) = app.create_key(json!({ "label": "Graced" })).await;
+    let path = format!("/api/v1/keys/{}", key["id"].as_str().unwrap());
+    assert_eq!(
+        app.admin("GET", &path, None).await.json()["grace_secrets"],
+        json!([])
+    );
+    let regenerate = format!("{path}/regenerate");
+    let day = json!({ "grace_period_seconds": 86_400 });
+    let regenerated = app.admin("POST", &regenerate, Some(day)).await.json();
+    let shown = app.admin("GET", &path, None).await.json();
+    let graced = shown["grace_secrets"].as_array().unwrap();
+    assert_eq!(graced.len(), 1, "{shown}");
+    assert_eq!(graced[0]["hint"], key["hint"], "the replaced secret's hint");
+    assert!(graced[0]["valid_until"].is_string());
+    let new_secret = regenerated["key"].as_str().unwrap();
+    assert!(!shown.to_string().contains(new_secret), "never a secret");
+    // A regeneration without grace ends them all.
+    app.admin("POST", &regenerate, None).await;
+    assert_eq!(
+        app.admin("GET", &path, None).await.json()["grace_secrets"],
+        json!([])
+    );
+}
