@@ -3,7 +3,8 @@
 use crate::helpers::App;
 use serde_json::json;
 
-async fn authorize(app: &App, headers: &[(&str, &str)]) -> crate::helpers::Reply {
+/// `/authorize` with these header lines, in order (a name may come twice).
+pub async fn authorize(app: &App, headers: &[(&str, &str)]) -> crate::helpers::Reply {
     let mut call = app.call("GET", "/api/v1/authorize");
     for (name, value) in headers {
         call = call.header(name, value);

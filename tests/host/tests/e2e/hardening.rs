@@ -2,17 +2,9 @@
 //! forward-auth route, a gateway that names no method or company, revoked keys describing
 //! themselves, and the hygiene of answers (sniffing, caching, the case of methods).
 
-use crate::helpers::{App, Reply};
+use crate::authorize::authorize;
+use crate::helpers::App;
 use serde_json::json;
-
-/// `/authorize` with these header lines, in order (a name may come twice).
-async fn authorize(app: &App, headers: &[(&str, &str)]) -> Reply {
-    let mut call = app.call("GET", "/api/v1/authorize");
-    for (name, value) in headers {
-        call = call.header(name, value);
-    }
-    app.send(call).await
-}
 
 #[tokio::test]
 async fn the_callers_address_is_the_last_entry_of_every_line_of_its_header() {
