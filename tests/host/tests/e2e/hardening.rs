@@ -494,3 +494,23 @@ async fn a_keys_page_names_its_replaced_secrets_still_in_their_grace_period() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn kv_proxy_is_reachable_only_through_service_chaining() {
+    let app = App::start();
+    for path in ["/increment", "/api/v1/increment"] {
+        let reply = app
+            .send(
+                app.call("POST", path)
+                    .header("content-type", "text/plain")
+                    .body("1000 forged-counter\n"),
+            )
+            .await;
+        assert_ne!(reply.status, 200, "{path}: {}", reply.text());
+    }
+    let (kv, _) = app.dump();
+    assert!(
+        !kv.contains_key("forged-counter"),
+        "no client can write a counter"
+    );
+}
