@@ -162,9 +162,9 @@ async fn known_keys(
     }
 }
 
-/// The 503 of a scanner whose public keys cannot be had now.
+/// The 502 of a scanner whose public keys cannot be had now (the scanner retries).
 fn unavailable() -> Error {
-    Error::store("the scanner's public keys could not be fetched")
+    Error::UpstreamUnavailable("the scanner's public keys could not be fetched".into())
 }
 
 /// GETs the document at `url` (200 only, at most [`MAX_DOCUMENT_BYTES`]).

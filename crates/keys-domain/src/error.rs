@@ -71,6 +71,11 @@ pub enum Error {
     /// token could not be checked, so it was not accepted. Holds the cause, for the log only.
     #[error("the identity provider is unavailable: {0}")]
     IdentityProviderUnavailable(String),
+    /// A service outside this one (a secret scanner's public keys) could not be reached or
+    /// answered unusably, so the request could not be checked: 502. Holds the cause, for the
+    /// log only.
+    #[error("an upstream service is unavailable: {0}")]
+    UpstreamUnavailable(String),
     /// Anything else that should not happen. Holds the cause, for the log only.
     #[error("internal error: {0}")]
     Unexpected(String),
@@ -132,6 +137,7 @@ impl Error {
             Self::StoreUnavailable(_)
             | Self::StoreFailedAfterCommit(_)
             | Self::IdentityProviderUnavailable(_) => 503,
+            Self::UpstreamUnavailable(_) => 502,
         }
     }
 
@@ -148,6 +154,7 @@ impl Error {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "store_unavailable",
             Self::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
+            Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::Unexpected(_) => "internal_error",
         }
     }
@@ -167,6 +174,7 @@ impl Error {
             Self::StoreUnavailable(_)
             | Self::StoreFailedAfterCommit(_)
             | Self::IdentityProviderUnavailable(_) => "Service unavailable",
+            Self::UpstreamUnavailable(_) => "Bad gateway",
             Self::Unexpected(_) => "Internal error",
         }
     }
@@ -185,6 +193,9 @@ impl Error {
                 .into(),
             Self::IdentityProviderUnavailable(_) => "The identity provider's signing keys could \
                  not be fetched, so the identity token could not be checked. Retry later."
+                .into(),
+            Self::UpstreamUnavailable(_) => "A service this request depends on could not be \
+                 reached, so the request could not be checked. Retry later."
                 .into(),
             Self::Unexpected(_) => "The request could not be carried out.".into(),
             other => other.to_string(),
@@ -250,7 +261,7 @@ mod tests {
 
     #[test]
     fn each_error_kind_has_its_status_and_code() {
-        let cases: [(Error, u16, &str); 8] = [
+        let cases: [(Error, u16, &str); 9] = [
             (Error::bad_request("x"), 400, "invalid_request"),
             (Error::invalid("x"), 422, "validation_failed"),
             (Error::Unauthenticated("x".into()), 401, "unauthenticated"),
@@ -259,6 +270,11 @@ mod tests {
                 Error::IdentityProviderUnavailable("x".into()),
                 503,
                 "identity_provider_unavailable",
+            ),
+            (
+                Error::UpstreamUnavailable("x".into()),
+                502,
+                "upstream_unavailable",
             ),
             (Error::Forbidden("x".into()), 403, "forbidden"),
             (

@@ -447,7 +447,9 @@ pub fn problem(err: &Error) -> Response {
             ),
         ),
         Error::MethodNotAllowed { allow } => response.header("allow", *allow),
-        _ if err.status() == 503 => response.header("retry-after", STORE_RETRY_AFTER_SECS),
+        _ if matches!(err.status(), 502 | 503) => {
+            response.header("retry-after", STORE_RETRY_AFTER_SECS)
+        }
         _ => response,
     }
 }

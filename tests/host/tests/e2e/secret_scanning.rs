@@ -495,7 +495,7 @@ async fn a_rotated_github_key_is_fetched_again_once_30_seconds_have_passed() {
 }
 
 #[tokio::test]
-async fn a_scanner_whose_keys_cannot_be_fetched_gets_a_503_and_nothing_changes() {
+async fn a_scanner_whose_keys_cannot_be_fetched_gets_a_502_and_nothing_changes() {
     let scanners = Scanners::start();
     let app = scanners.start_app(&[]);
     let (_, secret) = app.create_key(json!({ "label": "Provider down" })).await;
@@ -504,7 +504,12 @@ async fn a_scanner_whose_keys_cannot_be_fetched_gets_a_503_and_nothing_changes()
 
     let reply = github_report(&app, &scanners, &json!([github_finding(&secret, LEAK_URL)])).await;
 
-    assert_eq!(reply.problem(503), "store_unavailable");
+    assert_eq!(reply.problem(502), "upstream_unavailable");
+    assert_eq!(
+        reply.header("retry-after"),
+        Some("1"),
+        "the scanner retries"
+    );
     let (kv, sqlite) = app.dump();
     assert!(sqlite == before.1, "SQLite changed");
     let new_entries: Vec<&String> = kv.keys().filter(|k| !before.0.contains_key(*k)).collect();
