@@ -198,16 +198,10 @@ async fn apply(
             }
             methods.sort();
             methods.dedup();
-            let companies = match (companies, &key.companies) {
-                (Companies::Keep, current) => current.clone(),
-                (Companies::Set(scope), _) => scope,
-                (Companies::Remove(gone), CompanyScope::Only(list)) => CompanyScope::Only(
-                    list.iter()
-                        .filter(|c| c.as_str() != gone)
-                        .cloned()
-                        .collect(),
-                ),
-                (Companies::Remove(_), CompanyScope::All) => CompanyScope::All,
+            let companies = match companies {
+                Companies::Keep => key.companies.clone(),
+                Companies::Set(scope) => scope,
+                Companies::Remove(gone) => key.companies.without(&gone),
             };
             if methods == key.methods && companies == key.companies {
                 return Ok(());

@@ -185,11 +185,13 @@ async fn authorization(req: &ApiRequest) -> Result<Response, Error> {
             ));
         }
     };
-    let addresses = req.header_lines(&client_ip_header().await).join(",");
     let query = VerifyQuery {
         method: req.single_header(HEADER_METHOD)?,
         company: req.single_header(HEADER_COMPANY)?,
-        ip: (!addresses.is_empty()).then(|| last_address(&addresses)),
+        // The lines of a list header are one list in order: its last entry is in the last line.
+        ip: req
+            .last_header_line(&client_ip_header().await)
+            .map(last_address),
         strict: true,
     };
     let decided = check(key, query, |code, record, states| {

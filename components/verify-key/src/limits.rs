@@ -172,18 +172,25 @@ async fn take(
     counter_key: impl Fn(i64) -> String,
     now: Timestamp,
 ) -> Result<Result<LimitState, LimitState>, Error> {
-    let demand = Demand::enter(&counted.counter);
-    let size = loop {
-        let base = match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
-            Leased::Taken(remaining) => return Ok(Ok(counted.state_left(remaining))),
-            Leased::Empty(next) => next,
-            Leased::First => (counted.limit / FIRST_LEASE_FRACTION).clamp(1, MAX_LEASE),
-        };
-        if !demand.in_flight() {
-            break base.max(demand.waiting()).clamp(1, MAX_LEASE);
-        }
-        leased().await;
+    let leased_unit = || match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
+        Leased::Taken(remaining) => Err(remaining),
+        Leased::Empty(next) => Ok(next),
+        Leased::First => Ok((counted.limit / FIRST_LEASE_FRACTION).clamp(1, MAX_LEASE)),
     };
+    // Most verifications find a unit in the instance's lease: no bookkeeping for them.
+    let mut base = match leased_unit() {
+        Err(remaining) => return Ok(Ok(counted.state_left(remaining))),
+        Ok(base) => base,
+    };
+    let demand = Demand::enter(&counted.counter);
+    while demand.in_flight() {
+        leased().await;
+        base = match leased_unit() {
+            Err(remaining) => return Ok(Ok(counted.state_left(remaining))),
+            Ok(base) => base,
+        };
+    }
+    let size = base.max(demand.waiting()).clamp(1, MAX_LEASE);
     let _fetching = demand.fetch();
     let n = kv.increment(&counted.counter, size as i64).await?;
     if n == size as i64 {

@@ -216,6 +216,20 @@ impl CompanyScope {
         }
     }
 
+    /// The scope once `company` leaves the registry: a list loses it (and may become empty,
+    /// reaching no company); `all` stays `all`, which covers companies registered later.
+    pub fn without(&self, company: &str) -> Self {
+        match self {
+            Self::All => Self::All,
+            Self::Only(list) => Self::Only(
+                list.iter()
+                    .filter(|c| c.as_str() != company)
+                    .cloned()
+                    .collect(),
+            ),
+        }
+    }
+
     /// Whether every company `self` allows is allowed by `other` too.
     pub fn is_within(&self, other: &Self) -> bool {
         match (self, other) {
@@ -390,6 +404,17 @@ mod tests {
             1,
             "* covers nothing in an empty catalog"
         );
+    }
+
+    #[test]
+    fn a_company_leaving_the_registry_leaves_every_list_but_not_all() {
+        let only = |ids: &[&str]| {
+            CompanyScope::Only(ids.iter().map(|i| CompanyId::parse(i).unwrap()).collect())
+        };
+        assert_eq!(only(&["ACME", "GLOBEX"]).without("ACME"), only(&["GLOBEX"]));
+        assert_eq!(only(&["ACME"]).without("ACME"), only(&[]), "reaches none");
+        assert_eq!(only(&["GLOBEX"]).without("ACME"), only(&["GLOBEX"]));
+        assert_eq!(CompanyScope::All.without("ACME"), CompanyScope::All);
     }
 
     #[test]

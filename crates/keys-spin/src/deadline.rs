@@ -49,8 +49,10 @@ pub struct Deadline {
     store: &'static str,
     limit: Duration,
     missed: Cell<bool>,
-    /// When the budget ends, in monotonic nanoseconds (`None`: no budget).
-    budget_end: Option<u64>,
+    /// The budget of all the calls together, if any.
+    budget: Option<Duration>,
+    /// When the budget ends, in monotonic nanoseconds, from the first call on.
+    budget_end: Cell<Option<u64>>,
 }
 
 impl Deadline {
@@ -60,14 +62,15 @@ impl Deadline {
             store,
             limit,
             missed: Cell::new(false),
-            budget_end: None,
+            budget: None,
+            budget_end: Cell::new(None),
         }
     }
 
-    /// Bounds every later call together to `budget` from now.
+    /// Bounds every call together to `budget`, counted from the start of the first call (one
+    /// clock read per request: the first call's own limit needs none).
     pub fn with_budget(mut self, budget: Duration) -> Self {
-        let budget = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
-        self.budget_end = Some(monotonic_clock::now().saturating_add(budget));
+        self.budget = Some(budget);
         self
     }
 
@@ -88,12 +91,18 @@ impl Deadline {
         if self.missed.get() {
             return Err(self.error(what, "not attempted: the store missed a deadline earlier"));
         }
-        let limit = match self.budget_end {
-            Some(end) => {
+        let limit = match (self.budget, self.budget_end.get()) {
+            (None, _) => limit,
+            (Some(budget), None) => {
+                let nanos = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
+                let end = monotonic_clock::now().saturating_add(nanos);
+                self.budget_end.set(Some(end));
+                limit.min(budget)
+            }
+            (Some(_), Some(end)) => {
                 let left = end.saturating_sub(monotonic_clock::now());
                 limit.min(Duration::from_nanos(left))
             }
-            None => limit,
         };
         match race(call, limit).await {
             Some(Ok(value)) => Ok(value),

@@ -198,23 +198,23 @@ impl ApiRequest {
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
-    /// Every line of the header `name` (lower case), in order; lines that are not UTF-8 are
-    /// left out.
-    pub fn header_lines(&self, name: &str) -> Vec<&str> {
+    /// The last line of the header `name` (lower case), when it is UTF-8: for a list header
+    /// whose lines are one list in order (`X-Forwarded-For`), where the last entry is.
+    pub fn last_header_line(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .filter(|(n, _)| n == name)
-            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
-            .collect()
+            .rfind(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
     /// The header `name` (lower case), which must come at most once: a second line is a 400
     /// (which line counts differs between proxies and servers, so no line is trusted).
     pub fn single_header(&self, name: &str) -> Result<Option<&str>, Error> {
-        match self.header_lines(name).as_slice() {
-            [] => Ok(None),
-            [value] => Ok(Some(value)),
-            _ => Err(Error::bad_request(format!(
+        let mut lines = self.headers.iter().filter(|(n, _)| n == name);
+        match (lines.next(), lines.next()) {
+            (None, _) => Ok(None),
+            (Some((_, value)), None) => Ok(std::str::from_utf8(value).ok()),
+            (Some(_), Some(_)) => Err(Error::bad_request(format!(
                 "the header {name} must come at most once"
             ))),
         }
