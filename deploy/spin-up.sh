@@ -18,6 +18,11 @@
 #   SPIN_VARIABLE_REDIS_PASSWORD   recommended with Redis on every node: the components then
 #                    reach Redis themselves and recover at once after an outage (the same
 #                    server as the runtime config's URL; docs/deployment.md, "Store outages")
+#   SPIN_VARIABLE_VERIFY_CACHE_MS   optional, the same on every node: 0 (default) or 1..5000,
+#                    how long an edge may answer from a record it read (docs/consistency.md,
+#                    "Bounded staleness"); above 0 the edge runs with long-lived instances
+#                    (INSTANCE_REUSE, default 1000000 requests; IDLE_INSTANCE_TIMEOUT, default
+#                    10s) so that they keep their caches
 #   SPIN_VARIABLE_IDENTITY_TOKEN_ISSUER, SPIN_VARIABLE_IDENTITY_TOKEN_AUDIENCE,
 #   SPIN_VARIABLE_DEVELOPER_DOCS_URL, SPIN_VARIABLE_SSO_DOCS_URL   optional (README.md)
 set -euo pipefail
@@ -26,6 +31,13 @@ SPIN=${SPIN_BIN:-spin}
 APP=${SPIN_APP:-$HERE/../spin.toml}
 RUNTIME_CONFIG=${RUNTIME_CONFIG:-$HERE/runtime-config/redis.toml}
 LISTEN=${LISTEN:-127.0.0.1:3000}
+
+CACHE_MS=${SPIN_VARIABLE_VERIFY_CACHE_MS:-0}
+if ! [[ "$CACHE_MS" =~ ^[0-9]{1,9}$ ]] || (( 10#$CACHE_MS > 5000 )); then
+    echo "spin-up: SPIN_VARIABLE_VERIFY_CACHE_MS must be a whole number of milliseconds from 0 to 5000, not '$CACHE_MS'" >&2
+    exit 1
+fi
+EXTRA=()
 
 case "${1:-}" in
     admin)
@@ -37,6 +49,10 @@ case "${1:-}" in
         ;;
     edge)
         COMPONENTS=(-c verify-key -c kv-proxy)
+        if (( 10#$CACHE_MS > 0 )); then
+            EXTRA=(--max-instance-reuse-count "${INSTANCE_REUSE:-1000000}"
+                   --idle-instance-timeout "${IDLE_INSTANCE_TIMEOUT:-10s}")
+        fi
         ;;
     *)
         echo "usage: $0 admin|edge" >&2
@@ -44,7 +60,7 @@ case "${1:-}" in
         ;;
 esac
 
-ARGS=(up -f "$APP" "${COMPONENTS[@]}" --listen "$LISTEN" --runtime-config-file "$RUNTIME_CONFIG")
+ARGS=(up -f "$APP" "${COMPONENTS[@]}" --listen "$LISTEN" --runtime-config-file "$RUNTIME_CONFIG" "${EXTRA[@]}")
 if [[ -n "${STATE_DIR:-}" ]]; then
     ARGS+=(--state-dir "$STATE_DIR")
 fi

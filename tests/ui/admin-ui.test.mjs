@@ -599,6 +599,32 @@ test("a token without the platform configuration right sees a clear refusal", as
   await other.close();
 });
 
+test("with an edge record cache, a key's page says how long its changes take to apply everywhere", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "Clé vérifiée en cache" });
+  const open = async () => {
+    await page.evaluate(() => { location.hash = "#/"; });
+    await page.evaluate((id) => { location.hash = `#/keys/${id}`; }, created.id);
+    await page.getByRole("heading", { name: "Clé vérifiée en cache" }).waitFor();
+  };
+  // This deployment verifies strictly (verify_cache_ms = 0): no delay to announce.
+  await open();
+  assert.equal(await page.locator("#propagation").count(), 0);
+  // A deployment with a 1.5 s cache reports it on its health route.
+  const health = await (await fetch(`${base}/api/v1/health`)).json();
+  assert.equal(health.verify_cache_ms, 0);
+  await page.route("**/api/v1/health", (route) => route.fulfill({
+    status: 200, contentType: "application/json", body: JSON.stringify({ ...health, verify_cache_ms: 1500 }) }));
+  try {
+    await open();
+    await page.getByText(/s'applique partout au plus 1\s500 ms/).waitFor();
+    await page.getByLabel("Langue").selectOption("en");
+    await page.getByText("applies everywhere at most 1,500 ms after it is saved").waitFor();
+    await page.getByLabel("Language").selectOption("fr");
+  } finally {
+    await page.unroute("**/api/v1/health");
+  }
+});
+
 test("pages and assets carry a strict CSP, nosniff and cache headers", async () => {
   const index = await fetch(`${base}/`);
   const csp = index.headers.get("content-security-policy");

@@ -716,8 +716,20 @@ function deleteDialog(key) {
   input.focus();
 }
 
-/** The key's facts and its lifecycle actions. */
-function factsPanel(key) {
+/** How long an access change may take to reach the edges, in ms: the deployment's
+ *  `verify_cache_ms` from the health route (0 when it is off or cannot be read). */
+async function propagationBound() {
+  try {
+    const health = await (await fetch(API + "/health")).json();
+    return Number.isInteger(health?.verify_cache_ms) ? health.verify_cache_ms : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The key's facts and its lifecycle actions; with an edge record cache, how long the
+ *  actions take to reach every edge. */
+function factsPanel(key, boundMs) {
   const toggleStatus = async () => {
     try {
       const action = key.status === "active" ? "deactivate" : "activate";
@@ -744,7 +756,8 @@ function factsPanel(key) {
       key.leak && key.leak.live_secret !== false && key.status !== "active"
         ? h("span", { class: "muted" }, t("leakedReactivate"))
         : h("button", { type: "button", onclick: toggleStatus }, t(key.status === "active" ? "deactivate" : "activate")),
-      h("button", { type: "button", class: "danger", onclick: () => deleteDialog(key) }, t("delete"))));
+      h("button", { type: "button", class: "danger", onclick: () => deleteDialog(key) }, t("delete"))),
+    ...(boundMs > 0 ? [h("p", { class: "muted", id: "propagation" }, t("propagation", { ms: formatNumber(boundMs) }))] : []));
 }
 
 async function detailView(id) {
@@ -753,7 +766,7 @@ async function detailView(id) {
     if (err instanceof ApiError && err.status === 404) return h("section", { class: "panel" }, h("h1", {}, t("notFound")), h("p", {}, h("a", { href: "#/" }, t("back"))));
     throw err;
   }
-  const catalog = await loadCatalog();
+  const [catalog, boundMs] = await Promise.all([loadCatalog(), propagationBound()]);
   const permissions = { methods: key.methods, companies: key.companies };
   const permissionsHost = h("div", {});
   const refreshPermissions = (updated) => {
@@ -765,7 +778,7 @@ async function detailView(id) {
   const factsHost = h("div", {});
   const limitsHost = h("div", {});
   const showKey = (shown) => {
-    factsHost.replaceChildren(factsPanel(shown));
+    factsHost.replaceChildren(factsPanel(shown, boundMs));
     limitsHost.replaceChildren(limitsPanel(shown, limitsSaved));
   };
   const limitsSaved = (updated) => {

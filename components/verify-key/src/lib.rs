@@ -9,19 +9,19 @@
 //! the answer is a 503 within 250 ms, never a hang.
 
 mod limits;
+mod records;
 mod usage;
 
 use keys_domain::Error;
 use keys_domain::key::PresentedKey;
 use keys_domain::limits::{policy_field, state_field};
 use keys_domain::record::{
-    LimitStates, RecordView, VerifyCode, VerifyQuery, authorize_status, decide, record_key,
-    verify_answer,
+    LimitStates, RecordView, VerifyCode, VerifyQuery, authorize_status, decide, verify_answer,
 };
 use keys_domain::time::Timestamp;
 use keys_spin::deadline::{EDGE_REQUEST_BUDGET, EDGE_STORE_DEADLINE};
 use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with, route_not_found};
-use keys_spin::kv::Kv;
+use keys_spin::kv::LazyKv;
 use serde::Deserialize;
 
 /// Response header naming the verified key, for the upstream service.
@@ -103,8 +103,9 @@ struct VerifyBody {
     ip: Option<String>,
 }
 
-/// Checksum, hash, one key-value read, decision, limits; counts the verification when the
-/// key exists and calls `answer` with the code, the record and the limits' states. Store
+/// Checksum, hash, the record (one key-value read, or this instance's record cache when
+/// `verify_cache_ms` is set: see [`records`]), decision, limits; counts the verification when
+/// the key exists and calls `answer` with the code, the record and the limits' states. Store
 /// failures and unreadable records are errors (never `VALID`).
 async fn check<T>(
     key: &str,
@@ -114,9 +115,9 @@ async fn check<T>(
     let Ok(presented) = PresentedKey::parse(key) else {
         return Ok(answer(VerifyCode::NotFound, None, &LimitStates::default()));
     };
-    let kv = Kv::open_within(EDGE_STORE_DEADLINE, EDGE_REQUEST_BUDGET).await?;
-    let stored = kv.get(&record_key(&presented.hash().to_hex())).await?;
-    let record = match &stored {
+    let kv = LazyKv::within(EDGE_STORE_DEADLINE, EDGE_REQUEST_BUDGET);
+    let found = records::lookup(&kv, &presented.hash()).await?;
+    let record = match &found.record {
         Some(bytes) => Some(RecordView::decode(bytes).ok_or_else(|| {
             Error::unexpected("a verification record is unreadable; refusing".to_string())
         })?),
@@ -127,7 +128,7 @@ async fn check<T>(
     let Some(record) = record.filter(|_| code != VerifyCode::NotFound) else {
         return Ok(answer(code, None, &LimitStates::default()));
     };
-    let (code, states) = limits::apply(&kv, &record, code, now).await?;
+    let (code, states) = limits::apply(&kv, &record, code, now, !found.cached).await?;
     usage::count(record.key_id, code, now);
     Ok(answer(code, Some(&record), &states))
 }

@@ -21,7 +21,7 @@ use keys_domain::increments::Increment;
 use keys_domain::limits::{LimitState, Quota, RateLimit, Window, counter_value, sweep};
 use keys_domain::record::{LimitStates, RecordView, VerifyCode};
 use keys_domain::time::Timestamp;
-use keys_spin::kv::Kv;
+use keys_spin::kv::{Kv, LazyKv};
 use spin_sdk::wasip3::clocks::monotonic_clock;
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -101,13 +101,15 @@ impl Counted {
 
 /// Applies the key's rate limit and quota to a verification decided `code` so far: when
 /// `code` is `VALID`, counts it (and turns it into `RATE_LIMITED` or `QUOTA_EXCEEDED` when a
-/// limit is used up); otherwise only reads how the limits stand. A store failure fails the
-/// verification (never `VALID`).
+/// limit is used up); otherwise, when `read_refused` is set, reads how the limits stand (a
+/// refusal answered from the record cache reports nothing, so that it makes no store call).
+/// A store failure fails the verification (never `VALID`).
 pub async fn apply(
-    kv: &Kv,
+    kv: &LazyKv,
     record: &RecordView<'_>,
     code: VerifyCode,
     now: Timestamp,
+    read_refused: bool,
 ) -> Result<(VerifyCode, LimitStates), Error> {
     let rate = record
         .rate_limit
@@ -116,6 +118,9 @@ pub async fn apply(
         .quota
         .map(|q| (q, Counted::quota(record.key_id, &q, now)));
     if rate.is_none() && quota.is_none() {
+        return Ok((code, LimitStates::default()));
+    }
+    if code != VerifyCode::Valid && !read_refused {
         return Ok((code, LimitStates::default()));
     }
     if code != VerifyCode::Valid {
@@ -166,7 +171,7 @@ pub async fn apply(
 /// increments instead of one each (each an increment through `kv-proxy`, on Spin's SQLite
 /// store a durable transaction of a few milliseconds, serialised).
 async fn take(
-    kv: &Kv,
+    kv: &LazyKv,
     counted: &Counted,
     pointer_key: &str,
     counter_key: impl Fn(i64) -> String,
@@ -192,6 +197,7 @@ async fn take(
     }
     let size = base.max(demand.waiting()).clamp(1, MAX_LEASE);
     let _fetching = demand.fetch();
+    let kv = kv.get().await?;
     let n = kv.increment(&counted.counter, size as i64).await?;
     if n == size as i64 {
         forget_old_windows(kv, pointer_key, counted, counter_key).await;
@@ -385,11 +391,13 @@ pub fn leases_to_give_back(now: Timestamp) -> Vec<Increment> {
 }
 
 /// How a limit stands, without counting (absent counter: nothing used).
-async fn read(kv: &Kv, counted: Option<&Counted>) -> Result<Option<LimitState>, Error> {
+async fn read(kv: &LazyKv, counted: Option<&Counted>) -> Result<Option<LimitState>, Error> {
     let Some(counted) = counted else {
         return Ok(None);
     };
     let count = kv
+        .get()
+        .await?
         .get(&counted.counter)
         .await?
         .and_then(|bytes| counter_value(&bytes))

@@ -6,6 +6,7 @@
 pub mod allowlist;
 pub mod base64url;
 pub mod breaker;
+pub mod cache;
 pub mod error;
 pub mod identity;
 pub mod increments;

@@ -9,6 +9,10 @@
 //!   secret (nothing to verify); `missing` otherwise: every key answers `NOT_FOUND` until
 //!   `POST /api/v1/verification-records/rebuild` runs.
 //! - `sqlite` (admin nodes only): the database answered.
+//!
+//! It also says how long after an admin call a change may take to reach every edge:
+//! `verify_cache_ms` (0: at once; see `keys_domain::cache`). A value of that variable out of
+//! its range fails the route with a 500, so that probes keep a misconfigured node out.
 
 use crate::db::{self, Db};
 use crate::http::{Response, json};
@@ -51,6 +55,7 @@ struct Checks {
 struct Health {
     status: &'static str,
     checks: Checks,
+    verify_cache_ms: u64,
 }
 
 /// Answers the health route on a node without SQLite (an edge): the key-value store and the
@@ -62,7 +67,7 @@ pub async fn answer_edge(limit: Duration) -> Result<Response, Error> {
         (Check::Ok, false) => Check::Missing,
         _ => Check::Unknown,
     };
-    respond(key_value, records, None)
+    respond(key_value, records, None).await
 }
 
 /// Answers the health route on a node holding the SQLite database (the admin node): also
@@ -81,7 +86,7 @@ pub async fn answer_admin(limit: Duration) -> Result<Response, Error> {
             },
         },
     };
-    respond(key_value, records, Some(sqlite))
+    respond(key_value, records, Some(sqlite)).await
 }
 
 /// Opens the store and reads the marker: the store's check, whether the marker is there, and
@@ -97,7 +102,12 @@ async fn key_value_check(limit: Duration) -> (Check, bool, Option<Kv>) {
     }
 }
 
-fn respond(key_value: Check, records: Check, sqlite: Option<Check>) -> Result<Response, Error> {
+async fn respond(
+    key_value: Check,
+    records: Check,
+    sqlite: Option<Check>,
+) -> Result<Response, Error> {
+    let verify_cache_ms = crate::config::verify_cache().await?.millis();
     let status = if key_value != Check::Ok || sqlite.is_some_and(|s| s != Check::Ok) {
         "unavailable"
     } else if records == Check::Missing {
@@ -111,7 +121,12 @@ fn respond(key_value: Check, records: Check, sqlite: Option<Check>) -> Result<Re
         verification_records: records,
         sqlite,
     };
-    json(code, &Health { status, checks })
+    let health = Health {
+        status,
+        checks,
+        verify_cache_ms,
+    };
+    json(code, &health)
 }
 
 fn unavailable(err: &Error) -> Check {

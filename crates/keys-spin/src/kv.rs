@@ -34,7 +34,7 @@ use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 use spin_sdk::variables;
 use spin_sdk::wasip3::clocks::monotonic_clock;
 use spin_sdk::wit_bindgen::StreamResult;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -80,6 +80,34 @@ thread_local! {
 enum Backend {
     Spin(Rc<Store>),
     Redis(Rc<Connection>),
+}
+
+/// The store of one request, opened by its first call: a request that turns out to need no
+/// store call (an answer from the edge's record cache) opens nothing and cannot wait on it.
+pub struct LazyKv {
+    limit: Duration,
+    budget: Duration,
+    kv: OnceCell<Kv>,
+}
+
+impl LazyKv {
+    /// The store, to be opened as by [`Kv::open_within`].
+    pub const fn within(limit: Duration, budget: Duration) -> Self {
+        Self {
+            limit,
+            budget,
+            kv: OnceCell::new(),
+        }
+    }
+
+    /// The store, opened now if it was not.
+    pub async fn get(&self) -> Result<&Kv, Error> {
+        if let Some(kv) = self.kv.get() {
+            return Ok(kv);
+        }
+        let kv = Kv::open_within(self.limit, self.budget).await?;
+        Ok(self.kv.get_or_init(|| kv))
+    }
 }
 
 /// The `default` key-value store, opened for one request.

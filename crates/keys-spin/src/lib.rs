@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod config;
 pub mod db;
 pub mod deadline;
 pub mod health;

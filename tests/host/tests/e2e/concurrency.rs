@@ -6,7 +6,7 @@ use crate::helpers::{App, Call, Reply};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// When each verification started and whether it answered VALID.
 type Seen = Vec<(Instant, bool)>;
@@ -80,20 +80,39 @@ pub async fn race_call(
     call: Call,
     status: u16,
 ) -> Reply {
+    race_within(app, verifiers, key, method, call, status, Duration::ZERO)
+        .await
+        .0
+}
+
+/// [`race_call`] on edges that may answer from records read up to `bound` earlier
+/// (`verify_cache_ms`): verifications go on for `bound` past the call's return and beyond,
+/// and none started more than `bound` after it may succeed. Returns the call's answer and
+/// how many verifications started after it returned still succeeded (within the bound).
+pub async fn race_within(
+    app: &App,
+    verifiers: &[Arc<App>],
+    key: &str,
+    method: Option<&'static str>,
+    call: Call,
+    status: u16,
+    bound: Duration,
+) -> (Reply, usize) {
     let hammering = hammer(
         verifiers,
         key.to_owned(),
         method,
         6 / verifiers.len().max(1),
     );
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let reply = app.send(call).await;
     let returned = Instant::now();
     assert_eq!(reply.status, status, "{}", reply.text());
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    tokio::time::sleep(bound + Duration::from_millis(150)).await;
     let seen = results(hammering).await;
     let before = seen.iter().filter(|(t, _)| *t < returned).count();
-    let after: Vec<_> = seen.iter().filter(|(t, _)| *t >= returned).collect();
+    let past_bound = returned + bound;
+    let after: Vec<_> = seen.iter().filter(|(t, _)| *t >= past_bound).collect();
     assert!(
         before > 0 && !after.is_empty(),
         "the race ran: {before} before, {} after",
@@ -107,10 +126,15 @@ pub async fn race_call(
     assert_eq!(
         leaked,
         0,
-        "{leaked} of {} verifications after the call still succeeded",
-        after.len()
+        "{leaked} of {} verifications started {} ms or more after the call still succeeded",
+        after.len(),
+        bound.as_millis()
     );
-    reply
+    let stale = seen
+        .iter()
+        .filter(|(t, ok)| *ok && *t >= returned && *t < past_bound)
+        .count();
+    (reply, stale)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

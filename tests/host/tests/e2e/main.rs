@@ -8,6 +8,7 @@
 
 mod authorize;
 mod bad_input;
+mod cache;
 mod concurrency;
 mod double_faults;
 mod faults;

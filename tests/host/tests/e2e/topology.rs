@@ -53,7 +53,7 @@ const OUTAGE_LIMIT: u64 = 40;
 
 /// What goes wrong with the shared Redis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StoreFault {
+pub(crate) enum StoreFault {
     /// Every reply comes [`SLOW_REPLIES`] late (a proxy holds it back).
     Slow,
     /// The process is frozen (SIGSTOP): connections open, nothing answers, as in a partition.
@@ -64,7 +64,7 @@ enum StoreFault {
 
 /// How a node reaches the shared Redis.
 #[derive(Clone, Copy, Debug)]
-enum Via {
+pub(crate) enum Via {
     /// Spin's key-value API, the runtime config pointing `default` at Redis.
     SpinKeyValue,
     /// `kv_backend = redis`: the components speak to Redis themselves.
@@ -72,17 +72,22 @@ enum Via {
 }
 
 /// One Redis behind a proxy that can slow it down, one admin node and two edges.
-struct Topology {
+pub(crate) struct Topology {
     redis: RedisServer,
     proxy: SlowProxy,
-    admin: Arc<App>,
-    edges: Vec<Arc<App>>,
+    pub(crate) admin: Arc<App>,
+    pub(crate) edges: Vec<Arc<App>>,
     _config: tempfile::TempDir,
 }
 
 impl Topology {
     /// Starts Redis and the three nodes, each reaching Redis as `admin` / `edges` say.
     fn start(admin: Via, edges: [Via; 2]) -> Topology {
+        Self::start_with(admin, edges, &[])
+    }
+
+    /// [`Topology::start`], every node with `variables` besides.
+    pub(crate) fn start_with(admin: Via, edges: [Via; 2], variables: &[(&str, &str)]) -> Topology {
         let redis = RedisServer::start().expect("redis-server runs");
         let proxy = SlowProxy::start(redis.addr()).expect("the proxy runs");
         let config = tempfile::tempdir().unwrap();
@@ -101,8 +106,9 @@ impl Topology {
                 Via::SpinKeyValue => "spin",
                 Via::Direct => "redis",
             };
-            let variables = [("kv_backend", backend), ("redis_host", host.as_str())];
-            Arc::new(App::start_node(components, &runtime_config, &variables))
+            let mut all = vec![("kv_backend", backend), ("redis_host", host.as_str())];
+            all.extend_from_slice(variables);
+            Arc::new(App::start_node(components, &runtime_config, &all))
         };
         Topology {
             admin: node(ADMIN_COMPONENTS, admin),
@@ -117,7 +123,7 @@ impl Topology {
     }
 
     /// Starts `fault` on the shared store.
-    fn inject(&mut self, fault: StoreFault) {
+    pub(crate) fn inject(&mut self, fault: StoreFault) {
         match fault {
             StoreFault::Slow => self.proxy.set_delay(SLOW_REPLIES),
             StoreFault::Paused => self.redis.pause(),
@@ -126,7 +132,7 @@ impl Topology {
     }
 
     /// Ends `fault` (a stopped Redis comes back empty).
-    fn lift(&mut self, fault: StoreFault) {
+    pub(crate) fn lift(&mut self, fault: StoreFault) {
         match fault {
             StoreFault::Slow => self.proxy.set_delay(Duration::ZERO),
             StoreFault::Paused => self.redis.resume(),
@@ -135,7 +141,7 @@ impl Topology {
     }
 
     /// The verification code of `key` for `method` at every edge.
-    async fn codes(&self, key: &str, method: Option<&str>) -> Vec<String> {
+    pub(crate) async fn codes(&self, key: &str, method: Option<&str>) -> Vec<String> {
         let mut codes = Vec::new();
         for edge in &self.edges {
             codes.push(edge.code(key, method, None).await);
@@ -144,7 +150,7 @@ impl Topology {
     }
 }
 
-fn id_of(key: &Value) -> String {
+pub(crate) fn id_of(key: &Value) -> String {
     key["id"].as_str().unwrap().to_owned()
 }
 
@@ -566,7 +572,7 @@ async fn the_health_route_of_a_new_deployment_says_there_is_nothing_to_verify() 
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({ "status": "ok", "checks": {
+        json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
             "key_value": "ok", "verification_records": "none", "sqlite": "ok" } })
     );
     // The edges cannot tell an empty deployment from a lost store until the first key.
@@ -578,7 +584,7 @@ async fn the_health_route_of_a_new_deployment_says_there_is_nothing_to_verify() 
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body,
-            json!({ "status": "ok", "checks": {
+            json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
                 "key_value": "ok", "verification_records": "present" } })
         );
     }
