@@ -14,6 +14,9 @@ APP_COMPONENTS=(manage-keys manage-permissions key-usage verify-key kv-proxy reb
 # features (sha2's) into the other components and grow them.
 SCANNING=(secret-scanning)
 FIXTURES=(baseline probe)
+# The benchmark's floor of a verification (tests/bench): built with the app's components so
+# that its dependencies (keys-spin, spin-sdk) get the same features as verify-key's.
+APP_FIXTURES=(one-read)
 
 # Separate invocations so the fixtures' spin-sdk features, and secret-scanning's
 # dependencies, are not unified into the app's.
@@ -22,7 +25,7 @@ build() {
     for p in "$@"; do args+=(-p "$p"); done
     cargo build --locked --target wasm32-wasip2 --release "${args[@]}"
 }
-build "${APP_COMPONENTS[@]}"
+build "${APP_COMPONENTS[@]}" "${APP_FIXTURES[@]}"
 build "${SCANNING[@]}"
 build "${FIXTURES[@]}"
 

@@ -39,10 +39,13 @@ scripts/build-components.sh
 
 echo "==> clippy (wasm components)"
 cargo clippy --locked --target wasm32-wasip2 -p keys-spin -p manage-keys -p manage-permissions -p key-usage -p verify-key -p kv-proxy -p rebuild-records -p admin-ui -p identity -p secret-scanning -- -D warnings
-cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -- -D warnings
+cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -p one-read -- -D warnings
 
 echo "==> clippy (native crates)"
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked -p bench --all-targets -- -D warnings
+echo "==> benchmark driver unit tests (tests/bench)"
+cargo test --locked -p bench
 
 # The one test with a latency bound (no answer waits ~40 ms for the client's delayed ACK:
 # every median under 5 ms on one keep-alive connection) runs on its own after the rest:

@@ -36,7 +36,8 @@ const SQL_KV_DUMP: &str = "SELECT key, value FROM spin_key_value WHERE store = ?
 /// Spin's file for the `default` SQLite database.
 const SQLITE_DEFAULT_FILE: &str = "sqlite_db.db";
 
-/// What to run: the manifest, variables, an optional subset of components and runtime config.
+/// What to run: the manifest, variables, an optional subset of components, runtime config and
+/// the Spin binary.
 #[derive(Debug, Clone)]
 pub struct SpinOptions {
     /// The app's `spin.toml`.
@@ -51,6 +52,10 @@ pub struct SpinOptions {
     pub state_dir: Option<PathBuf>,
     /// Environment variables of the `spin` process (e.g. `SSL_CERT_FILE`).
     pub environment: Vec<(String, String)>,
+    /// The Spin binary; `None` for [`spin_binary`].
+    pub binary: Option<PathBuf>,
+    /// More `spin up` arguments (e.g. `--max-instance-reuse-count 1000000`).
+    pub args: Vec<String>,
 }
 
 impl SpinOptions {
@@ -63,7 +68,15 @@ impl SpinOptions {
             runtime_config: None,
             state_dir: None,
             environment: Vec::new(),
+            binary: None,
+            args: Vec::new(),
         }
+    }
+
+    /// Runs the Spin binary at `path` instead of [`spin_binary`].
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
     }
 
     /// Sets an application variable.
@@ -132,7 +145,8 @@ impl SpinApp {
 
     fn spawn(options: &SpinOptions, addr: SocketAddr, state_dir: &Path) -> anyhow::Result<Child> {
         use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(spin_binary());
+        let binary = options.binary.clone().unwrap_or_else(spin_binary);
+        let mut cmd = Command::new(&binary);
         cmd.arg("up")
             .arg("--from")
             .arg(&options.manifest)
@@ -146,6 +160,7 @@ impl SpinApp {
         if let Some(config) = &options.runtime_config {
             cmd.arg("--runtime-config-file").arg(config);
         }
+        cmd.args(&options.args);
         cmd.envs(options.environment.iter().map(|(k, v)| (k, v)));
         for (name, value) in &options.variables {
             cmd.arg("--variable").arg(format!("{name}={value}"));
@@ -158,7 +173,7 @@ impl SpinApp {
         cmd.spawn().with_context(|| {
             format!(
                 "cannot run {} (install Spin 4.1+: scripts/ensure-spin.sh)",
-                spin_binary().display()
+                binary.display()
             )
         })
     }

@@ -1,0 +1,183 @@
+//! The command line: which scenarios, on which store, how long; `--list` and `--help`.
+
+use crate::scenarios::{self, SCENARIOS, Scenario, Store};
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+
+/// `--help`.
+pub const HELP: &str = "\
+Runs the app on real Spin (`spin up`) and measures scenarios with wrk.
+
+Usage: cargo run --release -p bench -- [SCENARIO...] [--store spin|redis] [--rounds N]
+                                       [--secs S] [--json PATH] [--list]
+
+Scenarios sharing a `spin up` configuration (variables, synthetic records in the store) run
+in one `spin up`, together with two fixtures served by it: `noop` (answers 204) and
+`one-read` (one key-value read, 200). Each round measures noop, one-read and every scenario
+in turn, with wrk over keep-alive connections on 127.0.0.1: -t2 -c16 for throughput (@16)
+and -t1 -c1 for the latency of one request at a time (@1). The report gives the median over
+rounds of req/s@16, its ratios to noop and to one-read of the same round, and the p50 and
+p99 latencies @16 and @1, as a markdown table on stdout.
+
+Options:
+  SCENARIO...         scenarios to run (default: all; see --list)
+  --store spin|redis  Spin's `default` key-value store: its SQLite file (default), or a
+                      redis-server of the benchmark's own through a runtime config
+  --rounds N          rounds per scenario (default 3)
+  --secs S            seconds per wrk run (default 3)
+  --json PATH         also write the report as JSON
+  --list              list the scenarios and exit
+  -h, --help          show this help
+
+Needs the components built (scripts/build-components.sh), wrk (installed with apt-get when
+missing), a Spin CLI 4.1+ (scripts/ensure-spin.sh finds or installs one; SPIN_BIN picks
+one) and, for --store redis, redis-server (REDIS_SERVER picks one). Scenarios whose
+variables spin.toml does not declare are skipped. Figures mean something only on an idle
+machine.
+";
+
+/// The default number of rounds.
+const DEFAULT_ROUNDS: u32 = 3;
+/// The default length of one wrk run, in seconds.
+const DEFAULT_SECS: u32 = 3;
+
+/// What to measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The scenarios, in the order given.
+    pub scenarios: Vec<&'static Scenario>,
+    /// Where Spin's `default` store lives.
+    pub store: Store,
+    /// Rounds per scenario.
+    pub rounds: u32,
+    /// Seconds per wrk run.
+    pub secs: u32,
+    /// Where to write the JSON report, if anywhere.
+    pub json: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Measure.
+    Run(Options),
+    /// List the scenarios.
+    List,
+    /// Show [`HELP`].
+    Help,
+}
+
+/// Reads the arguments (without the program's name).
+pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
+    let mut options = Options {
+        scenarios: Vec::new(),
+        store: Store::Spin,
+        rounds: DEFAULT_ROUNDS,
+        secs: DEFAULT_SECS,
+        json: None,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--list" => return Ok(Command::List),
+            "--store" => {
+                options.store = match value("--store")?.as_str() {
+                    "spin" => Store::Spin,
+                    "redis" => Store::Redis,
+                    other => bail!("--store is spin or redis, not {other:?}"),
+                }
+            }
+            "--rounds" => options.rounds = positive("--rounds", &value("--rounds")?)?,
+            "--secs" => options.secs = positive("--secs", &value("--secs")?)?,
+            "--json" => options.json = Some(PathBuf::from(value("--json")?)),
+            flag if flag.starts_with('-') => bail!("unknown option {flag} (see --help)"),
+            name => {
+                let scenario = scenarios::find(name).with_context(|| {
+                    let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+                    format!("no scenario {name:?}; scenarios: {}", names.join(", "))
+                })?;
+                if !options.scenarios.contains(&scenario) {
+                    options.scenarios.push(scenario);
+                }
+            }
+        }
+    }
+    if options.scenarios.is_empty() {
+        options.scenarios = SCENARIOS.iter().collect();
+    }
+    Ok(Command::Run(options))
+}
+
+/// A whole number of at least 1.
+fn positive(name: &str, value: &str) -> anyhow::Result<u32> {
+    match value.parse() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("{name} takes a whole number of at least 1, not {value:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> anyhow::Result<Options> {
+        match parse(args.iter().map(|a| a.to_string()))? {
+            Command::Run(options) => Ok(options),
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_run_every_scenario_on_spins_store_three_rounds_of_three_seconds() {
+        let options = run(&[]).unwrap();
+        assert_eq!(options.scenarios.len(), SCENARIOS.len());
+        assert_eq!(
+            (options.store, options.rounds, options.secs),
+            (Store::Spin, 3, 3)
+        );
+        assert_eq!(options.json, None);
+    }
+
+    #[test]
+    fn named_scenarios_and_options_are_taken_as_given() {
+        let options = run(&[
+            "verify-valid",
+            "--store",
+            "redis",
+            "--rounds",
+            "1",
+            "noop",
+            "--secs",
+            "2",
+            "--json",
+            "out.json",
+            "verify-valid",
+        ])
+        .unwrap();
+        let names: Vec<&str> = options.scenarios.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["verify-valid", "noop"]);
+        assert_eq!(
+            (options.store, options.rounds, options.secs),
+            (Store::Redis, 1, 2)
+        );
+        assert_eq!(options.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn unknown_scenarios_stores_and_options_and_zero_rounds_are_refused() {
+        assert!(run(&["verify-everything"]).is_err());
+        assert!(run(&["--store", "memcached"]).is_err());
+        assert!(run(&["--rounds", "0"]).is_err());
+        assert!(run(&["--secs"]).is_err());
+        assert!(run(&["--fast"]).is_err());
+    }
+
+    #[test]
+    fn help_and_list_are_answered_instead_of_a_run() {
+        let parse = |args: &[&str]| parse(args.iter().map(|a| a.to_string())).unwrap();
+        assert_eq!(parse(&["noop", "--help"]), Command::Help);
+        assert_eq!(parse(&["--list", "noop"]), Command::List);
+    }
+}

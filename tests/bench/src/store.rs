@@ -1,0 +1,202 @@
+//! Synthetic verification records, written straight into the store a `spin up` reads: Spin's
+//! key-value SQLite file in its state directory, or Redis over RESP. Each record grants
+//! [`METHOD`] on [`COMPANY`], as the admin API would have written it for such a key.
+
+use crate::scenarios::{COMPANY, METHOD};
+use anyhow::{Context, bail};
+use keys_domain::key::{NewSecret, random_id};
+use keys_domain::permissions::{CompanyId, CompanyScope};
+use keys_domain::record::{Limits, VerificationRecord, record_key};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+/// Spin's key-value file in the state directory.
+const SPIN_KV_FILE: &str = "sqlite_key_value.db";
+/// The store label of the records.
+const STORE_LABEL: &str = "default";
+/// Writes one record into Spin's one key-value table (created by Spin on its first write).
+const SQL_PUT: &str =
+    "INSERT OR REPLACE INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)";
+/// How long a write waits for Spin's lock on the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// `SET`s sent to Redis before their replies are read.
+const PIPELINE: usize = 1_000;
+/// Redis's reply to a successful `SET`.
+const REDIS_OK: &str = "+OK\r\n";
+
+/// A synthetic key: its secret and the record stored for it.
+pub struct SyntheticKey {
+    /// The key text, as clients send it.
+    pub secret: String,
+    /// The key-value key of its record.
+    pub record_key: String,
+    /// The encoded record.
+    pub record: Vec<u8>,
+}
+
+/// The error of the OS random source failing (getrandom's error is no `std` error).
+fn no_randomness(err: getrandom::Error) -> anyhow::Error {
+    anyhow::anyhow!("the OS random source failed: {err}")
+}
+
+/// The record of synthetic key number `n`, secret `secret`: active, no expiry or limits,
+/// granted [`METHOD`] on [`COMPANY`] only.
+fn synthetic_record(n: usize, secret: &NewSecret) -> anyhow::Result<VerificationRecord> {
+    let company = CompanyId::parse(COMPANY).context("the benchmark's company id")?;
+    Ok(VerificationRecord {
+        key_id: random_id("key_").map_err(no_randomness)?,
+        label: format!("Bench synthetic {n}"),
+        hint: secret.hint(),
+        active: true,
+        methods: vec![METHOD.to_owned()],
+        companies: CompanyScope::Only(vec![company]),
+        expires_at: None,
+        valid_until: None,
+        metadata: None,
+        limits: Limits::default(),
+    })
+}
+
+/// `count` new synthetic keys.
+pub fn synthetic_keys(count: usize) -> anyhow::Result<Vec<SyntheticKey>> {
+    (0..count)
+        .map(|n| {
+            let secret = NewSecret::generate().map_err(no_randomness)?;
+            let record = synthetic_record(n, &secret)?
+                .encode()
+                .map_err(|e| anyhow::anyhow!("cannot encode a synthetic record: {e}"))?;
+            Ok(SyntheticKey {
+                secret: secret.expose().to_owned(),
+                record_key: record_key(&secret.hash().to_hex()),
+                record,
+            })
+        })
+        .collect()
+}
+
+/// Writes `keys`' records into the `default` store of the Spin whose state directory is
+/// `state_dir`, in one transaction. The table must exist: write through the app first.
+pub fn fill_spin(state_dir: &Path, keys: &[SyntheticKey]) -> anyhow::Result<()> {
+    let path = state_dir.join(SPIN_KV_FILE);
+    anyhow::ensure!(
+        path.exists(),
+        "{} does not exist: nothing was written to the store yet",
+        path.display()
+    );
+    let mut conn = rusqlite::Connection::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let transaction = conn.transaction()?;
+    {
+        let mut put = transaction
+            .prepare(SQL_PUT)
+            .context("Spin's key-value table is not the one expected")?;
+        for key in keys {
+            put.execute((STORE_LABEL, &key.record_key, &key.record))?;
+        }
+    }
+    transaction
+        .commit()
+        .context("cannot commit the synthetic records")?;
+    Ok(())
+}
+
+/// A Redis command in RESP: an array of bulk strings.
+fn resp_command(arguments: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", arguments.len()).into_bytes();
+    for argument in arguments {
+        out.extend_from_slice(format!("${}\r\n", argument.len()).as_bytes());
+        out.extend_from_slice(argument);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Writes `keys`' records into the Redis at `addr` (plain `SET`s, as Spin's Redis key-value
+/// backend stores them), [`PIPELINE`] commands at a time.
+pub fn fill_redis(addr: SocketAddr, keys: &[SyntheticKey]) -> anyhow::Result<()> {
+    let mut stream =
+        TcpStream::connect(addr).with_context(|| format!("cannot connect to Redis at {addr}"))?;
+    let mut replies = BufReader::new(stream.try_clone()?);
+    let mut reply = String::new();
+    for chunk in keys.chunks(PIPELINE) {
+        let mut commands = Vec::new();
+        for key in chunk {
+            commands.extend(resp_command(&[
+                b"SET",
+                key.record_key.as_bytes(),
+                &key.record,
+            ]));
+        }
+        stream.write_all(&commands)?;
+        for _ in chunk {
+            reply.clear();
+            replies.read_line(&mut reply)?;
+            if reply != REDIS_OK {
+                bail!("Redis refused a SET: {reply:?}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keys_domain::record::{RecordView, VerifyCode, VerifyQuery, decide};
+    use keys_domain::time::Timestamp;
+
+    #[test]
+    fn a_synthetic_record_decodes_and_verifies_valid_for_the_benchmark_method_and_company() {
+        let keys = synthetic_keys(1).unwrap();
+        let view = RecordView::decode(&keys[0].record).expect("the record decodes");
+        for strict in [false, true] {
+            let query = VerifyQuery {
+                method: Some(METHOD),
+                company: Some(COMPANY),
+                ip: None,
+                strict,
+            };
+            assert_eq!(
+                decide(Some(&view), Timestamp::now(), query),
+                VerifyCode::Valid
+            );
+        }
+    }
+
+    #[test]
+    fn a_synthetic_record_grants_nothing_else() {
+        let keys = synthetic_keys(1).unwrap();
+        let view = RecordView::decode(&keys[0].record).unwrap();
+        let query = VerifyQuery {
+            method: Some("payroll.read"),
+            company: Some(COMPANY),
+            ip: None,
+            strict: false,
+        };
+        assert_eq!(
+            decide(Some(&view), Timestamp::now(), query),
+            VerifyCode::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn a_synthetic_record_is_stored_under_its_secrets_hash() {
+        let keys = synthetic_keys(2).unwrap();
+        for key in &keys {
+            let hash = keys_domain::key::KeyHash::of(&key.secret).to_hex();
+            assert_eq!(key.record_key, record_key(&hash));
+        }
+        assert_ne!(keys[0].secret, keys[1].secret);
+    }
+
+    #[test]
+    fn a_resp_command_is_an_array_of_bulk_strings() {
+        assert_eq!(
+            resp_command(&[b"SET", b"vk:ab", b"x\ny"]),
+            b"*3\r\n$3\r\nSET\r\n$5\r\nvk:ab\r\n$3\r\nx\ny\r\n"
+        );
+    }
+}
