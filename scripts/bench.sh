@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every performance benchmark of docs/performance.md and prints the figures:
+# The verification scenarios on real Spin (the figures that open docs/performance.md) come
+# from the Rust driver: cargo run --release -p bench -- [--store spin|redis].
+# This script runs the older in-process and topology benchmarks of the dated log:
 #   1. domain micro-benchmarks (criterion, native): cargo bench -p keys-domain --bench verify
 #   2. component benchmark (test host, release):   cargo bench -p spin-test-host --bench component
 #      sections: sizes, components, growth, memory, http (wrk), admin

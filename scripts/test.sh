@@ -16,6 +16,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage's duration, printed at the end (also when a stage fails).
+durations=()
+stage_name="set-up"
+stage_start=$SECONDS
+stage() { # the next stage's name
+    durations+=("$(printf '%5d s  %s' $((SECONDS - stage_start)) "$stage_name")")
+    stage_name=$1
+    stage_start=$SECONDS
+    echo "==> $1"
+}
+report_durations() {
+    durations+=("$(printf '%5d s  %s' $((SECONDS - stage_start)) "$stage_name")")
+    echo "==> stage durations (total $SECONDS s)"
+    printf '%s\n' "${durations[@]}"
+}
+trap report_durations EXIT
+
 if command -v rustup >/dev/null 2>&1; then
     rustup component add rustfmt clippy >/dev/null
     rustup target add wasm32-wasip2 >/dev/null
@@ -26,38 +43,38 @@ REDIS_SERVER=$(scripts/ensure-redis.sh)
 export REDIS_SERVER
 echo "==> $("$SPIN_BIN" --version) ($SPIN_BIN)"
 
-echo "==> cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "==> deployment manifests (SpinKube CRD)"
+stage "deployment manifests (SpinKube CRD)"
 scripts/validate-manifests.sh
 
-echo "==> spin build"
+stage "spin build"
 "$SPIN_BIN" build
-echo "==> build test fixtures (wasm32-wasip2, release)"
+stage "build test fixtures (wasm32-wasip2, release)"
 scripts/build-components.sh
 
-echo "==> clippy (wasm components)"
+stage "clippy (wasm components)"
 cargo clippy --locked --target wasm32-wasip2 -p keys-spin -p manage-keys -p manage-permissions -p key-usage -p verify-key -p kv-proxy -p rebuild-records -p admin-ui -p identity -p secret-scanning -- -D warnings
 cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -p one-read -- -D warnings
 
-echo "==> clippy (native crates)"
+stage "clippy (native crates)"
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked -p bench --all-targets -- -D warnings
-echo "==> benchmark driver unit tests (tests/bench)"
+stage "benchmark driver unit tests (tests/bench)"
 cargo test --locked -p bench
 
 # The one test with a latency bound (no answer waits ~40 ms for the client's delayed ACK:
 # every median under 5 ms on one keep-alive connection) runs on its own after the rest:
 # beside the suite's concurrency tests on 2 cores it measures their load, not the stall.
 TIMED=spin::keep_alive_answers_do_not_wait_for_the_clients_delayed_ack
-echo "==> tests (end-to-end suite on spin up)"
+stage "tests (end-to-end suite on spin up)"
 cargo test --locked -- --skip "$TIMED"
-echo "==> the keep-alive latency test, alone (spin up)"
+stage "the keep-alive latency test, alone (spin up)"
 cargo test --locked -p spin-test-host --test e2e -- --exact "$TIMED"
 
-echo "==> browser tests (spin up)"
+stage "browser tests (spin up)"
 scripts/ui-test.sh
 
-echo "==> schema-driven API fuzzing (schemathesis, spin up)"
+stage "schema-driven API fuzzing (schemathesis, spin up)"
 scripts/api-fuzz.sh

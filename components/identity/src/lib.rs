@@ -6,17 +6,18 @@
 //! The JWKS comes inline (`identity_jwks`) or from `identity_jwks_url`. A fetched JWKS is kept
 //! in the key-value store for as long as its `Cache-Control` allows (5 min to 24 h), shared by
 //! every instance and node; it is fetched again when it goes stale or when a token names a key
-//! it does not hold (the provider rotated its keys), at most once per 30 s. While the provider
+//! it does not hold (the provider rotated its keys), at most once per `upstream_refetch_secs`
+//! (30 s by default; `keys_domain::upstream`). While the provider
 //! cannot be reached, a stale copy keeps serving for up to a day; without any copy the answer
 //! is 503 and no token is accepted.
 
 use keys_domain::Error;
 use keys_domain::identity::{Jws, bearer_token, invalid_token};
 use keys_domain::jwks::{
-    CachedJwks, Fetch, JWKS_CACHE_KEY, Jwks, JwksUrl, MAX_JWKS_BYTES, Refusal, VerifiedTokens,
-    cache_secs,
+    JWKS_CACHE_KEY, Jwks, MAX_JWKS_BYTES, Refusal, STALE_USE_SECS, VerifiedTokens, cache_secs,
 };
 use keys_domain::time::Timestamp;
+use keys_domain::upstream::{CachedDocument, Fetch, OutboundUrl};
 use keys_spin::auth::{IDENTITY_VERIFY_PATH, VAR_JWKS, VAR_JWKS_URL, claim_rules, variable};
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, Deadline};
 use keys_spin::http::{ApiRequest, Response, json, route_not_found};
@@ -83,24 +84,31 @@ fn verify(jws: &Jws<'_>, document: &str) -> Result<Result<(), Refusal>, Error> {
 /// Checks with the JWKS of `url`: the stored copy, fetched again when stale or when it does
 /// not hold the token's key (then the token is checked once more).
 async fn check_with_fetched(jws: &Jws<'_>, url: &str, now: Timestamp) -> Result<(), Error> {
-    let target = JwksUrl::parse(url)
+    let target = OutboundUrl::parse(url)
         .map_err(|why| Error::unexpected(format!("variable {VAR_JWKS_URL}: {why}")))?;
+    let interval = keys_spin::config::refetch_secs().await?;
     let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;
-    let mut cached: Option<CachedJwks> = kv
+    let mut cached: Option<CachedDocument> = kv
         .get(JWKS_CACHE_KEY)
         .await?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        .and_then(|bytes| CachedDocument::decode(&bytes));
     let mut unknown_key = false;
     loop {
-        if CachedJwks::fetch(cached.as_ref(), url, now, unknown_key) == Fetch::Now {
-            let fetched = fetch(&target, url, cached.take(), now).await;
-            let bytes = serde_json::to_vec(&fetched).map_err(Error::unexpected)?;
-            kv.set(JWKS_CACHE_KEY, &bytes).await?;
-            cached = Some(fetched);
+        if CachedDocument::fetch(cached.as_ref(), url, now, unknown_key, interval) == Fetch::Now {
+            let fetched = match fetch_document(&target).await {
+                Ok(fetched) => Some(fetched),
+                Err(why) => {
+                    eprintln!("warning: fetching the JWKS from {url} failed: {why}");
+                    None
+                }
+            };
+            let copy = CachedDocument::after_fetch(cached.take(), url, now, fetched);
+            kv.set(JWKS_CACHE_KEY, &copy.encode()).await?;
+            cached = Some(copy);
         }
         let document = cached
             .as_ref()
-            .and_then(|copy| copy.usable_document(url, now))
+            .and_then(|copy| copy.usable_document(url, now, STALE_USE_SECS))
             .ok_or_else(|| {
                 Error::IdentityProviderUnavailable(format!("no usable JWKS from {url}"))
             })?;
@@ -111,43 +119,8 @@ async fn check_with_fetched(jws: &Jws<'_>, url: &str, now: Timestamp) -> Result<
     }
 }
 
-/// Fetches the JWKS; on failure (logged) the previous copy stays, with the attempt recorded
-/// so the next one waits its turn.
-async fn fetch(
-    target: &JwksUrl,
-    url: &str,
-    previous: Option<CachedJwks>,
-    now: Timestamp,
-) -> CachedJwks {
-    match fetch_document(target).await {
-        Ok((document, fresh_secs)) => CachedJwks {
-            url: url.to_owned(),
-            document: Some(document),
-            fetched_at: now.unix(),
-            fresh_until: now.unix() + fresh_secs,
-            attempted_at: now.unix(),
-        },
-        Err(why) => {
-            eprintln!("warning: fetching the JWKS from {url} failed: {why}");
-            match previous.filter(|copy| copy.url == url) {
-                Some(copy) => CachedJwks {
-                    attempted_at: now.unix(),
-                    ..copy
-                },
-                None => CachedJwks {
-                    url: url.to_owned(),
-                    document: None,
-                    fetched_at: 0,
-                    fresh_until: 0,
-                    attempted_at: now.unix(),
-                },
-            }
-        }
-    }
-}
-
 /// One GET of the JWKS: its document, checked to be a usable JWKS, and how long it is fresh.
-async fn fetch_document(target: &JwksUrl) -> Result<(String, i64), String> {
+async fn fetch_document(target: &OutboundUrl) -> Result<(String, i64), String> {
     let deadline = Deadline::new("identity provider", FETCH_DEADLINE);
     let request = Outgoing {
         scheme: &target.scheme,

@@ -1,20 +1,20 @@
 //! The scanners' public keys: where they come from (a URL, or inline for GitLab), their copy
-//! in the key-value store, the refetch on an unknown key identifier (at most once per
-//! [`REFETCH_AFTER_SECS`](leaks_domain::public_keys::REFETCH_AFTER_SECS)), and the check of a
-//! report's signature.
+//! in the key-value store (a `keys_domain::upstream::CachedDocument`), the refetch on an
+//! unknown key identifier (at most once per `upstream_refetch_secs`, 30 s by default:
+//! [`on_unknown`]), and the check of a report's signature.
 
 use crate::misconfigured;
 use keys_domain::Error;
 use keys_domain::time::Timestamp;
+use keys_domain::upstream::{CachedDocument, OutboundUrl};
 use keys_spin::deadline::Deadline;
 use keys_spin::http::ApiRequest;
 use keys_spin::kv::Kv;
 use keys_spin::outbound::{self, Outgoing};
 use leaks_domain::public_keys::{
-    LastFetch, MAX_DOCUMENT_BYTES, PublicKeys, SignatureError, Unknown,
+    MAX_DOCUMENT_BYTES, PublicKeys, SignatureError, Unknown, on_unknown,
 };
 use leaks_domain::report::Scanner;
-use leaks_domain::url::FetchUrl;
 use spin_sdk::variables;
 use std::time::Duration;
 
@@ -24,10 +24,10 @@ const VAR_GITHUB_URL: &str = "github_secret_scanning_keys_url";
 const VAR_GITLAB_URL: &str = "gitlab_secret_scanning_keys_url";
 /// Variable: GitLab's public keys themselves, as a document (empty: fetch them instead).
 const VAR_GITLAB_INLINE: &str = "gitlab_secret_scanning_keys";
-/// Key-value entry holding the last public-key document fetched, per scanner.
-const KV_KEYS_PREFIX: &str = "scanner-keys:";
-/// Key-value entry holding the [`LastFetch`] of the keys, per scanner.
-const KV_CHECKED_PREFIX: &str = "scanner-keys-checked:";
+/// Key-value entry holding the [`CachedDocument`] of a scanner's public keys, per scanner.
+/// (Builds before 2026-12-06 kept the document and its last fetch under `scanner-keys:` and
+/// `scanner-keys-checked:`, which are no longer read: the keys are fetched once more.)
+const KV_DOCUMENT_PREFIX: &str = "scanner-document:";
 /// How long fetching the public keys may take.
 const FETCH_DEADLINE: Duration = Duration::from_secs(5);
 /// The User-Agent of the fetch (GitHub's API refuses requests without one).
@@ -36,7 +36,7 @@ const USER_AGENT: &str = "ingeneo-api-keys";
 /// Where a scanner's public keys come from.
 pub enum Source {
     /// Fetched from this URL, and kept in the key-value store.
-    Url(FetchUrl),
+    Url(OutboundUrl),
     /// Given in the configuration.
     Inline(String),
 }
@@ -61,9 +61,9 @@ impl Source {
                 "this deployment takes no GitLab secret-detection reports".into(),
             ));
         }
-        FetchUrl::parse(&url)
+        OutboundUrl::parse(&url)
             .map(Self::Url)
-            .ok_or_else(|| misconfigured(name))
+            .map_err(|_| misconfigured(name))
     }
 }
 
@@ -97,69 +97,63 @@ pub async fn authenticate(
     let keys = match source {
         Source::Inline(document) => PublicKeys::parse(document.as_bytes())
             .ok_or_else(|| misconfigured(VAR_GITLAB_INLINE))?,
-        Source::Url(url) => known_keys(scanner, url, kv, identifier).await?,
+        Source::Url(target) => known_keys(scanner, target, kv, identifier).await?,
     };
     keys.verify(identifier, signature, &req.body)
         .map_err(Error::from)
 }
 
 /// The stored keys when they know `identifier`; otherwise freshly fetched ones, unless the
-/// last fetch is too recent ([`LastFetch::on_unknown`]: then the stored ones, or 503 when
-/// that fetch failed, so that the scanner retries).
+/// last fetch is too recent ([`on_unknown`]: then the stored ones, or 502 when that fetch
+/// failed, so that the scanner retries). A fetch that fails is a 502 too: whether the
+/// identifier is the scanner's cannot be known.
 async fn known_keys(
     scanner: Scanner,
-    url: &FetchUrl,
+    target: &OutboundUrl,
     kv: &Kv,
     identifier: &str,
 ) -> Result<PublicKeys, Error> {
-    let keys_entry = format!("{KV_KEYS_PREFIX}{}", scanner.as_str());
-    let checked_entry = format!("{KV_CHECKED_PREFIX}{}", scanner.as_str());
-    let stored = kv
-        .get(&keys_entry)
+    let entry = format!("{KV_DOCUMENT_PREFIX}{}", scanner.as_str());
+    let url = target.to_string();
+    let cached: Option<CachedDocument> = kv
+        .get(&entry)
         .await?
-        .and_then(|bytes| PublicKeys::parse(&bytes));
+        .and_then(|bytes| CachedDocument::decode(&bytes));
+    let now = Timestamp::now();
+    let stored = cached
+        .as_ref()
+        .and_then(|copy| copy.usable_document(&url, now, 0))
+        .and_then(|document| PublicKeys::parse(document.as_bytes()));
     let stored = match stored {
         Some(keys) if keys.knows(identifier) => return Ok(keys),
         other => other,
     };
-    let now = Timestamp::now();
-    let last = kv
-        .get(&checked_entry)
-        .await?
-        .and_then(|b| LastFetch::parse(&b));
-    match (LastFetch::on_unknown(last, now.unix()), stored) {
+    let interval = keys_spin::config::refetch_secs().await?;
+    match (on_unknown(cached.as_ref(), &url, now, interval), stored) {
         (Unknown::Fetch, _) => {}
         (Unknown::Refuse, Some(keys)) => return Ok(keys),
         (Unknown::Refuse, None) => return Err(SignatureError::UnknownIdentifier.into()),
         (Unknown::Unavailable, _) => return Err(unavailable()),
     }
-    let fetched = fetch(url).await;
-    let keys = fetched
-        .as_ref()
-        .ok()
-        .and_then(|document| PublicKeys::parse(document));
-    let this_fetch = LastFetch {
-        at: now.unix(),
-        ok: keys.is_some(),
-    };
-    kv.set(&checked_entry, this_fetch.encode().as_bytes())
-        .await?;
-    match (fetched, keys) {
-        (Ok(document), Some(keys)) => {
-            kv.set(&keys_entry, &document).await?;
-            Ok(keys)
-        }
-        (fetched, _) => {
-            let why = fetched
-                .err()
-                .unwrap_or_else(|| "not a public-key document".into());
+    let fetched = fetch(target).await.and_then(|document| {
+        let keys = PublicKeys::parse(&document).ok_or("not a public-key document".to_owned())?;
+        let text = String::from_utf8(document).map_err(|_| "not UTF-8".to_owned())?;
+        Ok((keys, text))
+    });
+    let (keys, fetched) = match fetched {
+        // The keys stay fresh until an identifier they lack comes.
+        Ok((keys, text)) => (Some(keys), Some((text, i64::MAX))),
+        Err(why) => {
             eprintln!(
                 "warning: the public keys of {} could not be fetched: {why}",
                 scanner.as_str()
             );
-            Err(unavailable())
+            (None, None)
         }
-    }
+    };
+    let copy = CachedDocument::after_fetch(cached, &url, now, fetched);
+    kv.set(&entry, &copy.encode()).await?;
+    keys.ok_or_else(unavailable)
 }
 
 /// The 502 of a scanner whose public keys cannot be had now (the scanner retries).
@@ -167,13 +161,13 @@ fn unavailable() -> Error {
     Error::UpstreamUnavailable("the scanner's public keys could not be fetched".into())
 }
 
-/// GETs the document at `url` (200 only, at most [`MAX_DOCUMENT_BYTES`]).
-async fn fetch(url: &FetchUrl) -> Result<Vec<u8>, String> {
+/// GETs the document at `target` (200 only, at most [`MAX_DOCUMENT_BYTES`]).
+async fn fetch(target: &OutboundUrl) -> Result<Vec<u8>, String> {
     let deadline = Deadline::new("public keys", FETCH_DEADLINE);
     let request = Outgoing {
-        scheme: if url.https { "https" } else { "http" },
-        authority: &url.authority,
-        path_and_query: &url.path_with_query,
+        scheme: &target.scheme,
+        authority: &target.authority,
+        path_and_query: &target.path_and_query,
         headers: &[("accept", "application/json"), ("user-agent", USER_AGENT)],
         body: None,
     };

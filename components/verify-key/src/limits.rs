@@ -1,23 +1,12 @@
 //! Rate limits and quotas at verification time, counted with the key-value store's atomic
 //! increment (see `keys_domain::limits` for the algorithm and what several edges admit
-//! together).
-//!
-//! # Leases
-//!
-//! An increment per verification would make every limited verification a store write (on
-//! Spin's SQLite key-value store, a durable transaction of a few milliseconds). So an
-//! instance takes units of a limit in advance, with one increment: its first lease of a
-//! counter is a [`FIRST_LEASE_FRACTION`]th of the limit, each later one a
-//! [`LEASE_FRACTION`]th of what the limit had left at the previous lease, each at least one
-//! unit and at most [`MAX_LEASE`] (about what an instance serves before Spin retires it).
-//! Near the limit leases shrink to one unit: counting is then exact. A lease is granted from what the increment returns, so
-//! the units leased across every instance and edge never exceed the limit; what the limit
-//! cannot grant is given back at once. The instance gives its unused units back when it
-//! writes its usage batch (500 ms after its first verification, and before it is dropped);
-//! until then, other instances can be refused up to the units it holds.
+//! together), through this instance's leases of units (`keys_domain::lease`: sizes, grants,
+//! give-backs). This module makes the increments and lets an instance's concurrent
+//! verifications of one counter share one lease in flight.
 
 use keys_domain::Error;
 use keys_domain::increments::Increment;
+use keys_domain::lease::{Grant, Leases};
 use keys_domain::limits::{LimitState, Quota, RateLimit, Window, counter_value, sweep};
 use keys_domain::record::{LimitStates, RecordView, VerifyCode};
 use keys_domain::time::Timestamp;
@@ -26,33 +15,9 @@ use spin_sdk::wasip3::clocks::monotonic_clock;
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
-/// Most units of a limit an instance leases at once: Spin's default reuse count of an
-/// instance.
-pub const MAX_LEASE: u64 = 128;
-/// A lease is at most this fraction of what the limit has left.
-const LEASE_FRACTION: u64 = 64;
-/// An instance's first lease of a counter is this fraction of the limit (it does not know
-/// yet what is left).
-const FIRST_LEASE_FRACTION: u64 = 1024;
-
-/// Units of one counter this instance holds.
-struct Lease {
-    /// The counter (its name holds the window).
-    counter: String,
-    /// Units not used yet.
-    left: u64,
-    /// The size of the next lease: a fraction of what the limit had left at the last one.
-    next: u64,
-    /// The `remaining` to report: what the limit had not granted at the last lease, plus
-    /// `left`.
-    remaining: u64,
-    /// When the counter's window ends, Unix seconds: a lease is worthless after it.
-    until: i64,
-}
-
 thread_local! {
     /// This instance's leases.
-    static LEASES: RefCell<Vec<Lease>> = const { RefCell::new(Vec::new()) };
+    static LEASES: RefCell<Leases> = RefCell::new(Leases::default());
 }
 
 /// One limit of a key, as this verification counts it.
@@ -151,7 +116,8 @@ pub async fn apply(
             Err(state) => {
                 // Refused: the rate limit's unit goes back to this instance's lease.
                 if let Some((_, rate)) = &rate {
-                    states.rate_limit = untake(&rate.counter).map(|left| rate.state_left(left));
+                    let left = LEASES.with_borrow_mut(|l| l.untake(&rate.counter));
+                    states.rate_limit = left.map(|left| rate.state_left(left));
                 }
                 states.quota = Some(state);
                 return Ok((VerifyCode::QuotaExceeded, states));
@@ -177,67 +143,37 @@ async fn take(
     counter_key: impl Fn(i64) -> String,
     now: Timestamp,
 ) -> Result<Result<LimitState, LimitState>, Error> {
-    let leased_unit = || match LEASES.with(|l| take_leased(&mut l.borrow_mut(), &counted.counter)) {
-        Leased::Taken(remaining) => Err(remaining),
-        Leased::Empty(next) => Ok(next),
-        Leased::First => Ok((counted.limit / FIRST_LEASE_FRACTION).clamp(1, MAX_LEASE)),
-    };
+    let leased_unit = || LEASES.with_borrow_mut(|l| l.take(&counted.counter, counted.limit));
     // Most verifications find a unit in the instance's lease: no bookkeeping for them.
     let mut base = match leased_unit() {
-        Err(remaining) => return Ok(Ok(counted.state_left(remaining))),
-        Ok(base) => base,
+        Ok(remaining) => return Ok(Ok(counted.state_left(remaining))),
+        Err(base) => base,
     };
     let demand = Demand::enter(&counted.counter);
     while demand.in_flight() {
         leased().await;
         base = match leased_unit() {
-            Err(remaining) => return Ok(Ok(counted.state_left(remaining))),
-            Ok(base) => base,
+            Ok(remaining) => return Ok(Ok(counted.state_left(remaining))),
+            Err(base) => base,
         };
     }
-    let size = base.max(demand.waiting()).clamp(1, MAX_LEASE);
+    let size = Leases::size(base, demand.waiting());
     let _fetching = demand.fetch();
     let kv = kv.get().await?;
-    let n = kv.increment(&counted.counter, size as i64).await?;
-    if n == size as i64 {
+    let count = kv.increment(&counted.counter, size as i64).await?;
+    let until = now.unix() + counted.window.reset;
+    let Grant { over, remaining } =
+        LEASES.with_borrow_mut(|l| l.grant(&counted.counter, counted.limit, size, count, until));
+    if count == size as i64 {
         forget_old_windows(kv, pointer_key, counted, counter_key).await;
     }
-    // What the limit cannot grant goes back at once.
-    let over = u64::try_from(n - counted.limit as i64)
-        .unwrap_or(0)
-        .min(size);
     if over > 0 {
         give_back(kv, &counted.counter, over).await;
     }
-    let granted = size - over;
-    if granted == 0 {
-        return Ok(Err(counted.state_left(0)));
-    }
-    let used = u64::try_from(n).unwrap_or(0) - over;
-    // Concurrent verifications of this instance may have leased too: their units add up.
-    let remaining = LEASES.with(|l| {
-        let mut leases = l.borrow_mut();
-        let position = leases
-            .iter()
-            .position(|lease| lease.counter == counted.counter);
-        let i = position.unwrap_or_else(|| {
-            leases.push(Lease {
-                counter: counted.counter.clone(),
-                left: 0,
-                next: 1,
-                remaining: 0,
-                until: now.unix() + counted.window.reset,
-            });
-            leases.len() - 1
-        });
-        let lease = &mut leases[i];
-        lease.left += granted - 1;
-        let unleased = counted.limit.saturating_sub(used);
-        lease.next = (unleased / LEASE_FRACTION).clamp(1, MAX_LEASE);
-        lease.remaining = unleased + lease.left;
-        lease.remaining
-    });
-    Ok(Ok(counted.state_left(remaining)))
+    Ok(match remaining {
+        Some(remaining) => Ok(counted.state_left(remaining)),
+        None => Err(counted.state_left(0)),
+    })
 }
 
 /// The verifications of this instance inside [`take`] for one counter, and whether one of
@@ -340,54 +276,11 @@ async fn leased() {
     }
 }
 
-/// What this instance's lease of a counter gives.
-enum Leased {
-    /// A unit, and the `remaining` to report.
-    Taken(u64),
-    /// Nothing: lease this many more.
-    Empty(u64),
-    /// No lease of this counter yet.
-    First,
-}
-
-fn take_leased(leases: &mut [Lease], counter: &str) -> Leased {
-    match leases.iter_mut().find(|l| l.counter == counter) {
-        Some(lease) if lease.left > 0 => {
-            lease.left -= 1;
-            lease.remaining = lease.remaining.saturating_sub(1);
-            Leased::Taken(lease.remaining)
-        }
-        Some(lease) => Leased::Empty(lease.next),
-        None => Leased::First,
-    }
-}
-
-/// Puts a unit taken for a refused verification back into this instance's lease; returns
-/// the `remaining` to report.
-fn untake(counter: &str) -> Option<u64> {
-    LEASES.with(|l| {
-        let mut leases = l.borrow_mut();
-        let lease = leases.iter_mut().find(|l| l.counter == counter)?;
-        lease.left += 1;
-        lease.remaining += 1;
-        Some(lease.remaining)
-    })
-}
-
 /// Takes every unused leased unit of this instance, as the increments that give them back
-/// (those of ended windows are dropped: their counters are no longer read). Called with the
-/// usage batch, which sends them; if that fails, the units stay counted as used (stricter,
-/// never looser).
+/// (`keys_domain::lease::Leases::give_back`). Called with the usage batch, which sends them;
+/// if that fails, the units stay counted as used (stricter, never looser).
 pub fn leases_to_give_back(now: Timestamp) -> Vec<Increment> {
-    let leases = LEASES.with(|l| std::mem::take(&mut *l.borrow_mut()));
-    leases
-        .into_iter()
-        .filter(|lease| lease.left > 0 && now.unix() < lease.until)
-        .map(|lease| Increment {
-            counter: lease.counter,
-            delta: -(lease.left as i64),
-        })
-        .collect()
+    LEASES.with_borrow_mut(|l| l.give_back(now.unix()))
 }
 
 /// How a limit stands, without counting (absent counter: nothing used).

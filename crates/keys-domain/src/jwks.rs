@@ -5,12 +5,12 @@
 
 use crate::base64url;
 use crate::identity::Jws;
-use crate::time::Timestamp;
 use ed25519_dalek::Verifier as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// Key-value entry holding the [`CachedJwks`] of `identity_jwks_url`.
+/// Key-value entry holding the [`CachedDocument`](crate::upstream::CachedDocument) of
+/// `identity_jwks_url`.
 pub const JWKS_CACHE_KEY: &str = "meta:identity-jwks";
 /// Smallest accepted RSA modulus, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -22,9 +22,6 @@ pub const MIN_CACHE_SECS: i64 = 5 * 60;
 pub const MAX_CACHE_SECS: i64 = 24 * 60 * 60;
 /// How long a JWKS is kept when its response says nothing about caching, in seconds.
 pub const DEFAULT_CACHE_SECS: i64 = 60 * 60;
-/// Least time between two fetches of the JWKS (for an unknown `kid`, an expired copy, or
-/// after a failed fetch), in seconds.
-pub const REFETCH_INTERVAL_SECS: i64 = 30;
 /// How long an expired copy keeps being used while the provider cannot be reached, in
 /// seconds.
 pub const STALE_USE_SECS: i64 = 24 * 60 * 60;
@@ -331,109 +328,12 @@ pub fn cache_secs(cache_control: Option<&str>, age: Option<&str>) -> i64 {
         .clamp(MIN_CACHE_SECS, MAX_CACHE_SECS)
 }
 
-/// What the store keeps of the JWKS fetched from `identity_jwks_url`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct CachedJwks {
-    /// The URL it was fetched from (a changed URL makes the copy unusable).
-    pub url: String,
-    /// The document of the last successful fetch, if any.
-    pub document: Option<String>,
-    /// When that fetch happened (Unix seconds).
-    pub fetched_at: i64,
-    /// Until when that document is fresh (Unix seconds).
-    pub fresh_until: i64,
-    /// When the last fetch was attempted, successful or not (Unix seconds).
-    pub attempted_at: i64,
-}
-
-/// Whether to fetch the JWKS now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fetch {
-    /// No fetch: use the copy (or, without one, refuse with 503 until the next attempt).
-    No,
-    /// Fetch; on failure fall back to the copy if [`CachedJwks::usable_document`] allows.
-    Now,
-}
-
-impl CachedJwks {
-    /// Whether to fetch: always without a copy for this URL; then, at most once per
-    /// [`REFETCH_INTERVAL_SECS`], when the copy is stale, absent (the last fetch failed) or
-    /// does not know the token's key.
-    pub fn fetch(
-        cached: Option<&CachedJwks>,
-        url: &str,
-        now: Timestamp,
-        unknown_key: bool,
-    ) -> Fetch {
-        let Some(cached) = cached.filter(|c| c.url == url) else {
-            return Fetch::Now;
-        };
-        let due = now.unix() >= cached.fresh_until || cached.document.is_none() || unknown_key;
-        if due && now.unix() - cached.attempted_at >= REFETCH_INTERVAL_SECS {
-            Fetch::Now
-        } else {
-            Fetch::No
-        }
-    }
-
-    /// The document to check tokens with: fresh, or stale by at most [`STALE_USE_SECS`]
-    /// (the provider could not be reached since).
-    pub fn usable_document(&self, url: &str, now: Timestamp) -> Option<&str> {
-        (self.url == url && now.unix() < self.fresh_until + STALE_USE_SECS)
-            .then_some(self.document.as_deref())
-            .flatten()
-    }
-}
-
-/// Where a JWKS is fetched from: an absolute `http` or `https` URL without fragment or
-/// credentials, split the way `wasi:http` wants it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwksUrl {
-    /// `http` or `https`.
-    pub scheme: String,
-    /// `host[:port]`.
-    pub authority: String,
-    /// `/path[?query]`.
-    pub path_and_query: String,
-}
-
-impl JwksUrl {
-    /// Parses `identity_jwks_url`.
-    pub fn parse(url: &str) -> Result<JwksUrl, String> {
-        let refuse = || format!("`{url}` is not an absolute http(s) URL");
-        let (scheme, rest) = url.trim().split_once("://").ok_or_else(refuse)?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return Err(refuse());
-        }
-        if rest.contains('#') || rest.contains(char::is_whitespace) {
-            return Err(refuse());
-        }
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() || authority.contains('@') {
-            return Err(refuse());
-        }
-        let path_and_query = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_owned()
-        };
-        Ok(JwksUrl {
-            scheme,
-            authority: authority.to_owned(),
-            path_and_query,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::{ClaimPath, ClaimRules};
     use crate::mint::{SigningKey, jwks_of};
+    use crate::time::Timestamp;
     use serde_json::{Value, json};
     use std::sync::OnceLock;
 
@@ -657,113 +557,6 @@ mod tests {
                 secs,
                 "{cache_control:?} {age:?}"
             );
-        }
-    }
-
-    fn cached(fetched_at: i64, document: bool) -> CachedJwks {
-        CachedJwks {
-            url: "https://sso/jwks".into(),
-            document: document.then(|| "{}".into()),
-            fetched_at,
-            fresh_until: fetched_at + 600,
-            attempted_at: fetched_at,
-        }
-    }
-
-    #[test]
-    fn the_jwks_is_fetched_when_missing_stale_or_lacking_a_key_but_at_most_every_thirty_seconds() {
-        let url = "https://sso/jwks";
-        let at = |secs| Timestamp::from_unix(NOW.unix() + secs);
-        assert_eq!(CachedJwks::fetch(None, url, NOW, false), Fetch::Now);
-        let fresh = cached(NOW.unix(), true);
-        assert_eq!(
-            CachedJwks::fetch(Some(&fresh), "https://other/jwks", NOW, false),
-            Fetch::Now
-        );
-        assert_eq!(
-            CachedJwks::fetch(Some(&fresh), url, at(10), false),
-            Fetch::No
-        );
-        assert_eq!(
-            CachedJwks::fetch(Some(&fresh), url, at(29), true),
-            Fetch::No
-        );
-        assert_eq!(
-            CachedJwks::fetch(Some(&fresh), url, at(30), true),
-            Fetch::Now
-        );
-        assert_eq!(
-            CachedJwks::fetch(Some(&fresh), url, at(600), false),
-            Fetch::Now
-        );
-        let failed = cached(NOW.unix(), false);
-        assert_eq!(
-            CachedJwks::fetch(Some(&failed), url, at(5), false),
-            Fetch::No
-        );
-        assert_eq!(
-            CachedJwks::fetch(Some(&failed), url, at(30), false),
-            Fetch::Now
-        );
-    }
-
-    #[test]
-    fn a_stale_copy_serves_for_a_day_after_it_expires_and_never_for_another_url() {
-        let copy = cached(NOW.unix(), true);
-        let at = |secs| Timestamp::from_unix(NOW.unix() + secs);
-        assert!(
-            copy.usable_document("https://sso/jwks", at(600 + STALE_USE_SECS - 1))
-                .is_some()
-        );
-        assert!(
-            copy.usable_document("https://sso/jwks", at(600 + STALE_USE_SECS))
-                .is_none()
-        );
-        assert!(copy.usable_document("https://other/jwks", NOW).is_none());
-        assert!(
-            cached(NOW.unix(), false)
-                .usable_document("https://sso/jwks", NOW)
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn jwks_urls_are_split_for_wasi_http_and_odd_ones_refused() {
-        let url = JwksUrl::parse(
-            "https://sso.ingeneo.example/realms/ingeneo/protocol/openid-connect/certs",
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                url.scheme.as_str(),
-                url.authority.as_str(),
-                url.path_and_query.as_str()
-            ),
-            (
-                "https",
-                "sso.ingeneo.example",
-                "/realms/ingeneo/protocol/openid-connect/certs"
-            )
-        );
-        let url = JwksUrl::parse("HTTP://127.0.0.1:8080?x=1").unwrap();
-        assert_eq!(
-            (
-                url.scheme.as_str(),
-                url.authority.as_str(),
-                url.path_and_query.as_str()
-            ),
-            ("http", "127.0.0.1:8080", "/?x=1")
-        );
-        for bad in [
-            "",
-            "sso/jwks",
-            "ftp://sso/jwks",
-            "https:///jwks",
-            "https://u:p@sso/jwks",
-            "https://sso/jwks#k",
-            "https://sso/a b",
-        ] {
-            assert!(JwksUrl::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod increments;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod key;
+pub mod lease;
 pub mod limits;
 #[cfg(feature = "mint")]
 pub mod mint;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod permissions;
 pub mod record;
 pub mod time;
+pub mod upstream;
 pub mod usage;
 
 pub use error::Error;

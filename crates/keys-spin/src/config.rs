@@ -2,15 +2,23 @@
 
 use keys_domain::Error;
 use keys_domain::cache::CachePolicy;
+use keys_domain::upstream;
 use std::cell::OnceCell;
+use std::thread::LocalKey;
 
 /// Variable bounding how long an edge may answer from a record it read earlier
 /// ([`keys_domain::cache`]): milliseconds, `0` (the default) for never.
 pub const VAR_VERIFY_CACHE_MS: &str = "verify_cache_ms";
+/// Variable: the least time between two fetches of a document from outside (an identity
+/// provider's JWKS, a scanner's public keys), in seconds (`keys_domain::upstream`).
+pub const VAR_UPSTREAM_REFETCH_SECS: &str = "upstream_refetch_secs";
+
+/// A variable's parsed value, or why it is refused.
+type Parsed<T> = OnceCell<Result<T, String>>;
 
 thread_local! {
-    /// The cache policy, or why the variable is refused.
-    static VERIFY_CACHE: OnceCell<Result<CachePolicy, String>> = const { OnceCell::new() };
+    static VERIFY_CACHE: Parsed<CachePolicy> = const { OnceCell::new() };
+    static REFETCH_SECS: Parsed<i64> = const { OnceCell::new() };
 }
 
 /// The deployment's record cache policy (`verify_cache_ms`; unset or empty is off). A value
@@ -18,16 +26,35 @@ thread_local! {
 /// variable and its range: an edge never guesses a revocation bound the operator did not
 /// choose.
 pub async fn verify_cache() -> Result<CachePolicy, Error> {
-    let known = VERIFY_CACHE.with(|c| c.get().cloned());
-    let policy = match known {
-        Some(policy) => policy,
+    read_once(&VERIFY_CACHE, VAR_VERIFY_CACHE_MS, CachePolicy::parse).await
+}
+
+/// The least time between two fetches of a document from outside, in seconds
+/// (`upstream_refetch_secs`; unset or empty: 30). A value out of range fails the requests
+/// that need it with a 500 whose log line names the variable and its range.
+pub async fn refetch_secs() -> Result<i64, Error> {
+    read_once(
+        &REFETCH_SECS,
+        VAR_UPSTREAM_REFETCH_SECS,
+        upstream::refetch_secs,
+    )
+    .await
+}
+
+/// The variable `name` parsed with `parse`, read and parsed once per instance (unset reads
+/// as empty).
+async fn read_once<T: Clone + 'static>(
+    cell: &'static LocalKey<Parsed<T>>,
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, Error> {
+    let parsed = match cell.with(|c| c.get().cloned()) {
+        Some(parsed) => parsed,
         None => {
-            let text = spin_sdk::variables::get(VAR_VERIFY_CACHE_MS)
-                .await
-                .unwrap_or_default();
-            let policy = CachePolicy::parse(&text);
-            VERIFY_CACHE.with(|c| c.get_or_init(|| policy).clone())
+            let text = spin_sdk::variables::get(name).await.unwrap_or_default();
+            let parsed = parse(&text);
+            cell.with(|c| c.get_or_init(|| parsed).clone())
         }
     };
-    policy.map_err(Error::unexpected)
+    parsed.map_err(Error::unexpected)
 }

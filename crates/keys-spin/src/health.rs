@@ -1,13 +1,15 @@
 //! `GET /api/v1/health`: whether this node's stores answer and whether the verification
 //! records look present. For probes and monitoring: no authentication, no secret in the
-//! answer, nothing written. 200 when everything checked is fine, 503 otherwise.
+//! answer. 200 when everything checked is fine, 503 otherwise. Nothing is written, except the
+//! records' marker on an admin node whose SQLite holds no live secret (below).
 //!
 //! - `key_value`: the store answered a read within the node's deadline.
 //! - `verification_records`: `present` when the marker the rebuild writes (and the creation
 //!   of a deployment's first key) is there, and, on a node with SQLite, when the record of
 //!   the most recently created live secret is there too; `none` when SQLite holds no live
-//!   secret (nothing to verify); `missing` otherwise: every key answers `NOT_FOUND` until
-//!   `POST /api/v1/verification-records/rebuild` runs.
+//!   secret (nothing to verify: the admin node then writes the marker, so that the edges of a
+//!   new deployment report `present` once its health has been checked); `missing` otherwise:
+//!   every key answers `NOT_FOUND` until `POST /api/v1/verification-records/rebuild` runs.
 //! - `sqlite` (admin nodes only): the database answered.
 //!
 //! It also says how long after an admin call a change may take to reach every edge:
@@ -76,7 +78,7 @@ pub async fn answer_admin(limit: Duration) -> Result<Response, Error> {
     let (key_value, marker, kv) = key_value_check(limit).await;
     let (sqlite, records) = match newest_live_secret(limit).await {
         Err(err) => (unavailable(&err), Check::Unknown),
-        Ok(None) => (Check::Ok, Check::None),
+        Ok(None) => (Check::Ok, nothing_to_verify(marker, kv.as_ref()).await),
         Ok(Some(hash)) => match &kv {
             None => (Check::Ok, Check::Unknown),
             Some(kv) => match kv.get(&record_key(&hash)).await {
@@ -87,6 +89,21 @@ pub async fn answer_admin(limit: Duration) -> Result<Response, Error> {
         },
     };
     respond(key_value, records, Some(sqlite)).await
+}
+
+/// With no live secret in SQLite, the verification records are complete by definition: the
+/// marker is written when missing (a new deployment, or a store restarted empty before any
+/// key existed), so that edges report healthy too. `none` either way; a failed write is
+/// logged and retried by the next health check.
+async fn nothing_to_verify(marker: bool, kv: Option<&Kv>) -> Check {
+    if let (false, Some(kv)) = (marker, kv)
+        && let Err(err) = mark_records_complete(kv).await
+    {
+        eprintln!(
+            "warning: health: could not mark the (empty) verification records complete: {err}"
+        );
+    }
+    Check::None
 }
 
 /// Opens the store and reads the marker: the store's check, whether the marker is there, and

@@ -6,4 +6,3 @@
 
 pub mod public_keys;
 pub mod report;
-pub mod url;

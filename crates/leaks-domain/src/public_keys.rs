@@ -4,6 +4,8 @@
 
 use base64ct::{Base64, Encoding};
 use keys_domain::Error;
+use keys_domain::time::Timestamp;
+use keys_domain::upstream::{CachedDocument, Fetch};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
@@ -23,64 +25,30 @@ struct Entry {
     key: String,
 }
 
-/// Shortest time between two fetches of a scanner's keys, in seconds: an unknown identifier
-/// within it is answered from the stored copy, so made-up identifiers cannot make the
-/// service hammer the scanner.
-pub const REFETCH_AFTER_SECS: i64 = 30;
-
-/// The last fetch of a scanner's keys: when, and whether it gave a usable document. Stored as
-/// `<unix seconds> ok` or `<unix seconds> failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LastFetch {
-    /// When it was made (Unix seconds).
-    pub at: i64,
-    /// Whether it gave a usable document.
-    pub ok: bool,
-}
-
-/// What to do about a key identifier the stored keys lack.
+/// What a key identifier the stored keys lack calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unknown {
     /// Fetch the keys again.
     Fetch,
     /// Too soon after a fetch that worked: the identifier is unknown (400).
     Refuse,
-    /// Too soon after a fetch that failed: the keys are unavailable (503, retry later).
+    /// Too soon after a fetch that failed: the keys are unavailable (502, retry later).
     Unavailable,
 }
 
-impl LastFetch {
-    /// The stored form.
-    pub fn encode(&self) -> String {
-        format!("{} {}", self.at, if self.ok { "ok" } else { "failed" })
-    }
-
-    /// Reads the stored form (`None` when unreadable: as if never fetched).
-    pub fn parse(bytes: &[u8]) -> Option<Self> {
-        let (at, outcome) = std::str::from_utf8(bytes).ok()?.split_once(' ')?;
-        let ok = match outcome {
-            "ok" => true,
-            "failed" => false,
-            _ => return None,
-        };
-        Some(Self {
-            at: at.parse().ok()?,
-            ok,
-        })
-    }
-
-    /// What an unknown identifier calls for at `now`, given the last fetch (if any).
-    pub fn on_unknown(last: Option<Self>, now: i64) -> Unknown {
-        match last {
-            Some(last) if now - last.at < REFETCH_AFTER_SECS => {
-                if last.ok {
-                    Unknown::Refuse
-                } else {
-                    Unknown::Unavailable
-                }
-            }
-            _ => Unknown::Fetch,
-        }
+/// What an identifier the stored keys of `url` lack calls for at `now`, given the stored copy
+/// and the refetch interval (`keys_domain::upstream`): a scanner's keys are never stale, they
+/// are fetched again only for an identifier they lack.
+pub fn on_unknown(
+    cached: Option<&CachedDocument>,
+    url: &str,
+    now: Timestamp,
+    interval_secs: i64,
+) -> Unknown {
+    match CachedDocument::fetch(cached, url, now, true, interval_secs) {
+        Fetch::Now => Unknown::Fetch,
+        Fetch::No if cached.is_some_and(|c| !c.last_attempt_failed()) => Unknown::Refuse,
+        Fetch::No => Unknown::Unavailable,
     }
 }
 
@@ -252,32 +220,29 @@ mod tests {
     }
 
     #[test]
-    fn the_last_fetch_round_trips_through_its_stored_form() {
-        for last in [
-            LastFetch {
-                at: 1_800_000_000,
-                ok: true,
-            },
-            LastFetch { at: 7, ok: false },
-        ] {
-            assert_eq!(LastFetch::parse(last.encode().as_bytes()), Some(last));
-        }
-        assert_eq!(LastFetch::parse(b"soon ok"), None);
-        assert_eq!(LastFetch::parse(b"12 maybe"), None);
-    }
-
-    #[test]
-    fn an_unknown_identifier_is_fetched_at_most_once_per_30_seconds() {
-        let ok = Some(LastFetch { at: 1000, ok: true });
-        let failed = Some(LastFetch {
-            at: 1000,
-            ok: false,
-        });
-        assert_eq!(LastFetch::on_unknown(None, 1000), Unknown::Fetch);
-        assert_eq!(LastFetch::on_unknown(ok, 1029), Unknown::Refuse);
-        assert_eq!(LastFetch::on_unknown(failed, 1029), Unknown::Unavailable);
-        assert_eq!(LastFetch::on_unknown(ok, 1030), Unknown::Fetch);
-        assert_eq!(LastFetch::on_unknown(failed, 1030), Unknown::Fetch);
+    fn an_unknown_identifier_is_fetched_at_most_once_per_interval() {
+        const URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
+        let at = |secs: i64| Timestamp::from_unix(1_000 + secs);
+        let worked = CachedDocument::after_fetch(None, URL, at(0), Some(("{}".into(), i64::MAX)));
+        let failed = CachedDocument::after_fetch(None, URL, at(0), None);
+        let stale_failed = CachedDocument::after_fetch(Some(worked.clone()), URL, at(5), None);
+        assert_eq!(on_unknown(None, URL, at(0), 30), Unknown::Fetch);
+        assert_eq!(on_unknown(Some(&worked), URL, at(29), 30), Unknown::Refuse);
+        assert_eq!(
+            on_unknown(Some(&failed), URL, at(29), 30),
+            Unknown::Unavailable
+        );
+        assert_eq!(
+            on_unknown(Some(&stale_failed), URL, at(34), 30),
+            Unknown::Unavailable
+        );
+        assert_eq!(on_unknown(Some(&worked), URL, at(30), 30), Unknown::Fetch);
+        assert_eq!(on_unknown(Some(&failed), URL, at(30), 30), Unknown::Fetch);
+        assert_eq!(on_unknown(Some(&worked), URL, at(1), 1), Unknown::Fetch);
+        assert_eq!(
+            on_unknown(Some(&worked), "https://elsewhere/keys", at(1), 30),
+            Unknown::Fetch
+        );
     }
 
     #[test]

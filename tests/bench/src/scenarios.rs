@@ -175,36 +175,32 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
+/// `records` synthetic records, with verify-key's record cache on (`cached`) or off.
+const fn config(records: usize, cached: bool) -> Config {
+    match cached {
+        true => Config {
+            variables: CACHE_ON,
+            records,
+            spin_args: LONG_LIVED_INSTANCES,
+        },
+        false => Config {
+            variables: &[],
+            records,
+            spin_args: &[],
+        },
+    }
+}
+
 /// The default configuration: no variables, ten synthetic records.
-const BASE: Config = Config {
-    variables: &[],
-    records: 10,
-    spin_args: &[],
-};
+const BASE: Config = config(10, false);
 /// [`BASE`] with verify-key's record cache on.
-const BASE_CACHED: Config = Config {
-    variables: CACHE_ON,
-    records: 10,
-    spin_args: LONG_LIVED_INSTANCES,
-};
+const BASE_CACHED: Config = config(10, true);
 /// A thousand synthetic keys to draw from.
-const THOUSAND: Config = Config {
-    variables: &[],
-    records: 1_000,
-    spin_args: &[],
-};
+const THOUSAND: Config = config(1_000, false);
 /// [`THOUSAND`] with verify-key's record cache on.
-const THOUSAND_CACHED: Config = Config {
-    variables: CACHE_ON,
-    records: 1_000,
-    spin_args: LONG_LIVED_INSTANCES,
-};
+const THOUSAND_CACHED: Config = config(1_000, true);
 /// A hundred thousand synthetic records in the store.
-const LARGE: Config = Config {
-    variables: &[],
-    records: 100_000,
-    spin_args: &[],
-};
+const LARGE: Config = config(100_000, false);
 
 const VERIFY: Request = Request {
     method: "POST",

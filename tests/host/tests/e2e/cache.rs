@@ -15,7 +15,7 @@
 //! With the default (`0`) every other test of the suite runs as strict as ever.
 
 use crate::concurrency::race_within;
-use crate::helpers::App;
+use crate::helpers::{App, eventually};
 use crate::scanners::{Scanners, github_finding, github_report, signed_report};
 use crate::topology::{StoreFault, Topology, Via, id_of};
 use keys_domain::key::NewSecret;
@@ -29,29 +29,26 @@ const BOUND: Duration = Duration::from_millis(1_000);
 const MARGIN: Duration = Duration::from_millis(250);
 /// Where the leaked key of these tests was found.
 const LEAK_URL: &str = "https://github.com/partner/app/blob/main/.env";
-/// How often a test looks again for a change to show.
-const POLL: Duration = Duration::from_millis(20);
 
-fn cached_variables(scanners: &Scanners) -> Vec<(String, String)> {
-    scanners.variables(&[("verify_cache_ms", &BOUND.as_millis().to_string())])
+/// An admin node and two edges (one direct, one through Spin's key-value API) on one Redis,
+/// every node with a record cache of [`BOUND`], the admin node taking `scanners`' reports.
+fn cached_topology(scanners: &Scanners) -> Topology {
+    let variables = scanners.variables(&[("verify_cache_ms", &BOUND.as_millis().to_string())]);
+    let borrowed: Vec<(&str, &str)> = variables
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    Topology::start_with(Via::Direct, [Via::Direct, Via::SpinKeyValue], &borrowed)
 }
 
-/// Verifies `key` for `method` at `edge` until it answers `code`; how long that took. Fails
-/// past [`BOUND`] + [`MARGIN`].
-async fn shows_within(edge: &App, key: &str, method: Option<&str>, code: &str) -> Duration {
-    let start = Instant::now();
-    loop {
+/// Verifies `key` for `method` at `edge` until it answers `code`; fails past [`BOUND`] +
+/// [`MARGIN`].
+async fn shows_within(edge: &App, key: &str, method: Option<&str>, code: &str) {
+    let answers = || async {
         let seen = edge.code(key, method, None).await;
-        if seen == code {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < BOUND + MARGIN,
-            "still {seen} after {:?}, expected {code}",
-            start.elapsed()
-        );
-        tokio::time::sleep(POLL).await;
-    }
+        if seen == code { Ok(()) } else { Err(seen) }
+    };
+    eventually(&format!("{code} at the edge"), BOUND + MARGIN, answers).await;
 }
 
 async fn health(node: &App) -> (u16, Value) {
@@ -62,12 +59,7 @@ async fn health(node: &App) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_a_one_second_record_cache_every_removal_reaches_every_edge_within_the_bound() {
     let scanners = Scanners::start();
-    let variables = cached_variables(&scanners);
-    let borrowed: Vec<(&str, &str)> = variables
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let t = Topology::start_with(Via::Direct, [Via::Direct, Via::SpinKeyValue], &borrowed);
+    let t = cached_topology(&scanners);
     for node in std::iter::once(&t.admin).chain(&t.edges) {
         assert_eq!(health(node).await.1["verify_cache_ms"], 1_000);
     }
@@ -149,12 +141,7 @@ async fn with_a_one_second_record_cache_every_removal_reaches_every_edge_within_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_edge_answers_a_key_it_just_read_while_the_store_is_paused_until_the_bound_passes() {
     let scanners = Scanners::start();
-    let variables = cached_variables(&scanners);
-    let borrowed: Vec<(&str, &str)> = variables
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let mut t = Topology::start_with(Via::Direct, [Via::Direct, Via::SpinKeyValue], &borrowed);
+    let mut t = cached_topology(&scanners);
     let (_, secret) = t.admin.create_key(json!({ "label": "Paused" })).await;
     assert_eq!(t.codes(&secret, None).await, ["VALID"; 2]);
 

@@ -8,11 +8,39 @@ use spin_test_host::spin_cli::{SpinApp, SpinOptions};
 use spin_test_host::{HostOptions, TestHost};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The identity-token secret the app runs with in these tests.
 pub const TOKEN_SECRET: &str = "e2e-identity-token-secret";
 /// The right needed by admin routes.
 pub const RIGHT: &str = "platform_configuration";
+
+/// How often [`eventually`] probes again.
+const EVENTUALLY_POLL: Duration = Duration::from_millis(50);
+
+/// Runs `probe` until it gives `Ok`, for at most `timeout`: its value and how long that took.
+/// Past `timeout`, fails naming `what` and the last `Err` (what was seen instead).
+pub async fn eventually<T, Fut>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Fut,
+) -> (T, Duration)
+where
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        let seen = match probe().await {
+            Ok(value) => return (value, start.elapsed()),
+            Err(seen) => seen,
+        };
+        assert!(
+            start.elapsed() < timeout,
+            "{what}: not within {timeout:?}; last seen: {seen}"
+        );
+        tokio::time::sleep(EVENTUALLY_POLL).await;
+    }
+}
 
 /// The project's own spin.toml, after checking the components are built.
 pub fn manifest() -> PathBuf {

@@ -1,7 +1,7 @@
 //! The seed's story through the API: create, copy, verify, list, rename, regenerate,
 //! deactivate, reactivate, expire, delete, and the audit trail of it all.
 
-use crate::helpers::App;
+use crate::helpers::{App, eventually};
 use serde_json::json;
 
 #[tokio::test]
@@ -45,18 +45,15 @@ async fn the_whole_lifecycle_of_a_key_follows_the_user_guide() {
     assert!(fetched.json().get("key").is_none());
     assert!(!fetched.text().contains(&secret));
     // The edge writes the last use with its usage batch, within about a second.
-    let start = std::time::Instant::now();
-    let listed = loop {
+    let recorded = || async {
         let listed = app.admin("GET", "/api/v1/keys", None).await.json();
-        if listed["data"][0]["last_used_at"].is_string() {
-            break listed;
+        match listed["data"][0]["last_used_at"].is_string() {
+            true => Ok(listed),
+            false => Err(listed.to_string()),
         }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "the verification above was never recorded: {listed}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
+    let what = "the last use of the verification above";
+    let (listed, _) = eventually(what, std::time::Duration::from_secs(10), recorded).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert_eq!(listed["data"][0]["id"], id.as_str());
 

@@ -17,7 +17,7 @@
 //! - The direct path speaks TLS to Redis (`redis_tls`) and checks its certificate.
 
 use crate::concurrency::race;
-use crate::helpers::App;
+use crate::helpers::{App, eventually};
 use serde_json::{Value, json};
 use spin_test_host::redis_server::RedisServer;
 use spin_test_host::slow_proxy::SlowProxy;
@@ -472,9 +472,9 @@ impl Expect {
 /// Waits until every edge answers `expected` for `secret` and the admin node lists keys;
 /// fails after [`RECOVERY_BOUND`].
 async fn assert_recovers(t: &Topology, secret: &str, expected: &str, phase: &str) {
-    let started = Instant::now();
-    loop {
-        let mut fine = t.admin.admin("GET", "/api/v1/keys", None).await.status == 200;
+    let normal = || async {
+        let listed = t.admin.admin("GET", "/api/v1/keys", None).await.status;
+        let mut seen = vec![format!("admin list {listed}")];
         for edge in &t.edges {
             let reply = edge
                 .send(
@@ -482,21 +482,21 @@ async fn assert_recovers(t: &Topology, secret: &str, expected: &str, phase: &str
                         .json(&json!({ "key": secret })),
                 )
                 .await;
-            fine &= reply.status == 200 && reply.json()["code"] == expected;
+            let code = match reply.status {
+                200 => reply.json()["code"].to_string(),
+                _ => reply.text(),
+            };
+            seen.push(format!("{} {code}", reply.status));
         }
-        if fine {
-            eprintln!(
-                "{phase}: normal answers {:?} after Redis came back",
-                started.elapsed()
-            );
-            return;
-        }
-        assert!(
-            started.elapsed() < RECOVERY_BOUND,
-            "{phase}: the nodes did not answer normally within {RECOVERY_BOUND:?} of Redis coming back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let fine = listed == 200
+            && seen[1..]
+                .iter()
+                .all(|s| *s == format!("200 \"{expected}\""));
+        if fine { Ok(()) } else { Err(seen.join(", ")) }
+    };
+    let what = format!("{phase}: normal answers after Redis came back");
+    let ((), took) = eventually(&what, RECOVERY_BOUND, normal).await;
+    eprintln!("{phase}: normal answers {took:?} after Redis came back");
 }
 
 async fn health(node: &App) -> (u16, Value) {
@@ -566,8 +566,11 @@ async fn warm_nodes_on_spins_key_value_api_answer_in_time_through_every_fault() 
 }
 
 #[tokio::test]
-async fn the_health_route_of_a_new_deployment_says_there_is_nothing_to_verify() {
+async fn a_new_deployment_reports_healthy_everywhere_once_its_admin_node_was_checked() {
     let t = Topology::start(Via::Direct, [Via::Direct, Via::SpinKeyValue]);
+    // Until then, an edge cannot tell an empty deployment from a store that lost its data.
+    let (status, body) = health(&t.edges[0]).await;
+    assert_eq!((status, &body["status"]), (503, &json!("records_missing")));
     let (status, body) = health(&t.admin).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -575,18 +578,14 @@ async fn the_health_route_of_a_new_deployment_says_there_is_nothing_to_verify() 
         json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
             "key_value": "ok", "verification_records": "none", "sqlite": "ok" } })
     );
-    // The edges cannot tell an empty deployment from a lost store until the first key.
-    let (status, body) = health(&t.edges[0]).await;
-    assert_eq!((status, &body["status"]), (503, &json!("records_missing")));
+    let present = json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
+        "key_value": "ok", "verification_records": "present" } });
+    for edge in &t.edges {
+        assert_eq!(health(edge).await, (200, present.clone()));
+    }
     t.admin.create_key(json!({ "label": "First" })).await;
     for edge in &t.edges {
-        let (status, body) = health(edge).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(
-            body,
-            json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
-                "key_value": "ok", "verification_records": "present" } })
-        );
+        assert_eq!(health(edge).await, (200, present.clone()));
     }
 }
 
@@ -621,19 +620,16 @@ async fn two_edges_on_one_redis_together_admit_no_more_than_the_limit_and_count_
     assert_eq!(valid, 25, "the two edges together admit exactly the limit");
     // Only the admitted verifications consumed the quota, once the edges have given back the
     // quota units their instances leased and did not use (with their usage batches).
-    let start = Instant::now();
-    loop {
+    let given_back = || async {
         let after = t.edges[0].verify(&secret, None, None).await;
         assert_eq!(after["code"], "RATE_LIMITED");
-        if after["quota"]["remaining"] == 975 {
-            break;
+        match after["quota"]["remaining"] == 975 {
+            true => Ok(()),
+            false => Err(after.to_string()),
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "leased quota units never came back: {after}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    let what = "the leased quota units given back";
+    eventually(what, Duration::from_secs(10), given_back).await;
 
     // Both edges' batches reach the same counters; the admin node reads them.
     let path = format!("/api/v1/keys/{id}/usage");
@@ -643,21 +639,22 @@ async fn two_edges_on_one_redis_together_admit_no_more_than_the_limit_and_count_
             counts["RATE_LIMITED"].as_u64().unwrap_or(0),
         )
     };
-    let start = Instant::now();
-    loop {
+    let added_up = || async {
         let usage = t.admin.admin("GET", &path, None).await.json();
         let counts = &usage["data"].as_array().unwrap().last().unwrap()["counts"];
         // The 80 of the burst and the checks above, all counted at one of the two edges.
         let (valid, limited) = path_counts(counts);
-        if valid == Some(25) && limited >= 56 && counts.as_object().unwrap().len() == 2 {
-            break;
+        match valid == Some(25) && limited >= 56 && counts.as_object().unwrap().len() == 2 {
+            true => Ok(()),
+            false => Err(counts.to_string()),
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the edges' counts never added up: {counts}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    eventually(
+        "the edges' counts adding up",
+        Duration::from_secs(10),
+        added_up,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

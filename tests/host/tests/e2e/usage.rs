@@ -1,10 +1,10 @@
 //! Usage analytics: every verification attributed to a key is counted by code, per hour and
 //! per day, summed over every key, and shown in the key list.
 
-use crate::helpers::App;
+use crate::helpers::{self, App};
 use keys_domain::time::Timestamp;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long counts may take to be written: verify-key writes its batches 500 ms after the
 /// first verification they hold.
@@ -12,20 +12,18 @@ const COUNTING_DELAY: Duration = Duration::from_secs(10);
 
 /// Polls `path` until `ready` holds for its JSON answer, within [`COUNTING_DELAY`].
 async fn eventually(app: &App, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
+    let what = format!("{path} showing the counts");
+    let probe = || async {
         let reply = app.admin("GET", path, None).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.text());
         let answer = reply.json();
         if ready(&answer) {
-            return answer;
+            Ok(answer)
+        } else {
+            Err(answer.to_string())
         }
-        assert!(
-            start.elapsed() < COUNTING_DELAY,
-            "{path} never showed the counts: {answer}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    helpers::eventually(&what, COUNTING_DELAY, probe).await.0
 }
 
 /// The counts of the last bucket of a usage answer.
