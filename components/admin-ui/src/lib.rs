@@ -3,7 +3,9 @@
 //! The page calls the API under `/api/v1` with the administrator's identity token.
 
 use keys_domain::Error;
+use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, json, with_body};
+use keys_spin::routes::{self, Matched, Query, Route};
 use serde::Serialize;
 
 keys_spin::export_http_handler!(dispatch);
@@ -110,12 +112,19 @@ fn secured(response: Response) -> Response {
         .header("x-frame-options", "DENY")
 }
 
-/// Serves an asset, the configuration, or a 404 (a problem document under `/api/`).
+/// The routes of admin-ui: every path, read only; [`asset`] tells what is there.
+const ROUTES: &[Route] = &[
+    Route::public("GET", "/...", Query::Ignored, handler!(asset)),
+    Route::public("HEAD", "/...", Query::Ignored, handler!(asset)),
+];
+
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let path = req.path.as_str();
-    if req.method != "GET" && req.method != "HEAD" {
-        return Err(Error::MethodNotAllowed { allow: "GET, HEAD" });
-    }
+    routes::serve_public(ROUTES, req).await
+}
+
+/// Serves an asset, the configuration, or a 404 (a problem document under `/api/`).
+async fn asset(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, path) = (m.req, m.req.path.as_str());
     if path == "/config.json" {
         let config = UiConfig {
             developer_docs_url: variable_or(VAR_DEVELOPER_DOCS_URL, "/api/v1/openapi.json").await,

@@ -20,9 +20,11 @@ use keys_domain::time::Timestamp;
 use keys_domain::upstream::{CachedDocument, Fetch, OutboundUrl};
 use keys_spin::auth::{IDENTITY_VERIFY_PATH, VAR_JWKS, VAR_JWKS_URL, claim_rules, variable};
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, Deadline};
-use keys_spin::http::{ApiRequest, Response, json, route_not_found};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::kv::Kv;
 use keys_spin::outbound::{self, Outgoing};
+use keys_spin::routes::{self, Matched, NO_QUERY, Route};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -32,21 +34,27 @@ keys_spin::export_http_handler!(dispatch);
 /// How long the provider may take to answer a JWKS fetch.
 const FETCH_DEADLINE: Duration = Duration::from_secs(3);
 
-/// Serves `GET /verify` (the token in `Authorization: Bearer`): 200 with the caller, 401 for a token that
-/// does not verify, 503 when no JWKS can be had.
+/// The one route of identity: `GET /verify` (the token in `Authorization: Bearer`), 200 with
+/// the caller, 401 for a token that does not verify, 503 when no JWKS can be had. The token is
+/// this route's whole business, so it is public to the route table.
+const ROUTES: &[Route] = &[Route::public(
+    "GET",
+    IDENTITY_VERIFY_PATH,
+    NO_QUERY,
+    handler!(verify_token),
+)];
+
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    match (req.path.as_str(), req.method.as_str()) {
-        (IDENTITY_VERIFY_PATH, "GET") => {
-            let token = bearer_token(req.header("authorization"))?;
-            let now = Timestamp::now();
-            let jws = Jws::parse(token)?;
-            check_signature(&jws, now).await?;
-            let caller = jws.caller(&claim_rules(true).await?, now)?;
-            json(200, &caller)
-        }
-        (IDENTITY_VERIFY_PATH, _) => Err(Error::MethodNotAllowed { allow: "GET" }),
-        (path, _) => Err(route_not_found(path)),
-    }
+    routes::serve_public(ROUTES, req).await
+}
+
+async fn verify_token(m: &Matched<'_>) -> Result<Response, Error> {
+    let token = bearer_token(m.req.header("authorization"))?;
+    let now = Timestamp::now();
+    let jws = Jws::parse(token)?;
+    check_signature(&jws, now).await?;
+    let caller = jws.caller(&claim_rules(true).await?, now)?;
+    json(200, &caller)
 }
 
 /// Checks the token's signature with the configured JWKS.

@@ -6,52 +6,36 @@
 use keys_domain::Error;
 use keys_domain::time::Timestamp;
 use keys_domain::usage::{Bucket, Granularity, Range, TOP_KEYS};
-use keys_spin::auth::require_platform_configuration;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
-use keys_spin::http::{ApiRequest, Response, json, route_not_found};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::kv::Kv;
+use keys_spin::routes::{self, Matched, Query, Route};
 use keys_spin::{keys, usage};
 use serde::Serialize;
 
 keys_spin::export_http_handler!(dispatch);
 
 /// The query parameters of both routes.
-const PARAMETERS: &[&str] = &["granularity", "from", "to"];
+const PARAMETERS: Query = Query::Only(&["granularity", "from", "to"]);
 
-/// Routes a request on its path under `/api/v1`.
+/// The routes of key-usage.
+const ROUTES: &[Route] = &[
+    Route::admin("GET", "/keys/{id}/usage", PARAMETERS, handler!(key_usage)),
+    Route::admin("GET", "/usage", PARAMETERS, handler!(all_usage)),
+];
+
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let id = match segments.as_slice() {
-        ["usage"] => None,
-        ["keys", id, "usage"] => Some(*id),
-        _ => return Err(route_not_found(&req.path)),
-    };
-    if req.method != "GET" {
-        return Err(Error::MethodNotAllowed { allow: "GET" });
-    }
-    require_platform_configuration(req).await?;
-    let range = range(req)?;
-    match id {
-        Some(id) => key_usage(id, &range).await,
-        None => all_usage(&range).await,
-    }
+    routes::serve(ROUTES, req).await
 }
 
 /// The range the query asks for.
-fn range(req: &ApiRequest) -> Result<Range, Error> {
-    let (mut granularity, mut from, mut to) = (None, None, None);
-    for (name, value) in req.query_params(PARAMETERS)? {
-        match name.as_str() {
-            "granularity" => granularity = Some(value),
-            "from" => from = Some(value),
-            _ => to = Some(value),
-        }
-    }
+fn range(m: &Matched<'_>) -> Result<Range, Error> {
     Range::parse(
-        granularity.as_deref(),
-        from.as_deref(),
-        to.as_deref(),
+        m.param("granularity"),
+        m.param("from"),
+        m.param("to"),
         Timestamp::now(),
     )
 }
@@ -85,14 +69,16 @@ async fn folded() -> Result<(Db, Kv, usage::Cursor), Error> {
     Ok((db, kv, cursor))
 }
 
-async fn key_usage(id: &str, range: &Range) -> Result<Response, Error> {
+async fn key_usage(m: &Matched<'_>) -> Result<Response, Error> {
+    let (id, range) = (m.capture(0), &range(m)?);
     let (db, kv, cursor) = folded().await?;
     let key = keys::load_or_404(&db, id).await?;
     let data = usage::series(&db, &kv, cursor, Some(&key.id), range).await?;
     json(200, &answer(range, data, None))
 }
 
-async fn all_usage(range: &Range) -> Result<Response, Error> {
+async fn all_usage(m: &Matched<'_>) -> Result<Response, Error> {
+    let range = &range(m)?;
     let (db, kv, cursor) = folded().await?;
     let labels = keys::labels(&db).await?;
     let data = usage::series(&db, &kv, cursor, None, range).await?;

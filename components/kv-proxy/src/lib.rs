@@ -11,7 +11,9 @@
 
 use keys_domain::Error;
 use keys_domain::increments::{self, INCREMENT_PATH};
-use keys_spin::http::{ApiRequest, Response, route_not_found, with_body};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, with_body};
+use keys_spin::routes::{self, Matched, NO_QUERY, Route};
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,21 +28,21 @@ thread_local! {
     static BUCKET: RefCell<Option<Rc<store::Bucket>>> = const { RefCell::new(None) };
 }
 
-/// Serves `POST /increment`: 200 with each counter's new value, 400 for a malformed body, 503
-/// when the store fails (the increments before the failure are made).
+/// The one route of kv-proxy: `POST /increment`, 200 with each counter's new value, 400 for a
+/// malformed body, 503 when the store fails (the increments before the failure are made).
+const ROUTES: &[Route] = &[Route::public(
+    "POST",
+    INCREMENT_PATH,
+    NO_QUERY,
+    handler!(increment),
+)];
+
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    match (req.path.as_str(), req.method.as_str()) {
-        (INCREMENT_PATH, "POST") => {
-            req.no_query()?;
-            increment(req)
-        }
-        (INCREMENT_PATH, _) => Err(Error::MethodNotAllowed { allow: "POST" }),
-        (path, _) => Err(route_not_found(path)),
-    }
+    routes::serve_public(ROUTES, req).await
 }
 
-fn increment(req: &ApiRequest) -> Result<Response, Error> {
-    let body = std::str::from_utf8(&req.body)
+async fn increment(m: &Matched<'_>) -> Result<Response, Error> {
+    let body = std::str::from_utf8(&m.req.body)
         .map_err(|_| Error::bad_request("the body must be UTF-8 text"))?;
     let wanted = increments::parse(body).map_err(|why| Error::bad_request(why.0))?;
     let bucket = bucket()?;

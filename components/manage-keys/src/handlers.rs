@@ -9,61 +9,77 @@ use keys_domain::model::{
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::Limits;
 use keys_domain::time::Timestamp;
-use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
+use keys_spin::handler;
 use keys_spin::health;
-use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
+use keys_spin::http::{ApiRequest, Response, empty, json};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_cursor, parse_limit};
+use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
 use keys_spin::usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// The methods a path serves, as its `Allow` header; `None` for a path no route serves.
-fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
-    match segments {
-        ["keys"] => Some("GET, POST"),
-        ["keys", _] => Some("GET, PATCH, DELETE"),
-        ["keys", _, "regenerate" | "deactivate" | "activate"] => Some("POST"),
-        ["keys", _, "events"] | ["events"] | ["health"] => Some("GET"),
-        _ => None,
-    }
+/// The query parameters of the lists of events.
+const PAGE_QUERY: Query = Query::Only(&["limit", "cursor"]);
+
+/// The routes of manage-keys.
+const ROUTES: &[Route] = &[
+    Route::admin(
+        "GET",
+        "/keys",
+        Query::Only(&["status", "q", "leaked", "limit", "cursor"]),
+        handler!(list),
+    ),
+    Route::admin("POST", "/keys", NO_QUERY, handler!(create)),
+    Route::admin("GET", "/keys/{id}", NO_QUERY, handler!(get)),
+    Route::admin("PATCH", "/keys/{id}", NO_QUERY, handler!(update)),
+    Route::admin("DELETE", "/keys/{id}", NO_QUERY, handler!(delete)),
+    Route::admin(
+        "POST",
+        "/keys/{id}/regenerate",
+        NO_QUERY,
+        handler!(regenerate),
+    ),
+    Route::admin(
+        "POST",
+        "/keys/{id}/deactivate",
+        NO_QUERY,
+        handler!(deactivate),
+    ),
+    Route::admin("POST", "/keys/{id}/activate", NO_QUERY, handler!(activate)),
+    Route::admin("GET", "/keys/{id}/events", PAGE_QUERY, handler!(key_events)),
+    Route::admin("GET", "/events", PAGE_QUERY, handler!(all_events)),
+    // Reached on a node without verify-key (which serves the route where it runs).
+    Route::public("GET", "/health", NO_QUERY, handler!(health)),
+];
+
+/// Answers a request with its route.
+pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
+    routes::serve(ROUTES, req).await
 }
 
-/// Routes a request to its handler: 404 for unknown paths, then 405 for wrong methods, then
-/// 400 for a query on a route that takes none.
-pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let m = req.method.as_str();
-    let allow = allowed_methods(&segments).ok_or_else(|| route_not_found(&req.path))?;
-    if !allow.split(", ").any(|a| a == m) {
-        return Err(Error::MethodNotAllowed { allow });
-    }
-    // Only the lists take query parameters; anywhere else one is a mistake worth a 400.
-    if !matches!(
-        (m, segments.as_slice()),
-        ("GET", ["keys"] | ["events"] | ["keys", _, "events"])
-    ) {
-        req.no_query()?;
-    }
-    match (m, segments.as_slice()) {
-        ("POST", ["keys"]) => create(req).await,
-        ("GET", ["keys"]) => list(req).await,
-        ("GET", ["keys", id]) => get(req, id).await,
-        ("PATCH", ["keys", id]) => update(req, id).await,
-        ("DELETE", ["keys", id]) => delete(req, id).await,
-        (_, ["keys", id, "regenerate"]) => regenerate(req, id).await,
-        (_, ["keys", id, "deactivate"]) => set_status(req, id, Status::Inactive).await,
-        (_, ["keys", id, "activate"]) => set_status(req, id, Status::Active).await,
-        (_, ["keys", id, "events"]) => events(req, Some(id)).await,
-        (_, ["events"]) => events(req, None).await,
-        // Reached on a node without verify-key (which serves the route where it runs).
-        (_, ["health"]) => health::answer_admin(ADMIN_STORE_DEADLINE).await,
-        _ => Err(route_not_found(&req.path)),
-    }
+async fn health(_: &Matched<'_>) -> Result<Response, Error> {
+    health::answer_admin(ADMIN_STORE_DEADLINE).await
+}
+
+async fn deactivate(m: &Matched<'_>) -> Result<Response, Error> {
+    set_status(m, Status::Inactive).await
+}
+
+async fn activate(m: &Matched<'_>) -> Result<Response, Error> {
+    set_status(m, Status::Active).await
+}
+
+async fn key_events(m: &Matched<'_>) -> Result<Response, Error> {
+    events(m, Some(m.capture(0))).await
+}
+
+async fn all_events(m: &Matched<'_>) -> Result<Response, Error> {
+    events(m, None).await
 }
 
 fn internal(err: impl std::fmt::Display) -> Error {
@@ -107,8 +123,8 @@ fn raw(field: &Option<Option<Box<RawValue>>>) -> Option<&str> {
         .map(|sent| sent.as_deref().map_or("null", RawValue::get))
 }
 
-async fn create(req: &ApiRequest) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn create(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, actor) = (m.req, m.actor()?);
     let body: CreateBody = req.json()?;
     let now = Timestamp::now();
     let label = Label::parse(&body.label)?;
@@ -166,7 +182,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
         now,
         Box::pin(async {
             keys::insert(&db, &key, &secret.hash().to_hex()).await?;
-            keys::record_event(&db, &key.id, EventKind::Created, &actor, now, summary).await
+            keys::record_event(&db, &key.id, EventKind::Created, actor, now, summary).await
         }),
     )
     .await?;
@@ -175,8 +191,7 @@ async fn create(req: &ApiRequest) -> Result<Response, Error> {
     Ok(json(201, &key.view(None).with_secret(&secret))?.header("location", location))
 }
 
-async fn list(req: &ApiRequest) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn list(m: &Matched<'_>) -> Result<Response, Error> {
     let mut filter = ListFilter {
         status: None,
         label_contains: None,
@@ -184,7 +199,7 @@ async fn list(req: &ApiRequest) -> Result<Response, Error> {
         after: None,
         limit: DEFAULT_LIMIT,
     };
-    for (name, value) in req.query_params(&["status", "q", "leaked", "limit", "cursor"])? {
+    for (name, value) in m.query.iter().cloned() {
         match name.as_str() {
             "status" => {
                 filter.status =
@@ -242,8 +257,8 @@ struct ListedKey<'a> {
     requests_24h: u64,
 }
 
-async fn get(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn get(m: &Matched<'_>) -> Result<Response, Error> {
+    let id = m.capture(0);
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
@@ -271,8 +286,8 @@ struct UpdateBody {
     ip_allowlist: Option<Option<Box<RawValue>>>,
 }
 
-async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn update(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     let body: UpdateBody = req.json()?;
     let now = Timestamp::now();
     let label = body.label.as_deref().map(Label::parse).transpose()?;
@@ -328,7 +343,7 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
                 key.updated_at = now;
                 keys::update(&db, &key).await?;
                 for (kind, changes) in events {
-                    keys::record_event(&db, id, kind, &actor, now, changes).await?;
+                    keys::record_event(&db, id, kind, actor, now, changes).await?;
                 }
             }
             Ok(())
@@ -341,8 +356,8 @@ async fn update(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     json(200, &updated.view(last_used))
 }
 
-async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn delete(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     req.require_empty_body()?;
     let now = Timestamp::now();
     let (db, kv) = (
@@ -363,7 +378,7 @@ async fn delete(req: &ApiRequest, id: &str) -> Result<Response, Error> {
                 &db,
                 id,
                 EventKind::Deleted,
-                &actor,
+                actor,
                 now,
                 Changes::new()
                     .set("label", &key.label)?
@@ -385,8 +400,8 @@ struct RegenerateBody {
     grace_period_seconds: u64,
 }
 
-async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn regenerate(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     let body: RegenerateBody = req.json_or_default()?;
     if body.grace_period_seconds > u64::from(MAX_GRACE_PERIOD_SECS) {
         return Err(Error::invalid(format!(
@@ -426,7 +441,7 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
             key.hint = secret.hint();
             key.updated_at = now;
             keys::update(&db, &key).await?;
-            keys::record_event(&db, id, EventKind::Regenerated, &actor, now, changes).await
+            keys::record_event(&db, id, EventKind::Regenerated, actor, now, changes).await
         }),
     )
     .await?
@@ -435,8 +450,8 @@ async fn regenerate(req: &ApiRequest, id: &str) -> Result<Response, Error> {
     json(200, &key.view(last_used).with_secret(&secret))
 }
 
-async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn set_status(m: &Matched<'_>, status: Status) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     req.require_empty_body()?;
     let now = Timestamp::now();
     let (db, kv) = (
@@ -469,7 +484,7 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
                 key.status = status;
                 key.updated_at = now;
                 keys::update(&db, &key).await?;
-                keys::record_event(&db, id, kind, &actor, now, changes).await?;
+                keys::record_event(&db, id, kind, actor, now, changes).await?;
             }
             Ok(())
         }),
@@ -480,13 +495,12 @@ async fn set_status(req: &ApiRequest, id: &str, status: Status) -> Result<Respon
     json(200, &key.view(last_used))
 }
 
-async fn events(req: &ApiRequest, key_id: Option<&str>) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn events(m: &Matched<'_>, key_id: Option<&str>) -> Result<Response, Error> {
     let (mut limit, mut after) = (DEFAULT_LIMIT, None);
-    for (name, value) in req.query_params(&["limit", "cursor"])? {
+    for (name, value) in &m.query {
         match name.as_str() {
-            "limit" => limit = parse_limit(&value)?,
-            _ => after = Some(parse_cursor(&value)?),
+            "limit" => limit = parse_limit(value)?,
+            _ => after = Some(parse_cursor(value)?),
         }
     }
     let db = Db::open(SQLITE_DEADLINE).await?;

@@ -4,14 +4,15 @@ use keys_domain::Error;
 use keys_domain::model::{Actor, Changes, EventKind, StoredKey, check_companies, parse_grants};
 use keys_domain::permissions::{CompanyId, CompanyScope, MethodGrant, MethodName};
 use keys_domain::time::Timestamp;
-use keys_spin::auth::require_platform_configuration;
 use keys_spin::catalog;
 use keys_spin::db::{self, Db};
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
-use keys_spin::http::{ApiRequest, Response, empty, json, route_not_found};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, empty, json};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, List, Page, cut_page, parse_limit};
+use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
 use serde::{Deserialize, Serialize};
 use spin_sdk::sqlite::Value;
 
@@ -33,47 +34,57 @@ const MAX_NAME_CHARS: usize = 200;
 /// Longest catalog description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 2000;
 
-/// The methods a path serves, as its `Allow` header; `None` for a path no route serves.
-fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
-    match segments {
-        ["keys", _, "permissions"] => Some("GET, PUT, PATCH"),
-        ["methods" | "companies"] | ["methods" | "companies", ""] => Some("GET"),
-        ["methods" | "companies", _] => Some("PUT, DELETE"),
-        _ => None,
-    }
-}
+/// The routes of manage-permissions. The lists answer with or without a trailing `/`.
+const ROUTES: &[Route] = &[
+    Route::admin(
+        "GET",
+        "/keys/{id}/permissions",
+        NO_QUERY,
+        handler!(get_permissions),
+    ),
+    Route::admin(
+        "PUT",
+        "/keys/{id}/permissions",
+        NO_QUERY,
+        handler!(put_permissions),
+    ),
+    Route::admin(
+        "PATCH",
+        "/keys/{id}/permissions",
+        NO_QUERY,
+        handler!(patch_permissions),
+    ),
+    Route::admin("GET", "/methods", NO_QUERY, handler!(list_methods)),
+    Route::admin("GET", "/methods/", NO_QUERY, handler!(list_methods)),
+    Route::admin("PUT", "/methods/{name}", NO_QUERY, handler!(put_method)),
+    Route::admin(
+        "DELETE",
+        "/methods/{name}",
+        NO_QUERY,
+        handler!(delete_method),
+    ),
+    Route::admin("GET", "/companies", COMPANY_QUERY, handler!(list_companies)),
+    Route::admin(
+        "GET",
+        "/companies/",
+        COMPANY_QUERY,
+        handler!(list_companies),
+    ),
+    Route::admin("PUT", "/companies/{id}", NO_QUERY, handler!(put_company)),
+    Route::admin(
+        "DELETE",
+        "/companies/{id}",
+        NO_QUERY,
+        handler!(delete_company),
+    ),
+];
 
-/// Routes a request to its handler: 404 for unknown paths, then 405 for wrong methods, then
-/// 400 for a query on a route that takes none.
+/// The query parameters of the company list.
+const COMPANY_QUERY: Query = Query::Only(&["q", "limit", "cursor"]);
+
+/// Answers a request with its route.
 pub async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let decoded = req
-        .path_segments()
-        .ok_or_else(|| route_not_found(&req.path))?;
-    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
-    let m = req.method.as_str();
-    let allow = allowed_methods(&segments).ok_or_else(|| route_not_found(&req.path))?;
-    if !allow.split(", ").any(|a| a == m) {
-        return Err(Error::MethodNotAllowed { allow });
-    }
-    // Only the company list takes query parameters; anywhere else one is a mistake worth a 400.
-    if !matches!(
-        (m, segments.as_slice()),
-        ("GET", ["companies"] | ["companies", ""])
-    ) {
-        req.no_query()?;
-    }
-    match (m, segments.as_slice()) {
-        ("GET", ["keys", id, "permissions"]) => get_permissions(req, id).await,
-        ("PUT", ["keys", id, "permissions"]) => put_permissions(req, id).await,
-        (_, ["keys", id, "permissions"]) => patch_permissions(req, id).await,
-        ("GET", ["methods", ..]) => list_methods(req).await,
-        ("PUT", ["methods", name]) => put_method(req, name).await,
-        (_, ["methods", name]) => delete_method(req, name).await,
-        ("GET", ["companies", ..]) => list_companies(req).await,
-        ("PUT", ["companies", id]) => put_company(req, id).await,
-        (_, ["companies", id]) => delete_company(req, id).await,
-        _ => Err(route_not_found(&req.path)),
-    }
+    routes::serve(ROUTES, req).await
 }
 
 #[derive(Serialize)]
@@ -89,8 +100,8 @@ fn permissions_of(key: &StoredKey) -> Permissions<'_> {
     }
 }
 
-async fn get_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn get_permissions(m: &Matched<'_>) -> Result<Response, Error> {
+    let id = m.capture(0);
     let db = Db::open(SQLITE_DEADLINE).await?;
     let key = keys::load_or_404(&db, id).await?;
     json(200, &permissions_of(&key))
@@ -103,13 +114,13 @@ struct PutBody {
     companies: CompanyScope,
 }
 
-async fn put_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn put_permissions(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     let body: PutBody = req.json()?;
     let grants = parse_grants(&body.methods)?;
     check_companies(&body.companies)?;
     let companies = Companies::Set(body.companies.normalized());
-    apply(&actor, id, Some(grants), companies, None).await
+    apply(actor, id, Some(grants), companies, None).await
 }
 
 #[derive(Deserialize)]
@@ -123,8 +134,8 @@ struct PatchBody {
     companies: Option<CompanyScope>,
 }
 
-async fn patch_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn patch_permissions(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     let body: PatchBody = req.json()?;
     let add = parse_grants(&body.add_methods)?;
     let remove = parse_grants(&body.remove_methods)?;
@@ -140,7 +151,7 @@ async fn patch_permissions(req: &ApiRequest, id: &str) -> Result<Response, Error
         Some(scope) => Companies::Set(scope.normalized()),
         None => Companies::Keep,
     };
-    apply(&actor, id, None, companies, Some((add, remove))).await
+    apply(actor, id, None, companies, Some((add, remove))).await
 }
 
 /// What a change does to a key's companies.
@@ -236,8 +247,7 @@ struct Labels {
     en: String,
 }
 
-async fn list_methods(req: &ApiRequest) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn list_methods(_: &Matched<'_>) -> Result<Response, Error> {
     let db = Db::open(SQLITE_DEADLINE).await?;
     let rows = db.rows(SQL_LIST_METHODS, vec![]).await?;
     let data = rows
@@ -308,8 +318,8 @@ fn check_text(field: &str, text: &str, max: usize) -> Result<String, Error> {
     Ok(trimmed.to_owned())
 }
 
-async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn put_method(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, name) = (m.req, m.capture(0));
     let name = MethodName::parse(name).ok_or_else(|| {
         Error::invalid(
             "method names are dotted lower-case segments such as `payroll.payslips.read`",
@@ -369,8 +379,8 @@ async fn put_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
 /// Removes a method from every key that grants it exactly (one audited change per key,
 /// each under the key consistency protocol), then from the catalog. Wildcard grants stay:
 /// they may cover methods added later.
-async fn delete_method(req: &ApiRequest, name: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn delete_method(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, name, actor) = (m.req, m.capture(0), m.actor()?);
     req.require_empty_body()?;
     let db = Db::open(SQLITE_DEADLINE).await?;
     if !catalog::method_exists(&db, name).await? {
@@ -450,10 +460,9 @@ struct CompanyView {
     name: String,
 }
 
-async fn list_companies(req: &ApiRequest) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn list_companies(m: &Matched<'_>) -> Result<Response, Error> {
     let (mut q, mut limit, mut after) = (None, DEFAULT_LIMIT, None);
-    for (name, value) in req.query_params(&["q", "limit", "cursor"])? {
+    for (name, value) in m.query.iter().cloned() {
         match name.as_str() {
             "q" if value.chars().count() <= 200 => q = Some(value).filter(|v| !v.is_empty()),
             "q" => return Err(Error::bad_request("q must be at most 200 characters")),
@@ -503,8 +512,8 @@ struct CompanyBody {
     name: String,
 }
 
-async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    require_platform_configuration(req).await?;
+async fn put_company(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id) = (m.req, m.capture(0));
     let id = CompanyId::parse(id).ok_or_else(|| {
         Error::invalid("company ids are 1-64 characters of A-Z a-z 0-9 . _ : -, not `.` or `..`")
     })?;
@@ -531,8 +540,8 @@ async fn put_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
 
 /// Removes a company from every key restricted to it (one audited change per key), then from
 /// the registry (see [`remove_entry`]). A key whose list becomes empty reaches no company.
-async fn delete_company(req: &ApiRequest, id: &str) -> Result<Response, Error> {
-    let actor = require_platform_configuration(req).await?;
+async fn delete_company(m: &Matched<'_>) -> Result<Response, Error> {
+    let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     req.require_empty_body()?;
     let db = Db::open(SQLITE_DEADLINE).await?;
     if !catalog::company_exists(&db, id).await? {

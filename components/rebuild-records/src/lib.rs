@@ -6,32 +6,32 @@
 //! whole key-value store: kept out of manage-keys, which instantiates on every admin call.
 
 use keys_domain::Error;
-use keys_domain::model::Actor;
 use keys_domain::time::Timestamp;
-use keys_spin::auth::require_platform_configuration;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
-use keys_spin::http::{ApiRequest, Response, json, route_not_found};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
+use keys_spin::routes::{self, Matched, NO_QUERY, Route};
 
 keys_spin::export_http_handler!(dispatch);
 
-/// Serves `POST /verification-records/rebuild` (404 for other paths, 405 for other methods).
+/// The one route of rebuild-records.
+const ROUTES: &[Route] = &[Route::admin(
+    "POST",
+    "/verification-records/rebuild",
+    NO_QUERY,
+    handler!(rebuild),
+)];
+
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    match (req.path.as_str(), req.method.as_str()) {
-        ("/verification-records/rebuild", "POST") => {
-            req.no_query()?;
-            rebuild(req).await
-        }
-        ("/verification-records/rebuild", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
-        (path, _) => Err(route_not_found(path)),
-    }
+    routes::serve(ROUTES, req).await
 }
 
-async fn rebuild(req: &ApiRequest) -> Result<Response, Error> {
-    let actor: Actor = require_platform_configuration(req).await?;
-    req.require_empty_body()?;
+async fn rebuild(m: &Matched<'_>) -> Result<Response, Error> {
+    let actor = m.actor()?;
+    m.req.require_empty_body()?;
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,

@@ -14,8 +14,10 @@ mod reports;
 use keys_domain::Error;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
-use keys_spin::http::{ApiRequest, Response, json, route_not_found};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::kv::Kv;
+use keys_spin::routes::{self, Matched, NO_QUERY, Route};
 use leaks_domain::report::{LeakAction, Scanner, parse_report, well_formed};
 use spin_sdk::variables;
 
@@ -24,20 +26,37 @@ keys_spin::export_http_handler!(dispatch);
 /// Variable: what a true positive does to a live key, `deactivate` (default) or `report`.
 const VAR_LEAK_ACTION: &str = "leak_action";
 
-/// The routes' prefix under `/api/v1`; the scanner's name follows it.
-const ROUTE_PREFIX: &str = "/secret-scanning/";
+/// The routes of secret-scanning: one per scanner (anyone may call them; a report must carry
+/// the scanner's signature).
+const ROUTES: &[Route] = &[
+    Route::public(
+        "POST",
+        "/secret-scanning/github",
+        NO_QUERY,
+        handler!(github),
+    ),
+    Route::public(
+        "POST",
+        "/secret-scanning/gitlab",
+        NO_QUERY,
+        handler!(gitlab),
+    ),
+];
 
-/// Serves `POST /secret-scanning/github` and `POST /secret-scanning/gitlab`.
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    let scanner = req
-        .path
-        .strip_prefix(ROUTE_PREFIX)
-        .and_then(Scanner::from_route)
-        .ok_or_else(|| route_not_found(&req.path))?;
-    if req.method != "POST" {
-        return Err(Error::MethodNotAllowed { allow: "POST" });
-    }
-    req.no_query()?;
+    routes::serve_public(ROUTES, req).await
+}
+
+async fn github(m: &Matched<'_>) -> Result<Response, Error> {
+    report(m.req, Scanner::GitHub).await
+}
+
+async fn gitlab(m: &Matched<'_>) -> Result<Response, Error> {
+    report(m.req, Scanner::GitLab).await
+}
+
+/// Checks the report's signature, then handles every well-formed token it names.
+async fn report(req: &ApiRequest, scanner: Scanner) -> Result<Response, Error> {
     let action = leak_action().await?;
     let source = public_keys::Source::configured(scanner).await?;
     let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;

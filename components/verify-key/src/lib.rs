@@ -20,8 +20,10 @@ use keys_domain::record::{
 };
 use keys_domain::time::Timestamp;
 use keys_spin::deadline::{EDGE_REQUEST_BUDGET, EDGE_STORE_DEADLINE};
-use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with, route_not_found};
+use keys_spin::handler;
+use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with};
 use keys_spin::kv::LazyKv;
+use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
 use serde::Deserialize;
 
 /// Response header naming the verified key, for the upstream service.
@@ -71,27 +73,26 @@ fn last_address(value: &str) -> &str {
     value.rsplit(',').next().unwrap_or(value).trim()
 }
 
-/// Routes a request on its path under `/api/v1`.
+/// The routes of verify-key. Anything after `/authorize` (and any query) is the request
+/// Envoy's ext_authz forwards: ignored, the key is only ever read from the headers.
+const ROUTES: &[Route] = &[
+    Route::public("POST", "/verify", NO_QUERY, handler!(verify)),
+    Route::public("GET", "/health", NO_QUERY, handler!(health)),
+    Route::public("GET", "/authorize/...", Query::Ignored, handler!(authorize)),
+    Route::public(
+        "POST",
+        "/authorize/...",
+        Query::Ignored,
+        handler!(authorize),
+    ),
+];
+
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    match (req.path.as_str(), req.method.as_str()) {
-        ("/verify", "POST") => {
-            req.no_query()?;
-            verify(req).await
-        }
-        ("/verify", _) => Err(Error::MethodNotAllowed { allow: "POST" }),
-        ("/health", "GET") => {
-            req.no_query()?;
-            keys_spin::health::answer_edge(EDGE_STORE_DEADLINE).await
-        }
-        ("/health", _) => Err(Error::MethodNotAllowed { allow: "GET" }),
-        (path, method) if path == "/authorize" || path.starts_with("/authorize/") => match method {
-            // Anything after /authorize (and any query) is the request Envoy's ext_authz
-            // forwards: ignored, the key is only ever read from the headers.
-            "GET" | "POST" => Ok(authorize(req).await),
-            _ => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
-        },
-        (path, _) => Err(route_not_found(path)),
-    }
+    routes::serve_public(ROUTES, req).await
+}
+
+async fn health(_: &Matched<'_>) -> Result<Response, Error> {
+    keys_spin::health::answer_edge(EDGE_STORE_DEADLINE).await
 }
 
 #[derive(Deserialize)]
@@ -133,8 +134,8 @@ async fn check<T>(
     Ok(answer(code, Some(&record), &states))
 }
 
-async fn verify(req: &ApiRequest) -> Result<Response, Error> {
-    let body: VerifyBody = req.json()?;
+async fn verify(m: &Matched<'_>) -> Result<Response, Error> {
+    let body: VerifyBody = m.req.json()?;
     let query = VerifyQuery {
         method: body.method.as_deref(),
         company: body.company.as_deref(),
@@ -153,11 +154,11 @@ async fn verify(req: &ApiRequest) -> Result<Response, Error> {
 /// `Retry-After` when a rate limit or quota is used up, 400 for a request that names the
 /// key, method or company twice. Answers for a key with limits carry `RateLimit-Policy` and
 /// `RateLimit`.
-async fn authorize(req: &ApiRequest) -> Response {
-    match authorization(req).await {
+async fn authorize(m: &Matched<'_>) -> Result<Response, Error> {
+    Ok(match authorization(m.req).await {
         Ok(response) => response,
         Err(err) => keys_spin::http::problem(&err),
-    }
+    })
 }
 
 /// The key, method and company of an `/authorize` request, each from exactly one header

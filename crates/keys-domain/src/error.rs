@@ -38,7 +38,7 @@ pub enum Error {
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed {
         /// The value of the `Allow` header.
-        allow: &'static str,
+        allow: String,
     },
     /// The body is larger than accepted.
     #[error("the request body exceeds {limit} bytes")]

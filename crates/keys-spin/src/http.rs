@@ -175,18 +175,18 @@ impl ApiRequest {
     }
 
     /// The segments of [`ApiRequest::path`], each percent-decoded (`acme%3Afr` is `acme:fr`,
-    /// as clients that encode every reserved character send it); `None` when a segment does
-    /// not decode to UTF-8.
-    pub fn path_segments(&self) -> Option<Vec<String>> {
+    /// as clients that encode every reserved character send it); a segment that does not
+    /// decode to UTF-8 is kept as written (it then matches no literal, and no id is valid).
+    pub fn path_segments(&self) -> Vec<String> {
         self.path
             .trim_start_matches('/')
             .split('/')
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8()
-                    .ok()
-                    .map(|d| d.into_owned())
-            })
+            .map(
+                |s| match percent_encoding::percent_decode_str(s).decode_utf8() {
+                    Ok(decoded) => decoded.into_owned(),
+                    Err(_) => s.to_owned(),
+                },
+            )
             .collect()
     }
 
@@ -228,11 +228,6 @@ impl ApiRequest {
             return Err(Error::bad_request("the JSON body must be an object"));
         }
         serde_json::from_slice(&self.body).map_err(|e| json_error(&e))
-    }
-
-    /// Fails with 400 when the request has any query parameter (for routes that take none).
-    pub fn no_query(&self) -> Result<(), Error> {
-        self.query_params(&[]).map(drop)
     }
 
     /// Like [`ApiRequest::json`], but an empty body (no byte at all) reads as `T::default()`.
@@ -446,7 +441,7 @@ pub fn problem(err: &Error) -> Response {
                 reason.replace(['"', '\\'], "'")
             ),
         ),
-        Error::MethodNotAllowed { allow } => response.header("allow", *allow),
+        Error::MethodNotAllowed { allow } => response.header("allow", allow.as_str()),
         _ if matches!(err.status(), 502 | 503) => {
             response.header("retry-after", STORE_RETRY_AFTER_SECS)
         }

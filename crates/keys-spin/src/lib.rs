@@ -1,5 +1,6 @@
 //! Spin adapter of the INGENEO API keys service, shared by every component: request
-//! reading and the single error-to-response mapping, identity checking, SQLite (schema
+//! reading, the route tables' serving ([`routes`]) and the single error-to-response mapping,
+//! identity checking, configuration read once per instance, SQLite (schema
 //! migrations, transactions) and key-value access, and the key repository that keeps the
 //! verification records in step with SQLite.
 #![deny(missing_docs)]
@@ -16,4 +17,5 @@ pub mod keys;
 pub mod kv;
 pub mod outbound;
 pub mod paging;
+pub mod routes;
 pub mod usage;

@@ -28,15 +28,6 @@ impl Scanner {
         }
     }
 
-    /// The scanner named by a route segment.
-    pub fn from_route(segment: &str) -> Option<Self> {
-        match segment {
-            "github" => Some(Self::GitHub),
-            "gitlab" => Some(Self::GitLab),
-            _ => None,
-        }
-    }
-
     /// The request header naming the public key that signed the report (lower case).
     pub fn key_identifier_header(self) -> &'static str {
         match self {
@@ -279,13 +270,8 @@ mod tests {
     }
 
     #[test]
-    fn scanners_are_named_by_their_route_and_headers() {
-        assert_eq!(Scanner::from_route("github"), Some(Scanner::GitHub));
-        assert_eq!(
-            Scanner::from_route("gitlab").map(Scanner::as_str),
-            Some("gitlab")
-        );
-        assert_eq!(Scanner::from_route("bitbucket"), None);
+    fn scanners_are_named_by_their_headers() {
+        assert_eq!(Scanner::GitLab.as_str(), "gitlab");
         assert_eq!(
             Scanner::GitLab.signature_header(),
             "gitlab-public-key-signature"

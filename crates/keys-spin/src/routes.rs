@@ -1,0 +1,278 @@
+//! One declarative route table per component, served by one function.
+//!
+//! A component declares its routes as data ([`Route`]: method, path pattern, accepted query
+//! parameters, whether the admin right is needed, handler) and hands its request to
+//! [`serve`], which derives everything else the same way for every component:
+//!
+//! 1. 404 when no route's pattern matches the path (segments are percent-decoded first,
+//!    `acme%3Afr` being `acme:fr`; one that does not decode to UTF-8 is kept as written);
+//! 2. 405 with `Allow` (the methods of every route of that path) when none has the method;
+//! 3. 400 for a query parameter the route does not accept, or one given twice;
+//! 4. for an admin route, the caller's identity token and the *platform configuration*
+//!    right (401 / 403), on every request;
+//! 5. the handler, with the captures of the pattern and the caller.
+//!
+//! Patterns are `/`-separated segments under `/api/v1`: a literal, `{name}` (one non-empty
+//! segment, captured), or a last `...` (any rest, even none: Envoy's ext_authz appends the
+//! original path to `/authorize`).
+
+use crate::auth::require_platform_configuration;
+use crate::http::{ApiRequest, Response, route_not_found};
+use keys_domain::Error;
+use keys_domain::model::Actor;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a handler returns.
+pub type Answer<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + 'a>>;
+
+/// A handler: the request as matched, to its answer.
+pub type Handler = for<'a> fn(&'a Matched<'a>) -> Answer<'a>;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (verification, health, scanners' reports, the screen's assets).
+    Public,
+    /// An administrator with the *platform configuration* right.
+    Admin,
+}
+
+/// The query parameters a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    /// These (none when empty); anything else is a 400.
+    Only(&'static [&'static str]),
+    /// Any query, ignored (the forward-auth route, which sees the gateway's original request).
+    Ignored,
+}
+
+/// No query parameter accepted.
+pub const NO_QUERY: Query = Query::Only(&[]);
+
+/// One route of a component.
+pub struct Route {
+    /// The HTTP method, upper case.
+    pub method: &'static str,
+    /// The path pattern under `/api/v1` (see the module's documentation).
+    pub path: &'static str,
+    /// The query parameters it accepts.
+    pub query: Query,
+    /// Who may call it.
+    pub access: Access,
+    /// What answers it.
+    pub handler: Handler,
+}
+
+impl Route {
+    /// A route for administrators (the *platform configuration* right).
+    pub const fn admin(
+        method: &'static str,
+        path: &'static str,
+        query: Query,
+        handler: Handler,
+    ) -> Self {
+        Self::new(Access::Admin, method, path, query, handler)
+    }
+
+    /// A route anyone may call.
+    pub const fn public(
+        method: &'static str,
+        path: &'static str,
+        query: Query,
+        handler: Handler,
+    ) -> Self {
+        Self::new(Access::Public, method, path, query, handler)
+    }
+
+    const fn new(
+        access: Access,
+        method: &'static str,
+        path: &'static str,
+        query: Query,
+        handler: Handler,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            query,
+            access,
+            handler,
+        }
+    }
+}
+
+/// A [`Handler`] made of an `async fn(&Matched<'_>) -> Result<Response, Error>`.
+#[macro_export]
+macro_rules! handler {
+    ($f:path) => {{
+        fn boxed<'a>(matched: &'a $crate::routes::Matched<'a>) -> $crate::routes::Answer<'a> {
+            ::std::boxed::Box::pin($f(matched))
+        }
+        boxed as $crate::routes::Handler
+    }};
+}
+
+/// A request matched to its route.
+pub struct Matched<'a> {
+    /// The request.
+    pub req: &'a ApiRequest,
+    /// The pattern's captures, in order.
+    pub captures: Vec<String>,
+    /// The query's parameters (only accepted ones, each once), decoded.
+    pub query: Vec<(String, String)>,
+    /// The caller, on an admin route.
+    pub actor: Option<Actor>,
+}
+
+impl Matched<'_> {
+    /// The `n`th capture of the pattern (`""` when the pattern has fewer).
+    pub fn capture(&self, n: usize) -> &str {
+        self.captures.get(n).map_or("", String::as_str)
+    }
+
+    /// The value of the query parameter `name`, if given.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The caller of an admin route.
+    pub fn actor(&self) -> Result<&Actor, Error> {
+        self.actor
+            .as_ref()
+            .ok_or_else(|| Error::unexpected("a public route asked for its caller"))
+    }
+}
+
+/// Answers `req` with the route of `routes` it matches (see the module's documentation).
+pub async fn serve(routes: &[Route], req: &ApiRequest) -> Result<Response, Error> {
+    serve_with(routes, req, require_platform_configuration).await
+}
+
+/// [`serve`] for a component whose routes are all public: the identity check is not linked
+/// into it (it would add about 60 KB of token and outbound-HTTP code to verify-key). An admin
+/// route in its table answers 500.
+pub async fn serve_public(routes: &[Route], req: &ApiRequest) -> Result<Response, Error> {
+    let refuse = |_: &ApiRequest| async {
+        Err(Error::unexpected(
+            "an admin route in the table of a component without the identity check",
+        ))
+    };
+    serve_with(routes, req, refuse).await
+}
+
+async fn serve_with<'r, A, Checked>(
+    routes: &[Route],
+    req: &'r ApiRequest,
+    authenticate: A,
+) -> Result<Response, Error>
+where
+    A: FnOnce(&'r ApiRequest) -> Checked,
+    Checked: Future<Output = Result<Actor, Error>> + 'r,
+{
+    let segments = req.path_segments();
+    let mut methods: Vec<&str> = Vec::new();
+    let mut found = None;
+    for route in routes {
+        let Some(captured) = captures(route.path, &segments) else {
+            continue;
+        };
+        if route.method == req.method {
+            found = Some((route, captured));
+            break;
+        }
+        if !methods.contains(&route.method) {
+            methods.push(route.method);
+        }
+    }
+    let Some((route, captures)) = found else {
+        return Err(match methods.is_empty() {
+            true => route_not_found(&req.path),
+            false => Error::MethodNotAllowed {
+                allow: methods.join(", "),
+            },
+        });
+    };
+    let query = match route.query {
+        Query::Only(accepted) => req.query_params(accepted)?,
+        Query::Ignored => Vec::new(),
+    };
+    let actor = match route.access {
+        Access::Admin => Some(authenticate(req).await?),
+        Access::Public => None,
+    };
+    let matched = Matched {
+        req,
+        captures,
+        query,
+        actor,
+    };
+    (route.handler)(&matched).await
+}
+
+/// The captures of `pattern` in `segments`, or `None` when it does not match.
+fn captures(pattern: &str, segments: &[String]) -> Option<Vec<String>> {
+    let mut taken = Vec::new();
+    let mut parts = pattern.trim_start_matches('/').split('/');
+    let mut segments = segments.iter();
+    loop {
+        match (parts.next(), segments.next()) {
+            (Some("..."), _) => return Some(taken),
+            (None, None) => return Some(taken),
+            (Some(part), Some(segment)) if part.starts_with('{') && part.ends_with('}') => {
+                if segment.is_empty() {
+                    return None;
+                }
+                taken.push(segment.clone());
+            }
+            (Some(part), Some(segment)) if part == segment => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segments(path: &str) -> Vec<String> {
+        path.trim_start_matches('/')
+            .split('/')
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_literal_pattern_matches_its_path_only() {
+        assert_eq!(captures("/keys", &segments("/keys")), Some(vec![]));
+        assert_eq!(captures("/keys", &segments("/keys/")), None);
+        assert_eq!(captures("/keys", &segments("/key")), None);
+        assert_eq!(captures("/keys/", &segments("/keys/")), Some(vec![]));
+    }
+
+    #[test]
+    fn a_capture_takes_one_non_empty_segment() {
+        assert_eq!(
+            captures("/keys/{id}/events", &segments("/keys/key_1/events")),
+            Some(vec!["key_1".to_owned()])
+        );
+        assert_eq!(captures("/keys/{id}", &segments("/keys/")), None);
+        assert_eq!(captures("/keys/{id}", &segments("/keys/a/b")), None);
+    }
+
+    #[test]
+    fn a_trailing_rest_matches_anything_after_its_prefix_even_nothing() {
+        assert_eq!(
+            captures("/authorize/...", &segments("/authorize")),
+            Some(vec![])
+        );
+        assert_eq!(
+            captures("/authorize/...", &segments("/authorize/a/b?c")),
+            Some(vec![])
+        );
+        assert_eq!(captures("/authorize/...", &segments("/authorized")), None);
+    }
+}
