@@ -1,10 +1,11 @@
 //! The routes of manage-keys, one function each.
 
 use keys_domain::Error;
+use keys_domain::events::{Changes, EventKind, limits_changes};
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::model::{
-    Changes, EventKind, KEY_ID_PREFIX, Label, LimitsPatch, MAX_GRACE_PERIOD_SECS, Metadata, Status,
-    StoredKey, StoredLeak, check_companies, limits_changes, parse_expiry, parse_grants,
+    KEY_ID_PREFIX, Label, LimitsPatch, MAX_GRACE_PERIOD_SECS, Metadata, Status, StoredKey,
+    StoredLeak, check_companies, parse_expiry, parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::Limits;

@@ -1,7 +1,8 @@
 //! The routes of manage-permissions, one function each.
 
 use keys_domain::Error;
-use keys_domain::model::{Actor, Changes, EventKind, StoredKey, check_companies, parse_grants};
+use keys_domain::events::{Changes, EventKind};
+use keys_domain::model::{Actor, StoredKey, check_companies, parse_grants};
 use keys_domain::permissions::{CompanyId, CompanyScope, MethodGrant, MethodName};
 use keys_domain::time::Timestamp;
 use keys_spin::catalog;

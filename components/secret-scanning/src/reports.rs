@@ -3,7 +3,8 @@
 //! deactivation), and the feedback the scanner expects.
 
 use keys_domain::Error;
-use keys_domain::model::{Actor, Changes, EventKind, Leak, Status};
+use keys_domain::events::{Changes, EventKind};
+use keys_domain::model::{Actor, Leak, Status};
 use keys_domain::time::Timestamp;
 use keys_spin::db::{self, Db};
 use keys_spin::keys;

@@ -15,10 +15,11 @@ mod usage;
 use keys_domain::Error;
 use keys_domain::key::PresentedKey;
 use keys_domain::limits::{policy_field, state_field};
-use keys_domain::record::{
-    LimitStates, RecordView, VerifyCode, VerifyQuery, authorize_status, decide, verify_answer,
-};
+use keys_domain::record::RecordView;
 use keys_domain::time::Timestamp;
+use keys_domain::verify::{
+    LimitStates, VerifyCode, VerifyQuery, authorize_status, decide, verify_answer,
+};
 use keys_spin::deadline::{EDGE_REQUEST_BUDGET, EDGE_STORE_DEADLINE};
 use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, empty, json_bytes, problem_with};

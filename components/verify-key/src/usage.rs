@@ -11,9 +11,10 @@
 //! an instance holds when it crashes (a trap, the process killed) is lost: at most its last
 //! [`FLUSH_INTERVAL`] of verifications. A batch whose writing fails is dropped, and logged.
 
-use keys_domain::record::{LAST_USED_RESOLUTION_SECS, VerifyCode, last_used_key};
+use keys_domain::record::{LAST_USED_RESOLUTION_SECS, last_used_key};
 use keys_domain::time::Timestamp;
 use keys_domain::usage::Pending;
+use keys_domain::verify::VerifyCode;
 use keys_spin::deadline::EDGE_STORE_DEADLINE;
 use keys_spin::kv::Kv;
 use spin_sdk::wasip3::clocks::monotonic_clock;

@@ -7,7 +7,7 @@
 //! * `verify/*`: the full decision as verify-key takes it — parse and checksum, SHA-256, hex,
 //!   record key, decode the stored record, status, expiry, method (wildcards), company
 //!   (budget: ≤ 2 µs median for 50 methods and 200 companies);
-//! * `answer/*`: writing `/verify`'s JSON answer (`record::verify_answer`);
+//! * `answer/*`: writing `/verify`'s JSON answer (`verify::verify_answer`);
 //! * `allowlist/*`: the caller's address against a key's encoded IP allowlist
 //!   (`allowlist::allows`): empty, and 100 entries, IPv4, mixed, IPv6 hosts (the longest
 //!   entries) (budget: ≤ 2 µs median for 100 entries).
@@ -18,10 +18,9 @@ use criterion::Criterion;
 use keys_domain::allowlist::{IpAllowlist, MAX_ENTRIES, allows};
 use keys_domain::key::{KeyFormatError, NewSecret, PresentedKey};
 use keys_domain::permissions::{CompanyId, CompanyScope};
-use keys_domain::record::{
-    RecordView, VerificationRecord, VerifyCode, VerifyQuery, decide, record_key, verify_answer,
-};
+use keys_domain::record::{RecordView, VerificationRecord, record_key};
 use keys_domain::time::Timestamp;
+use keys_domain::verify::{VerifyCode, VerifyQuery, decide, verify_answer};
 use std::hint::black_box;
 
 /// A fixed "now", so that no benchmark reads the clock.

@@ -8,6 +8,7 @@ pub mod base64url;
 pub mod breaker;
 pub mod cache;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod increments;
 #[cfg(feature = "jwks")]
@@ -23,5 +24,6 @@ pub mod record;
 pub mod time;
 pub mod upstream;
 pub mod usage;
+pub mod verify;
 
 pub use error::Error;

@@ -15,8 +15,8 @@
 
 use crate::error::Error;
 use crate::increments::Increment;
-use crate::record::VerifyCode;
 use crate::time::{SECONDS_PER_DAY, Timestamp};
+use crate::verify::VerifyCode;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use std::ops::Range as Span;

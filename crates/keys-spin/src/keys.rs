@@ -24,11 +24,12 @@
 use crate::db::{self, Db, Step};
 use crate::kv::Kv;
 use keys_domain::Error;
+use keys_domain::events::{Changes, EventKind};
 use keys_domain::key::random_id;
 use keys_domain::limits::named_entries;
 use keys_domain::model::{
-    Actor, Changes, EVENT_ID_PREFIX, EventKind, GraceSecret, Metadata, Status, StoredKey,
-    StoredLeak, limits_from_stored, limits_to_stored,
+    Actor, EVENT_ID_PREFIX, GraceSecret, Metadata, Status, StoredKey, StoredLeak,
+    limits_from_stored, limits_to_stored,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{

@@ -69,7 +69,7 @@ async fn edge_counts(
     kv: &Kv,
     hours: Span<i64>,
     key_ids: &[&str],
-) -> Result<Vec<(i64, usize, keys_domain::record::VerifyCode, u64)>, Error> {
+) -> Result<Vec<(i64, usize, keys_domain::verify::VerifyCode, u64)>, Error> {
     if hours.is_empty() || key_ids.is_empty() {
         return Ok(Vec::new());
     }

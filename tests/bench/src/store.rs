@@ -145,8 +145,9 @@ pub fn fill_redis(addr: SocketAddr, keys: &[SyntheticKey]) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keys_domain::record::{RecordView, VerifyCode, VerifyQuery, decide};
+    use keys_domain::record::RecordView;
     use keys_domain::time::Timestamp;
+    use keys_domain::verify::{VerifyCode, VerifyQuery, decide};
 
     #[test]
     fn a_synthetic_record_decodes_and_verifies_valid_for_the_benchmark_method_and_company() {

@@ -14,8 +14,9 @@
 //! `/verify` with the old secret.
 
 use crate::helpers::{App, Reply};
-use keys_domain::record::{RecordView, VerifyCode, VerifyQuery, decide};
+use keys_domain::record::RecordView;
 use keys_domain::time::Timestamp;
+use keys_domain::verify::{VerifyCode, VerifyQuery, decide};
 use serde_json::{Value, json};
 use spin_test_host::Fault;
 use std::collections::BTreeSet;
