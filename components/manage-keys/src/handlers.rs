@@ -1,11 +1,12 @@
 //! The routes of manage-keys, one function each.
 
 use keys_domain::Error;
-use keys_domain::events::{Changes, EventKind, limits_changes};
+use keys_domain::events::{Changes, EventKind};
 use keys_domain::key::{NewSecret, random_id};
+use keys_domain::lifecycle;
 use keys_domain::model::{
-    KEY_ID_PREFIX, Label, LimitsPatch, MAX_GRACE_PERIOD_SECS, Metadata, Status, StoredKey,
-    StoredLeak, check_companies, parse_expiry, parse_grants,
+    KEY_ID_PREFIX, Label, LimitsPatch, Metadata, Status, StoredKey, check_companies, parse_expiry,
+    parse_grants,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::Limits;
@@ -299,7 +300,12 @@ async fn update(m: &Matched<'_>) -> Result<Response, Error> {
     if let Some(Some(m)) = &body.metadata {
         m.check()?;
     }
-    let limits = parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?;
+    let edit = lifecycle::Edit {
+        label,
+        expires_at,
+        metadata: body.metadata,
+        limits: parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?,
+    };
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
@@ -313,40 +319,14 @@ async fn update(m: &Matched<'_>) -> Result<Response, Error> {
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
-            let mut events: Vec<(EventKind, Changes)> = Vec::new();
-            if let Some(label) = label.filter(|l| l.as_str() != key.label) {
-                events.push((
-                    EventKind::LabelChanged,
-                    Changes::new().change("label", &key.label, &label.as_str())?,
-                ));
-                key.label = label.as_str().to_owned();
-            }
-            if let Some(expires_at) = expires_at.filter(|e| *e != key.expires_at) {
-                events.push((
-                    EventKind::ExpiryChanged,
-                    Changes::new().change("expires_at", &key.expires_at, &expires_at)?,
-                ));
-                key.expires_at = expires_at;
-            }
-            if let Some(metadata) = body.metadata.filter(|m| *m != key.metadata) {
-                events.push((
-                    EventKind::MetadataChanged,
-                    Changes::new().change("metadata", &key.metadata, &metadata)?,
-                ));
-                key.metadata = metadata;
-            }
-            let new_limits = limits.apply(&key.limits);
-            if let Some(changes) = limits_changes(&key.limits, &new_limits)? {
-                events.push((EventKind::LimitsChanged, changes));
-                old_limits = std::mem::replace(&mut key.limits, new_limits);
-            }
-            if !events.is_empty() {
-                key.updated_at = now;
+            let edited = lifecycle::edit(&mut key, edit, now)?;
+            if !edited.events.is_empty() {
                 keys::update(&db, &key).await?;
-                for (kind, changes) in events {
+                for (kind, changes) in edited.events {
                     keys::record_event(&db, id, kind, actor, now, changes).await?;
                 }
             }
+            old_limits = edited.old_limits.unwrap_or_default();
             Ok(())
         }),
     )
@@ -404,15 +384,8 @@ struct RegenerateBody {
 async fn regenerate(m: &Matched<'_>) -> Result<Response, Error> {
     let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     let body: RegenerateBody = req.json_or_default()?;
-    if body.grace_period_seconds > u64::from(MAX_GRACE_PERIOD_SECS) {
-        return Err(Error::invalid(format!(
-            "grace_period_seconds must be at most {MAX_GRACE_PERIOD_SECS} (7 days)"
-        )));
-    }
+    let grace_secs = lifecycle::grace_period(body.grace_period_seconds)?;
     let now = Timestamp::now();
-    // At most 7 days (checked above): the conversion cannot wrap.
-    let grace_until =
-        (body.grace_period_seconds > 0).then(|| now.plus_seconds(body.grace_period_seconds as i64));
     let secret = NewSecret::generate().map_err(internal)?;
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
@@ -425,24 +398,11 @@ async fn regenerate(m: &Matched<'_>) -> Result<Response, Error> {
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
-            // A reported leak ends the published secret at once: no grace period for it.
-            let (grace_seconds, grace_until) = match key.leak {
-                Some(_) => (0, None),
-                None => (body.grace_period_seconds, grace_until),
-            };
-            keys::retire_current_secret(&db, id, grace_until).await?;
+            let done = lifecycle::regenerate(&mut key, secret.hint(), grace_secs, now)?;
+            keys::retire_current_secret(&db, id, done.grace_until).await?;
             keys::add_secret(&db, id, &secret.hash().to_hex(), &secret.hint(), now).await?;
-            let mut changes = Changes::new()
-                .change("hint", &key.hint, &secret.hint())?
-                .set("grace_period_seconds", &grace_seconds)?
-                .set("previous_secret_valid_until", &grace_until)?;
-            if let Some(leak) = key.leak.take() {
-                changes = changes.change("leak", &leak, &None::<StoredLeak>)?;
-            }
-            key.hint = secret.hint();
-            key.updated_at = now;
             keys::update(&db, &key).await?;
-            keys::record_event(&db, id, EventKind::Regenerated, actor, now, changes).await
+            keys::record_event(&db, id, EventKind::Regenerated, actor, now, done.changes).await
         }),
     )
     .await?
@@ -466,24 +426,7 @@ async fn set_status(m: &Matched<'_>, status: Status) -> Result<Response, Error> 
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
-            // A published live secret must not work again.
-            let published = key.leak.as_ref().is_some_and(|l| l.concerns_live_secret());
-            if status == Status::Active && key.status != Status::Active && published {
-                return Err(Error::conflict(
-                    "leaked_secret",
-                    "a secret scanner reported this key's secret as published: regenerate \
-                     the key (which issues a new secret) before reactivating it",
-                ));
-            }
-            if key.status != status {
-                let kind = if status == Status::Active {
-                    EventKind::Activated
-                } else {
-                    EventKind::Deactivated
-                };
-                let changes = Changes::new().change("status", &key.status, &status)?;
-                key.status = status;
-                key.updated_at = now;
+            if let Some((kind, changes)) = lifecycle::change_status(&mut key, status, now)? {
                 keys::update(&db, &key).await?;
                 keys::record_event(&db, id, kind, actor, now, changes).await?;
             }

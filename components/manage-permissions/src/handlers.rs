@@ -3,7 +3,7 @@
 use keys_domain::Error;
 use keys_domain::events::{Changes, EventKind};
 use keys_domain::model::{Actor, StoredKey, check_companies, parse_grants};
-use keys_domain::permissions::{CompanyId, CompanyScope, MethodGrant, MethodName};
+use keys_domain::permissions::{CompanyId, CompanyScope, GrantsChange, MethodGrant, MethodName};
 use keys_domain::time::Timestamp;
 use keys_spin::catalog;
 use keys_spin::db::{self, Db};
@@ -121,7 +121,7 @@ async fn put_permissions(m: &Matched<'_>) -> Result<Response, Error> {
     let grants = parse_grants(&body.methods)?;
     check_companies(&body.companies)?;
     let companies = Companies::Set(body.companies.normalized());
-    apply(actor, id, Some(grants), companies, None).await
+    apply(actor, id, GrantsChange::Replace(grants), companies).await
 }
 
 #[derive(Deserialize)]
@@ -138,13 +138,10 @@ struct PatchBody {
 async fn patch_permissions(m: &Matched<'_>) -> Result<Response, Error> {
     let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     let body: PatchBody = req.json()?;
-    let add = parse_grants(&body.add_methods)?;
-    let remove = parse_grants(&body.remove_methods)?;
-    if let Some(both) = add.iter().find(|g| remove.contains(g)) {
-        return Err(Error::invalid(format!(
-            "`{both}` is both added and removed"
-        )));
-    }
+    let grants = GrantsChange::toggle(
+        parse_grants(&body.add_methods)?,
+        parse_grants(&body.remove_methods)?,
+    )?;
     if let Some(c) = &body.companies {
         check_companies(c)?;
     }
@@ -152,7 +149,7 @@ async fn patch_permissions(m: &Matched<'_>) -> Result<Response, Error> {
         Some(scope) => Companies::Set(scope.normalized()),
         None => Companies::Keep,
     };
-    apply(actor, id, None, companies, Some((add, remove))).await
+    apply(actor, id, grants, companies).await
 }
 
 /// What a change does to a key's companies.
@@ -174,9 +171,8 @@ enum Companies {
 async fn apply(
     actor: &Actor,
     id: &str,
-    replace_methods: Option<Vec<MethodGrant>>,
+    grants: GrantsChange,
     companies: Companies,
-    toggles: Option<(Vec<MethodGrant>, Vec<MethodGrant>)>,
 ) -> Result<Response, Error> {
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
@@ -189,27 +185,12 @@ async fn apply(
         id,
         now,
         Box::pin(async {
-            if let Some(grants) = &replace_methods {
-                catalog::check_grants(&db, grants).await?;
-            }
-            if let Some((add, _)) = &toggles {
-                catalog::check_grants(&db, add).await?;
-            }
+            catalog::check_grants(&db, grants.given()).await?;
             if let Companies::Set(scope) = &companies {
                 catalog::check_companies(&db, scope).await?;
             }
             let mut key = keys::load_or_404(&db, id).await?;
-            let mut methods = match replace_methods {
-                Some(grants) => grants.iter().map(ToString::to_string).collect(),
-                None => key.methods.clone(),
-            };
-            if let Some((add, remove)) = toggles {
-                let remove: Vec<String> = remove.iter().map(ToString::to_string).collect();
-                methods.retain(|m| !remove.contains(m));
-                methods.extend(add.iter().map(ToString::to_string));
-            }
-            methods.sort();
-            methods.dedup();
+            let methods = grants.apply(&key.methods);
             let companies = match companies {
                 Companies::Keep => key.companies.clone(),
                 Companies::Set(scope) => scope,
@@ -391,8 +372,11 @@ async fn delete_method(m: &Matched<'_>) -> Result<Response, Error> {
     let narrow = |key_id: String| {
         let (actor, grant) = (&actor, grant.clone());
         async move {
-            let toggles = Some((Vec::new(), vec![grant]));
-            apply(actor, &key_id, None, Companies::Keep, toggles)
+            let grants = GrantsChange::Toggle {
+                add: Vec::new(),
+                remove: vec![grant],
+            };
+            apply(actor, &key_id, grants, Companies::Keep)
                 .await
                 .map(drop)
         }
@@ -552,7 +536,9 @@ async fn delete_company(m: &Matched<'_>) -> Result<Response, Error> {
         let actor = &actor;
         async move {
             let companies = Companies::Remove(id.to_owned());
-            apply(actor, &key_id, None, companies, None).await.map(drop)
+            apply(actor, &key_id, GrantsChange::Keep, companies)
+                .await
+                .map(drop)
         }
     };
     remove_entry(&db, SQL_KEYS_RESTRICTED_TO, SQL_DELETE_COMPANY, id, narrow).await?;

@@ -15,6 +15,7 @@ pub mod increments;
 pub mod jwks;
 pub mod key;
 pub mod lease;
+pub mod lifecycle;
 pub mod limits;
 #[cfg(feature = "mint")]
 pub mod mint;

@@ -4,6 +4,7 @@
 //! method whose name starts with `payroll.`) or `*` (every method). No grant means no access.
 //! Companies are either `all` (every company, including ones registered later) or a list.
 
+use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -308,6 +309,59 @@ pub fn normalize_grants(mut grants: Vec<MethodGrant>) -> Vec<MethodGrant> {
     grants
 }
 
+/// A change of a key's method grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantsChange {
+    /// Leaves them.
+    Keep,
+    /// Replaces them all.
+    Replace(Vec<MethodGrant>),
+    /// Adds some and removes others.
+    Toggle {
+        /// Grants added.
+        add: Vec<MethodGrant>,
+        /// Grants removed (exact grants: removing `payroll.*` leaves `payroll.payslips.read`).
+        remove: Vec<MethodGrant>,
+    },
+}
+
+impl GrantsChange {
+    /// Adds `add` and removes `remove`; 422 when a grant is in both.
+    pub fn toggle(add: Vec<MethodGrant>, remove: Vec<MethodGrant>) -> Result<Self, Error> {
+        if let Some(both) = add.iter().find(|g| remove.contains(g)) {
+            return Err(Error::invalid(format!(
+                "`{both}` is both added and removed"
+            )));
+        }
+        Ok(Self::Toggle { add, remove })
+    }
+
+    /// The grants it gives (to check against the catalog).
+    pub fn given(&self) -> &[MethodGrant] {
+        match self {
+            Self::Keep => &[],
+            Self::Replace(grants) | Self::Toggle { add: grants, .. } => grants,
+        }
+    }
+
+    /// The grants of a key that had `current` after this change: sorted, each once.
+    pub fn apply(&self, current: &[String]) -> Vec<String> {
+        let text = |grants: &[MethodGrant]| grants.iter().map(ToString::to_string).collect();
+        let mut methods: Vec<String> = match self {
+            Self::Replace(grants) => text(grants),
+            Self::Keep | Self::Toggle { .. } => current.to_vec(),
+        };
+        if let Self::Toggle { add, remove } = self {
+            let remove: Vec<String> = text(remove);
+            methods.retain(|m| !remove.contains(m));
+            methods.extend(text(add));
+        }
+        methods.sort();
+        methods.dedup();
+        methods
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,5 +641,53 @@ mod tests {
         assert!(!ab.is_within(&a));
         assert!(ab.is_within(&CompanyScope::All));
         assert!(!CompanyScope::All.is_within(&ab));
+    }
+
+    fn grants(texts: &[&str]) -> Vec<MethodGrant> {
+        texts
+            .iter()
+            .map(|t| MethodGrant::parse(t).unwrap())
+            .collect()
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_replacement_gives_exactly_its_grants_sorted_once() {
+        let change = GrantsChange::Replace(grants(&["payroll.*", "employees.read", "payroll.*"]));
+        assert_eq!(
+            change.apply(&strings(&["documents.read"])),
+            strings(&["employees.read", "payroll.*"])
+        );
+        assert_eq!(change.given().len(), 3);
+    }
+
+    #[test]
+    fn toggles_add_and_remove_exact_grants_and_keep_the_rest() {
+        let change = GrantsChange::toggle(
+            grants(&["absences.read", "employees.read"]),
+            grants(&["payroll.*"]),
+        )
+        .unwrap();
+        let current = strings(&["employees.read", "payroll.*", "payroll.payslips.read"]);
+        assert_eq!(
+            change.apply(&current),
+            strings(&["absences.read", "employees.read", "payroll.payslips.read"])
+        );
+        assert_eq!(change.given(), grants(&["absences.read", "employees.read"]));
+        assert_eq!(GrantsChange::Keep.apply(&current), current);
+        assert!(GrantsChange::Keep.given().is_empty());
+    }
+
+    #[test]
+    fn a_grant_both_added_and_removed_is_refused() {
+        let err = GrantsChange::toggle(grants(&["a.b"]), grants(&["a.b"])).unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert!(
+            err.to_string().contains("`a.b` is both added and removed"),
+            "{err}"
+        );
     }
 }
