@@ -7,7 +7,7 @@
 use keys_domain::Error;
 use keys_domain::increments::Increment;
 use keys_domain::lease::{Grant, Leases};
-use keys_domain::limits::{LimitState, Quota, RateLimit, Window, counter_value, sweep};
+use keys_domain::limits::{Limit, LimitState, Window, counter_value, sweep};
 use keys_domain::record::RecordView;
 use keys_domain::time::Timestamp;
 use keys_domain::verify::{LimitStates, VerifyCode};
@@ -22,43 +22,42 @@ thread_local! {
 }
 
 /// One limit of a key, as this verification counts it.
-struct Counted {
+struct Counted<'a> {
+    /// The limit.
+    of: Limit,
+    /// The key.
+    key_id: &'a str,
     /// The counter of the current window.
     counter: String,
-    /// The limit.
-    limit: u64,
     /// The current window.
     window: Window,
 }
 
-impl Counted {
-    fn rate(key_id: &str, rate: &RateLimit, now: Timestamp) -> Self {
-        let window = rate.window(now);
+impl<'a> Counted<'a> {
+    fn new(of: Limit, key_id: &'a str, now: Timestamp) -> Self {
+        let window = of.window(now);
         Self {
-            counter: rate.counter_key(key_id, window.index),
-            limit: rate.limit,
+            counter: of.counter_key(key_id, window.index),
+            of,
+            key_id,
             window,
         }
     }
 
-    fn quota(key_id: &str, quota: &Quota, now: Timestamp) -> Self {
-        let window = quota.window(now);
-        Self {
-            counter: quota.counter_key(key_id, window.index),
-            limit: quota.limit,
-            window,
-        }
+    /// How many verifications the window admits.
+    fn limit(&self) -> u64 {
+        self.of.limit()
     }
 
     fn state(&self, count: i64) -> LimitState {
-        LimitState::new(self.limit, count, &self.window)
+        LimitState::new(self.limit(), count, &self.window)
     }
 
     /// The state with `remaining` units left.
     fn state_left(&self, remaining: u64) -> LimitState {
-        let used = self.limit.saturating_sub(remaining);
+        let used = self.limit().saturating_sub(remaining);
         LimitState::new(
-            self.limit,
+            self.limit(),
             i64::try_from(used).unwrap_or(i64::MAX),
             &self.window,
         )
@@ -79,10 +78,10 @@ pub async fn apply(
 ) -> Result<(VerifyCode, LimitStates), Error> {
     let rate = record
         .rate_limit
-        .map(|r| (r, Counted::rate(record.key_id, &r, now)));
+        .map(|r| Counted::new(Limit::Rate(r), record.key_id, now));
     let quota = record
         .quota
-        .map(|q| (q, Counted::quota(record.key_id, &q, now)));
+        .map(|q| Counted::new(Limit::Quota(q), record.key_id, now));
     if rate.is_none() && quota.is_none() {
         return Ok((code, LimitStates::default()));
     }
@@ -93,30 +92,28 @@ pub async fn apply(
         return Ok((
             code,
             LimitStates {
-                rate_limit: read(kv, rate.as_ref().map(|(_, c)| c)).await?,
-                quota: read(kv, quota.as_ref().map(|(_, c)| c)).await?,
+                rate_limit: read(kv, rate.as_ref()).await?,
+                quota: read(kv, quota.as_ref()).await?,
             },
         ));
     }
     let mut states = LimitStates::default();
-    if let Some((limit, counted)) = &rate {
-        let sweep = |i| limit.counter_key(record.key_id, i);
-        match take(kv, counted, &limit.pointer_key(record.key_id), sweep, now).await? {
+    if let Some(counted) = &rate {
+        match take(kv, counted, now).await? {
             Ok(state) => states.rate_limit = Some(state),
             Err(state) => {
                 states.rate_limit = Some(state);
-                states.quota = read(kv, quota.as_ref().map(|(_, c)| c)).await?;
+                states.quota = read(kv, quota.as_ref()).await?;
                 return Ok((VerifyCode::RateLimited, states));
             }
         }
     }
-    if let Some((limit, counted)) = &quota {
-        let sweep = |i| limit.counter_key(record.key_id, i);
-        match take(kv, counted, &limit.pointer_key(record.key_id), sweep, now).await? {
+    if let Some(counted) = &quota {
+        match take(kv, counted, now).await? {
             Ok(state) => states.quota = Some(state),
             Err(state) => {
                 // Refused: the rate limit's unit goes back to this instance's lease.
-                if let Some((_, rate)) = &rate {
+                if let Some(rate) = &rate {
                     let left = LEASES.with_borrow_mut(|l| l.untake(&rate.counter));
                     states.rate_limit = left.map(|left| rate.state_left(left));
                 }
@@ -139,12 +136,10 @@ pub async fn apply(
 /// store a durable transaction of a few milliseconds, serialised).
 async fn take(
     kv: &LazyKv,
-    counted: &Counted,
-    pointer_key: &str,
-    counter_key: impl Fn(i64) -> String,
+    counted: &Counted<'_>,
     now: Timestamp,
 ) -> Result<Result<LimitState, LimitState>, Error> {
-    let leased_unit = || LEASES.with_borrow_mut(|l| l.take(&counted.counter, counted.limit));
+    let leased_unit = || LEASES.with_borrow_mut(|l| l.take(&counted.counter, counted.limit()));
     // Most verifications find a unit in the instance's lease: no bookkeeping for them.
     let mut base = match leased_unit() {
         Ok(remaining) => return Ok(Ok(counted.state_left(remaining))),
@@ -164,9 +159,9 @@ async fn take(
     let count = kv.increment(&counted.counter, size as i64).await?;
     let until = now.unix() + counted.window.reset;
     let Grant { over, remaining } =
-        LEASES.with_borrow_mut(|l| l.grant(&counted.counter, counted.limit, size, count, until));
+        LEASES.with_borrow_mut(|l| l.grant(&counted.counter, counted.limit(), size, count, until));
     if count == size as i64 {
-        forget_old_windows(kv, pointer_key, counted, counter_key).await;
+        forget_old_windows(kv, counted).await;
     }
     if over > 0 {
         give_back(kv, &counted.counter, over).await;
@@ -285,7 +280,7 @@ pub fn leases_to_give_back(now: Timestamp) -> Vec<Increment> {
 }
 
 /// How a limit stands, without counting (absent counter: nothing used).
-async fn read(kv: &LazyKv, counted: Option<&Counted>) -> Result<Option<LimitState>, Error> {
+async fn read(kv: &LazyKv, counted: Option<&Counted<'_>>) -> Result<Option<LimitState>, Error> {
     let Some(counted) = counted else {
         return Ok(None);
     };
@@ -309,16 +304,13 @@ async fn give_back(kv: &Kv, counter: &str, units: u64) {
 
 /// The first verification of a window deletes the counters of past windows
 /// (`keys_domain::limits::sweep`). Housekeeping only: a failure is logged.
-async fn forget_old_windows(
-    kv: &Kv,
-    pointer_key: &str,
-    counted: &Counted,
-    counter_key: impl Fn(i64) -> String,
-) {
+async fn forget_old_windows(kv: &Kv, counted: &Counted<'_>) {
+    let pointer_key = counted.of.pointer_key(counted.key_id);
     let result = async {
-        let pointer = kv.get(pointer_key).await?;
+        let pointer = kv.get(&pointer_key).await?;
         let (old, pointer) = sweep(pointer.as_deref(), counted.window.index);
-        kv.set(pointer_key, pointer.as_bytes()).await?;
+        kv.set(&pointer_key, pointer.as_bytes()).await?;
+        let counter_key = |index| counted.of.counter_key(counted.key_id, index);
         let old: Vec<String> = old.into_iter().map(counter_key).collect();
         kv.delete_many(&old).await
     };

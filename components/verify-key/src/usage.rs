@@ -3,7 +3,7 @@
 //!
 //! The first verification added to an empty batch schedules a task, run after its response
 //! has been handed over, that waits [`FLUSH_INTERVAL`] and then writes the batch: each key's
-//! `last_used_at` when the stored one is [`LAST_USED_RESOLUTION_SECS`] old or more (a read,
+//! `last_used_at` when the stored one is [`LAST_USED_RESOLUTION_SECS`](keys_domain::record::LAST_USED_RESOLUTION_SECS) old or more (a read,
 //! and at most a write a minute per key), then one increment per key, code and hour whatever
 //! the number of verifications, sent with the leases' unused units to `kv-proxy` in one call
 //! (see `keys_spin::kv`). Spin keeps an instance until its tasks end, so an
@@ -11,7 +11,7 @@
 //! an instance holds when it crashes (a trap, the process killed) is lost: at most its last
 //! [`FLUSH_INTERVAL`] of verifications. A batch whose writing fails is dropped, and logged.
 
-use keys_domain::record::{LAST_USED_RESOLUTION_SECS, last_used_key};
+use keys_domain::record::{last_used_due, last_used_key};
 use keys_domain::time::Timestamp;
 use keys_domain::usage::Pending;
 use keys_domain::verify::VerifyCode;
@@ -61,11 +61,7 @@ async fn flush() {
         let names: Vec<String> = last_valid.iter().map(|(id, _)| last_used_key(id)).collect();
         let stored = kv.get_many(&names).await?;
         for ((name, (_, at)), stored) in names.iter().zip(&last_valid).zip(stored) {
-            let previous = stored
-                .as_deref()
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .and_then(|s| s.parse::<i64>().ok());
-            if previous.is_none_or(|p| at.unix() - p >= LAST_USED_RESOLUTION_SECS) {
+            if last_used_due(stored.as_deref(), *at) {
                 kv.set(name, at.unix().to_string().as_bytes()).await?;
             }
         }

@@ -338,6 +338,50 @@ pub fn sweep(pointer: Option<&[u8]>, index: i64) -> (Vec<i64>, String) {
     (delete, pointer)
 }
 
+/// A rate limit or a quota: both are counted the same way, in windows with counters and a
+/// pointer entry per key (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// A rate limit.
+    Rate(RateLimit),
+    /// A quota.
+    Quota(Quota),
+}
+
+impl Limit {
+    /// How many verifications a window admits.
+    pub fn limit(&self) -> u64 {
+        match self {
+            Self::Rate(rate) => rate.limit,
+            Self::Quota(quota) => quota.limit,
+        }
+    }
+
+    /// The window `now` falls in.
+    pub fn window(&self, now: Timestamp) -> Window {
+        match self {
+            Self::Rate(rate) => rate.window(now),
+            Self::Quota(quota) => quota.window(now),
+        }
+    }
+
+    /// The counter of `key_id` for the window numbered `index`.
+    pub fn counter_key(&self, key_id: &str, index: i64) -> String {
+        match self {
+            Self::Rate(rate) => rate.counter_key(key_id, index),
+            Self::Quota(quota) => quota.counter_key(key_id, index),
+        }
+    }
+
+    /// The entry naming the windows of `key_id` counted last (see [`sweep`]).
+    pub fn pointer_key(&self, key_id: &str) -> String {
+        match self {
+            Self::Rate(rate) => rate.pointer_key(key_id),
+            Self::Quota(quota) => quota.pointer_key(key_id),
+        }
+    }
+}
+
 /// The windows a pointer entry (as stored) names; none when it is absent or unreadable.
 fn named_windows(pointer: Option<&[u8]>) -> Vec<i64> {
     pointer
@@ -652,5 +696,27 @@ mod tests {
             "an unreadable pointer names no window"
         );
         assert_eq!(named_entries("p".into(), None, |i| i.to_string()), ["p"]);
+    }
+
+    #[test]
+    fn a_rate_limit_and_a_quota_are_counted_through_one_interface() {
+        let rate = Limit::Rate(RateLimit {
+            limit: 10,
+            window_seconds: 60,
+        });
+        let quota = Limit::Quota(Quota {
+            limit: 1_000,
+            period: Period::Day,
+        });
+        let now = Timestamp::from_unix(86_400 + 90);
+        assert_eq!((rate.limit(), quota.limit()), (10, 1_000));
+        assert_eq!(
+            (rate.window(now).index, quota.window(now).index),
+            (1_441, 1)
+        );
+        assert_eq!(rate.counter_key("key_1", 7), "rl:key_1:60:7");
+        assert_eq!(quota.counter_key("key_1", 7), "qt:key_1:day:7");
+        assert_eq!(rate.pointer_key("key_1"), "rl:key_1:60:last");
+        assert_eq!(quota.pointer_key("key_1"), "qt:key_1:day:last");
     }
 }

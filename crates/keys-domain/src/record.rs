@@ -66,6 +66,25 @@ pub fn last_used_key(key_id: &str) -> String {
     format!("{LAST_USED_KEY_PREFIX}{key_id}")
 }
 
+/// The time a last-use entry holds (decimal Unix seconds, as verify-key writes it); `None`
+/// when unreadable.
+pub fn last_used_value(bytes: &[u8]) -> Option<Timestamp> {
+    std::str::from_utf8(bytes)
+        .ok()?
+        .parse::<i64>()
+        .ok()
+        .map(Timestamp::from_unix)
+}
+
+/// Whether a verification at `at` rewrites a last-use entry holding `stored`: when it is
+/// missing, unreadable, or [`LAST_USED_RESOLUTION_SECS`] old or more (at most one write a
+/// minute per key).
+pub fn last_used_due(stored: Option<&[u8]>, at: Timestamp) -> bool {
+    stored
+        .and_then(last_used_value)
+        .is_none_or(|previous| at.unix() - previous.unix() >= LAST_USED_RESOLUTION_SECS)
+}
+
 /// Everything verify-key needs to answer for one secret, denormalised from SQLite; what
 /// the admin components write (see the module docs for the stored layout).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -742,5 +761,16 @@ mod tests {
             vec!["10.9.0.0/16".to_owned()]
         );
         assert_eq!(record().meet(&a).limits, a.limits);
+    }
+
+    #[test]
+    fn a_last_use_is_rewritten_at_most_once_a_minute_and_when_unreadable() {
+        let at = Timestamp::from_unix(1_000);
+        assert_eq!(last_used_value(b"940"), Some(Timestamp::from_unix(940)));
+        assert_eq!(last_used_value(b"soon"), None);
+        assert!(last_used_due(None, at));
+        assert!(last_used_due(Some(b"junk"), at));
+        assert!(last_used_due(Some(b"940"), at));
+        assert!(!last_used_due(Some(b"941"), at));
     }
 }

@@ -26,14 +26,14 @@ use crate::kv::Kv;
 use keys_domain::Error;
 use keys_domain::events::{Changes, EventKind};
 use keys_domain::key::random_id;
-use keys_domain::limits::named_entries;
+use keys_domain::limits::{Limit, named_entries};
 use keys_domain::model::{
     Actor, EVENT_ID_PREFIX, GraceSecret, Metadata, Status, StoredKey, StoredLeak,
     limits_from_stored, limits_to_stored,
 };
 use keys_domain::permissions::CompanyScope;
 use keys_domain::record::{
-    Limits, RECORD_KEY_PREFIX, VerificationRecord, last_used_key, record_key,
+    Limits, RECORD_KEY_PREFIX, VerificationRecord, last_used_key, last_used_value, record_key,
 };
 use keys_domain::time::Timestamp;
 use serde::Serialize;
@@ -453,15 +453,6 @@ pub async fn last_used_many(kv: &Kv, key_ids: &[&str]) -> Result<Vec<Option<Time
         .collect())
 }
 
-/// A last-use entry's time (decimal Unix seconds); `None` when unreadable.
-fn last_used_value(bytes: &[u8]) -> Option<Timestamp> {
-    std::str::from_utf8(bytes)
-        .ok()?
-        .parse::<i64>()
-        .ok()
-        .map(Timestamp::from_unix)
-}
-
 /// After a committed change of `key_id` from `old` limits to `new` (`None`: the key was
 /// deleted), deletes the rate and quota counters nobody uses any more
 /// ([`Limits::abandoned_by`]): those of the windows their pointer entries name, and the
@@ -469,32 +460,23 @@ fn last_used_value(bytes: &[u8]) -> Option<Timestamp> {
 /// (a verification in flight, a lease given back) can leave an entry behind.
 pub async fn forget_limit_counters(kv: &Kv, key_id: &str, old: &Limits, new: Option<&Limits>) {
     let (rate, quota) = old.abandoned_by(new);
-    // Each abandoned limit's pointer entry, and how its counters are named.
-    type Space<'a> = (String, Box<dyn Fn(i64) -> String + 'a>);
-    let mut spaces: Vec<Space<'_>> = Vec::new();
-    if let Some(rate) = rate {
-        spaces.push((
-            rate.pointer_key(key_id),
-            Box::new(move |i| rate.counter_key(key_id, i)),
-        ));
-    }
-    if let Some(quota) = quota {
-        spaces.push((
-            quota.pointer_key(key_id),
-            Box::new(move |i| quota.counter_key(key_id, i)),
-        ));
-    }
-    if spaces.is_empty() {
+    let abandoned: Vec<Limit> = rate
+        .map(Limit::Rate)
+        .into_iter()
+        .chain(quota.map(Limit::Quota))
+        .collect();
+    if abandoned.is_empty() {
         return;
     }
     let result = async {
-        let pointers: Vec<String> = spaces.iter().map(|(pointer, _)| pointer.clone()).collect();
+        let pointers: Vec<String> = abandoned.iter().map(|l| l.pointer_key(key_id)).collect();
         let values = kv.get_many(&pointers).await?;
-        let entries: Vec<String> = spaces
-            .into_iter()
+        let entries: Vec<String> = abandoned
+            .iter()
+            .zip(pointers)
             .zip(values)
-            .flat_map(|((pointer, counter), value)| {
-                named_entries(pointer, value.as_deref(), counter)
+            .flat_map(|((limit, pointer), value)| {
+                named_entries(pointer, value.as_deref(), |i| limit.counter_key(key_id, i))
             })
             .collect();
         kv.delete_many(&entries).await
