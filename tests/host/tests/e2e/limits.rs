@@ -5,11 +5,28 @@ use crate::helpers::{App, Reply};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A window long enough that a test never sees it roll over (see [`clear_of_boundary`]).
+/// A rate-limit window long enough for a test's verifications.
 const HOUR: u64 = 3600;
+/// How long the current window must still last for a test's counts to fall in it.
+const ENOUGH_LEFT: u64 = 120;
+
+/// A rate-limit window of about an hour whose current window has at least [`ENOUGH_LEFT`]
+/// seconds left (windows are aligned on multiples of their length since the epoch, so among
+/// a few lengths one always has), so that counts made now all fall in one window without
+/// waiting for the next.
+fn steady_window() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (HOUR..HOUR + 100)
+        .find(|w| w - now % w >= ENOUGH_LEFT)
+        .expect("one of a hundred window lengths has two minutes left")
+}
 
 /// Waits, if needed, until the current `window`-second window has at least a minute left,
-/// so that counts made now all fall in one window.
+/// so that counts made now all fall in one window: for quotas, whose windows are UTC days
+/// (a wait only in the last minute of a day); rate limits use [`steady_window`].
 pub async fn clear_of_boundary(window: u64) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -138,15 +155,15 @@ async fn a_key_with_an_allowlist_is_verified_only_from_its_addresses() {
 
 #[tokio::test]
 async fn a_rate_limit_admits_its_limit_per_window_then_answers_429_with_the_draft_fields() {
+    let window = steady_window();
     let app = App::start();
     let (_, secret) = app
         .create_key(json!({
             "label": "Welyb",
             "methods": ["employees.read"],
-            "rate_limit": { "limit": 3, "window_seconds": HOUR }
+            "rate_limit": { "limit": 3, "window_seconds": window }
         }))
         .await;
-    clear_of_boundary(HOUR).await;
     let mut remaining = Vec::new();
     for _ in 0..3 {
         let answer = verify_from(&app, &secret, None, None).await;
@@ -160,17 +177,17 @@ async fn a_rate_limit_admits_its_limit_per_window_then_answers_429_with_the_draf
     assert_eq!(limited["valid"], false);
     assert_eq!(limited["rate_limit"]["remaining"], 0);
     let reset = limited["rate_limit"]["reset"].as_u64().unwrap();
-    assert!((1..=HOUR).contains(&reset), "{reset}");
+    assert!((1..=window).contains(&reset), "{reset}");
     assert!(limited.get("quota").is_none(), "the key has no quota");
 
     let refused = authorize_from(&app, &secret, None).await;
     assert_eq!(refused.status, 429, "{}", refused.text());
     assert_eq!(refused.json()["code"], "RATE_LIMITED");
     let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=HOUR).contains(&retry_after));
+    assert!((1..=window).contains(&retry_after));
     assert_eq!(
         refused.header("ratelimit-policy"),
-        Some("\"rate\";q=3;w=3600")
+        Some(format!("\"rate\";q=3;w={window}").as_str())
     );
     assert_eq!(
         refused.header("ratelimit"),
@@ -216,16 +233,16 @@ async fn a_quota_admits_its_limit_per_day_and_valid_answers_carry_the_ratelimit_
 
 #[tokio::test]
 async fn only_a_verification_that_passes_every_other_check_consumes_the_limits() {
+    let window = steady_window();
     let app = App::start();
     let (key, secret) = app
         .create_key(json!({
             "label": "Welyb",
             "methods": ["employees.read"],
-            "rate_limit": { "limit": 2, "window_seconds": HOUR },
+            "rate_limit": { "limit": 2, "window_seconds": window },
             "quota": { "limit": 10, "period": "month" }
         }))
         .await;
-    clear_of_boundary(HOUR).await;
     for _ in 0..5 {
         let refused = verify_from(&app, &secret, None, Some("payroll.read")).await;
         assert_eq!(code(&refused), "METHOD_NOT_ALLOWED");
@@ -251,7 +268,7 @@ async fn only_a_verification_that_passes_every_other_check_consumes_the_limits()
         .admin(
             "PATCH",
             &format!("/api/v1/keys/{id}"),
-            Some(json!({ "rate_limit": { "limit": 3, "window_seconds": HOUR } })),
+            Some(json!({ "rate_limit": { "limit": 3, "window_seconds": window } })),
         )
         .await;
     assert_eq!(raised.status, 200, "{}", raised.text());
@@ -273,14 +290,14 @@ async fn only_a_verification_that_passes_every_other_check_consumes_the_limits()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_verifications_never_admit_more_than_the_limit() {
+    let window = steady_window();
     let app = std::sync::Arc::new(App::start());
     let (_, secret) = app
         .create_key(json!({
             "label": "Burst",
-            "rate_limit": { "limit": 10, "window_seconds": HOUR }
+            "rate_limit": { "limit": 10, "window_seconds": window }
         }))
         .await;
-    clear_of_boundary(HOUR).await;
     let calls = (0..40).map(|_| {
         let (app, secret) = (app.clone(), secret.clone());
         tokio::spawn(async move { verify_in_burst(&app, &secret).await })
@@ -483,15 +500,15 @@ async fn the_address_header_of_authorize_can_be_the_last_entry_of_x_forwarded_fo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
+    let window = steady_window();
     // Instances lease units of a counter in advance (a 64th of what is left, here 1 or 2).
     let app = std::sync::Arc::new(App::start());
     let (_, secret) = app
         .create_key(json!({
             "label": "Busy",
-            "rate_limit": { "limit": 150, "window_seconds": HOUR }
+            "rate_limit": { "limit": 150, "window_seconds": window }
         }))
         .await;
-    clear_of_boundary(HOUR).await;
     let burst = || {
         let calls: Vec<_> = (0..100)
             .map(|_| {
