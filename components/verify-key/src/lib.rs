@@ -2,7 +2,8 @@
 //!
 //! `POST /verify` answers in JSON (always 200 for a well-formed body); `GET|POST /authorize`
 //! is a forward-auth endpoint for API gateways (204 / 401 / 403 / 429). Both cost one
-//! checksum, one SHA-256 and one key-value read; a key with a rate limit or quota takes its
+//! checksum, one SHA-256 and one key-value read (none on a hit of the record cache that
+//! `verify_cache_ms` turns on: [`records`]); a key with a rate limit or quota takes its
 //! units from this instance's leases, leasing more now and then ([`limits`]); usage is counted
 //! in memory and written in batches ([`usage`]). Every store call is abandoned at its deadline,
 //! and a verification's calls together within [`EDGE_REQUEST_BUDGET`]: during a store outage
@@ -155,19 +156,14 @@ async fn verify(m: &Matched<'_>) -> Result<Response, Error> {
 /// `Retry-After` when a rate limit or quota is used up, 400 for a request that names the
 /// key, method or company twice. Answers for a key with limits carry `RateLimit-Policy` and
 /// `RateLimit`.
+///
+/// The key, method and company each come from exactly one header line, and the caller's
+/// address from the last entry of its header's last line (the one the nearest proxy
+/// appended). Two lines of one of them, or a key both in `Authorization` and `X-Api-Key`, are
+/// a 400: proxies and servers disagree on which line wins, and a caller must not get to
+/// choose.
 async fn authorize(m: &Matched<'_>) -> Result<Response, Error> {
-    Ok(match authorization(m.req).await {
-        Ok(response) => response,
-        Err(err) => keys_spin::http::problem(&err),
-    })
-}
-
-/// The key, method and company of an `/authorize` request, each from exactly one header
-/// line, and the caller's address (the last entry of its header's lines, joined in order: the
-/// one the nearest proxy appended). Two lines of one of them, or a key both in
-/// `Authorization` and `X-Api-Key`, are a 400: proxies and servers disagree on which line
-/// wins, and a caller must not get to choose.
-async fn authorization(req: &ApiRequest) -> Result<Response, Error> {
+    let req = m.req;
     let bearer = req
         .single_header("authorization")?
         .and_then(|v| v.split_once(' '))

@@ -57,9 +57,9 @@ pub async fn lookup(kv: &LazyKv, hash: &KeyHash) -> Result<Lookup, Error> {
             .get_or_insert_with(|| RecordCache::new(bound))
             .get(hash, started)
     });
-    let record = match known {
-        Cached::Found(bytes) => Some(RecordBytes::Cached(bytes)),
-        Cached::NotFound => None,
+    let (record, cached) = match known {
+        Cached::Found(bytes) => (Some(RecordBytes::Cached(bytes)), true),
+        Cached::NotFound => (None, true),
         Cached::Unknown => {
             let record = read(kv, hash).await?;
             let now = monotonic_clock::now();
@@ -68,16 +68,10 @@ pub async fn lookup(kv: &LazyKv, hash: &KeyHash) -> Result<Lookup, Error> {
                     cache.put(*hash, record.as_deref(), started, now);
                 }
             });
-            return Ok(Lookup {
-                record: record.map(RecordBytes::Read),
-                cached: false,
-            });
+            (record.map(RecordBytes::Read), false)
         }
     };
-    Ok(Lookup {
-        record,
-        cached: true,
-    })
+    Ok(Lookup { record, cached })
 }
 
 async fn read(kv: &LazyKv, hash: &KeyHash) -> Result<Option<Vec<u8>>, Error> {
