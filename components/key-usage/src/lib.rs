@@ -1,9 +1,14 @@
 //! key-usage: the usage analytics verify-key counts — one key's verifications by code in
-//! hourly or daily buckets (`GET /keys/{id}/usage`), and every key's together with the
-//! busiest keys (`GET /usage`). Read-only; kept out of manage-keys so that the admin screen's
-//! charts do not grow it.
+//! hourly or daily buckets (`GET /keys/{id}/usage`), every key's together with the busiest
+//! keys (`GET /usage`), and a key's access review: which of its grants and companies its
+//! calls used, what was refused, the narrowest permissions that cover its traffic
+//! (`GET /keys/{id}/access-review`) and how that traffic would fare under others
+//! (`POST /keys/{id}/access-review/simulate`). Read-only; kept out of manage-keys so that
+//! the admin screen's charts do not grow it.
 
 use keys_domain::Error;
+use keys_domain::access::review::{self, Context, Counted, Permissions, Window};
+use keys_domain::permissions::{CompanyScope, MAX_GRANTS, MethodGrant};
 use keys_domain::time::Timestamp;
 use keys_domain::usage::{Bucket, Granularity, Range, TOP_KEYS};
 use keys_spin::db::Db;
@@ -11,9 +16,9 @@ use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::kv::Kv;
-use keys_spin::routes::{self, Matched, Query, Route};
-use keys_spin::{keys, usage};
-use serde::Serialize;
+use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
+use keys_spin::{access, catalog, keys, usage};
+use serde::{Deserialize, Serialize};
 
 keys_spin::export_http_handler!(dispatch);
 
@@ -24,6 +29,18 @@ const PARAMETERS: Query = Query::Only(&["granularity", "from", "to"]);
 const ROUTES: &[Route] = &[
     Route::admin("GET", "/keys/{id}/usage", PARAMETERS, handler!(key_usage)),
     Route::admin("GET", "/usage", PARAMETERS, handler!(all_usage)),
+    Route::admin(
+        "GET",
+        "/keys/{id}/access-review",
+        Query::Only(&["days"]),
+        handler!(access_review),
+    ),
+    Route::admin(
+        "POST",
+        "/keys/{id}/access-review/simulate",
+        NO_QUERY,
+        handler!(simulate),
+    ),
 ];
 
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
@@ -107,4 +124,71 @@ fn answer<'a>(range: &Range, data: Vec<Bucket>, top_keys: Option<Vec<TopKey<'a>>
         data,
         top_keys,
     }
+}
+
+/// A key's permissions and its access counts over `window`.
+async fn key_access(id: &str, window: &Window) -> Result<(Db, Permissions, Vec<Counted>), Error> {
+    let (db, kv, cursor) = folded().await?;
+    let key = keys::load_or_404(&db, id).await?;
+    let counts = access::key_counts(&db, &kv, cursor, &key.id, window).await?;
+    let current = Permissions {
+        methods: key.methods,
+        companies: key.companies,
+    };
+    Ok((db, current, counts))
+}
+
+async fn access_review(m: &Matched<'_>) -> Result<Response, Error> {
+    let window = Window::parse(m.param("days"), Timestamp::now())?;
+    let (db, current, counts) = key_access(m.capture(0), &window).await?;
+    let catalog: Vec<String> = catalog::method_names(&db)
+        .await?
+        .into_iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    let mut registered = Vec::new();
+    for c in review::named_companies(&counts) {
+        if catalog::company_exists(&db, c).await? {
+            registered.push(c.to_owned());
+        }
+    }
+    let ctx = Context {
+        current: &current,
+        catalog: &catalog,
+        registered: &|c: &str| registered.iter().any(|r| r == c),
+    };
+    json(200, &review::review(&window, &counts, &ctx))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateBody {
+    methods: Vec<String>,
+    companies: CompanyScope,
+    #[serde(default)]
+    days: Option<i64>,
+}
+
+async fn simulate(m: &Matched<'_>) -> Result<Response, Error> {
+    let body: SimulateBody = m.req.json()?;
+    if body.methods.len() > MAX_GRANTS {
+        return Err(Error::invalid(format!("at most {MAX_GRANTS} methods")));
+    }
+    if let Some(bad) = body
+        .methods
+        .iter()
+        .find(|g| MethodGrant::parse(g).is_none())
+    {
+        return Err(Error::invalid(format!(
+            "`{}` is not a method grant (`name`, `group.*` or `*`)",
+            bad.chars().take(100).collect::<String>()
+        )));
+    }
+    let window = Window::new(body.days.unwrap_or(review::DEFAULT_DAYS), Timestamp::now())?;
+    let (_, _, counts) = key_access(m.capture(0), &window).await?;
+    let proposed = Permissions {
+        methods: body.methods,
+        companies: body.companies,
+    };
+    json(200, &review::simulate(&counts, &proposed))
 }

@@ -1,6 +1,7 @@
 //! The routes of manage-keys, one function each.
 
 use keys_domain::Error;
+use keys_domain::access::review::{self, Window};
 use keys_domain::events::{Changes, EventKind};
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::lifecycle;
@@ -21,7 +22,7 @@ use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_cursor, parse_limit};
 use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
-use keys_spin::usage;
+use keys_spin::{access, usage};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -33,7 +34,7 @@ const ROUTES: &[Route] = &[
     Route::admin(
         "GET",
         "/keys",
-        Query::Only(&["status", "q", "leaked", "limit", "cursor"]),
+        Query::Only(&["status", "q", "leaked", "unused_grants", "limit", "cursor"]),
         handler!(list),
     ),
     Route::admin("POST", "/keys", NO_QUERY, handler!(create)),
@@ -194,6 +195,7 @@ async fn create(m: &Matched<'_>) -> Result<Response, Error> {
 }
 
 async fn list(m: &Matched<'_>) -> Result<Response, Error> {
+    let mut unused_grants = None;
     let mut filter = ListFilter {
         status: None,
         label_contains: None,
@@ -215,13 +217,8 @@ async fn list(m: &Matched<'_>) -> Result<Response, Error> {
                 }
                 filter.label_contains = Some(value).filter(|v| !v.is_empty());
             }
-            "leaked" => {
-                filter.leaked = Some(match value.as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(Error::bad_request("leaked must be `true` or `false`")),
-                })
-            }
+            "leaked" => filter.leaked = Some(boolean("leaked", &value)?),
+            "unused_grants" => unused_grants = Some(boolean("unused_grants", &value)?),
             "limit" => filter.limit = parse_limit(&value)?,
             _ => filter.after = Some(parse_cursor(&value)?),
         }
@@ -230,7 +227,23 @@ async fn list(m: &Matched<'_>) -> Result<Response, Error> {
         Db::open(SQLITE_DEADLINE).await?,
         Kv::open(ADMIN_STORE_DEADLINE).await?,
     );
-    let (found, next) = keys::list(&db, &filter).await?;
+    let (found, next) = match unused_grants {
+        None => keys::list(&db, &filter).await?,
+        Some(wanted) => {
+            let window = Window::new(review::DEFAULT_DAYS, Timestamp::now())?;
+            let cursor = usage::fold(&db, &kv, window.now).await?;
+            let keep = async |page: &[&StoredKey]| {
+                let ids: Vec<&str> = page.iter().map(|k| k.id.as_str()).collect();
+                let used = access::used_methods(&db, &kv, cursor, &ids, &window).await?;
+                Ok(page
+                    .iter()
+                    .zip(used)
+                    .map(|(k, used)| review::has_unused_grant(&k.methods, &used) == wanted)
+                    .collect())
+            };
+            keys::list_where(&db, &filter, keep).await?
+        }
+    };
     let ids: Vec<&str> = found.iter().map(|k| k.id.as_str()).collect();
     let requests = usage::last_24_hours(&db, &kv, &ids, Timestamp::now()).await?;
     let last_used = keys::last_used_many(&kv, &ids).await?;
@@ -249,6 +262,17 @@ async fn list(m: &Matched<'_>) -> Result<Response, Error> {
             next_cursor: next.map(|n| n.to_string()),
         },
     )
+}
+
+/// A `true` or `false` query parameter.
+fn boolean(name: &str, value: &str) -> Result<bool, Error> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::bad_request(format!(
+            "{name} must be `true` or `false`"
+        ))),
+    }
 }
 
 /// A key in the list: the key and its verifications over the last 24 hours.

@@ -1,7 +1,7 @@
 //! The routes of manage-permissions, one function each.
 
 use keys_domain::Error;
-use keys_domain::events::{Changes, EventKind};
+use keys_domain::events::{Changes, EventKind, Reason};
 use keys_domain::model::{Actor, StoredKey, check_companies, parse_grants};
 use keys_domain::permissions::{CompanyId, CompanyScope, GrantsChange, MethodGrant, MethodName};
 use keys_domain::time::Timestamp;
@@ -113,6 +113,13 @@ async fn get_permissions(m: &Matched<'_>) -> Result<Response, Error> {
 struct PutBody {
     methods: Vec<String>,
     companies: CompanyScope,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The optional `reason` of a permissions change.
+fn reason(text: Option<&str>) -> Result<Option<Reason>, Error> {
+    text.map(Reason::parse).transpose()
 }
 
 async fn put_permissions(m: &Matched<'_>) -> Result<Response, Error> {
@@ -121,7 +128,8 @@ async fn put_permissions(m: &Matched<'_>) -> Result<Response, Error> {
     let grants = parse_grants(&body.methods)?;
     check_companies(&body.companies)?;
     let companies = Companies::Set(body.companies.normalized());
-    apply(actor, id, GrantsChange::Replace(grants), companies).await
+    let reason = reason(body.reason.as_deref())?;
+    apply(actor, id, GrantsChange::Replace(grants), companies, reason).await
 }
 
 #[derive(Deserialize)]
@@ -133,6 +141,8 @@ struct PatchBody {
     remove_methods: Vec<String>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     companies: Option<CompanyScope>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 async fn patch_permissions(m: &Matched<'_>) -> Result<Response, Error> {
@@ -145,11 +155,12 @@ async fn patch_permissions(m: &Matched<'_>) -> Result<Response, Error> {
     if let Some(c) = &body.companies {
         check_companies(c)?;
     }
+    let reason = reason(body.reason.as_deref())?;
     let companies = match body.companies {
         Some(scope) => Companies::Set(scope.normalized()),
         None => Companies::Keep,
     };
-    apply(actor, id, grants, companies).await
+    apply(actor, id, grants, companies, reason).await
 }
 
 /// What a change does to a key's companies.
@@ -164,7 +175,7 @@ enum Companies {
 }
 
 /// Validates and applies a permissions change under the key consistency protocol; one
-/// audit event (before → after) when anything changed. The catalog and registry are checked
+/// audit event (before → after, and the change's `reason` when given) when anything changed. The catalog and registry are checked
 /// inside the change's write transaction, so a concurrent deletion of a method or company
 /// either happens before the check (refused: 422) or waits for the change to commit (and
 /// then finds the key, and narrows it).
@@ -173,6 +184,7 @@ async fn apply(
     id: &str,
     grants: GrantsChange,
     companies: Companies,
+    reason: Option<Reason>,
 ) -> Result<Response, Error> {
     let (db, kv) = (
         Db::open(SQLITE_DEADLINE).await?,
@@ -199,9 +211,12 @@ async fn apply(
             if methods == key.methods && companies == key.companies {
                 return Ok(());
             }
-            let changes = Changes::new()
+            let mut changes = Changes::new()
                 .change("methods", &key.methods, &methods)?
                 .change("companies", &key.companies, &companies)?;
+            if let Some(reason) = &reason {
+                changes = changes.set("reason", reason)?;
+            }
             key.methods = methods;
             key.companies = companies;
             key.updated_at = now;
@@ -376,7 +391,7 @@ async fn delete_method(m: &Matched<'_>) -> Result<Response, Error> {
                 add: Vec::new(),
                 remove: vec![grant],
             };
-            apply(actor, &key_id, grants, Companies::Keep)
+            apply(actor, &key_id, grants, Companies::Keep, None)
                 .await
                 .map(drop)
         }
@@ -536,7 +551,7 @@ async fn delete_company(m: &Matched<'_>) -> Result<Response, Error> {
         let actor = &actor;
         async move {
             let companies = Companies::Remove(id.to_owned());
-            apply(actor, &key_id, GrantsChange::Keep, companies)
+            apply(actor, &key_id, GrantsChange::Keep, companies, None)
                 .await
                 .map(drop)
         }

@@ -132,7 +132,7 @@ async fn check<T>(
         return Ok(answer(code, None, &LimitStates::default()));
     };
     let (code, states) = limits::apply(&kv, &record, code, now, !found.cached).await?;
-    usage::count(record.key_id, code, now);
+    usage::count(record.key_id, code, &query, now);
     Ok(answer(code, Some(&record), &states))
 }
 

@@ -2,6 +2,8 @@
 //! ([`Changes`]), and how an edit of limits reads in it.
 
 use crate::error::Error;
+use crate::key::contains_key;
+use crate::model::{is_bidi_control, secret_in_text};
 use crate::record::Limits;
 use serde::Serialize;
 
@@ -49,6 +51,41 @@ impl EventKind {
             Self::LeakReported => "leak_reported",
             Self::LimitsChanged => "limits_changed",
         }
+    }
+}
+
+/// Longest reason of a change, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// Why an administrator made a change (`reason` of a permissions change, e.g. `access
+/// review`), kept in its audit event: 1–200 characters after trimming, no control
+/// characters, no bidirectional controls, no key in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Reason(String);
+
+impl Reason {
+    /// Trims and checks a reason.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let trimmed = text.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > MAX_REASON_CHARS {
+            return Err(Error::invalid(format!(
+                "reason must be 1 to {MAX_REASON_CHARS} characters"
+            )));
+        }
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() || is_bidi_control(c))
+        {
+            return Err(Error::invalid(
+                "reason must not contain control characters or bidirectional controls",
+            ));
+        }
+        if contains_key(trimmed) {
+            return Err(secret_in_text("reason"));
+        }
+        Ok(Self(trimmed.to_owned()))
     }
 }
 
@@ -128,4 +165,29 @@ pub fn limits_changes(from: &Limits, to: &Limits) -> Result<Option<Changes>, Err
         any = true;
     }
     Ok(any.then_some(changes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_trimmed_and_kept_as_written() {
+        let reason = Reason::parse("  access review ").unwrap();
+        let changes = Changes::new().set("reason", &reason).unwrap();
+        assert_eq!(changes.into_json(), r#"{"reason":"access review"}"#);
+        assert!(Reason::parse(&"é".repeat(MAX_REASON_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn an_empty_long_or_hidden_reason_is_refused() {
+        for bad in [
+            "   ".to_owned(),
+            "x".repeat(MAX_REASON_CHARS + 1),
+            "line\nbreak".to_owned(),
+            "right\u{202e}left".to_owned(),
+        ] {
+            assert_eq!(Reason::parse(&bad).unwrap_err().status(), 422, "{bad:?}");
+        }
+    }
 }

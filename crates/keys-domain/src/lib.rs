@@ -3,6 +3,7 @@
 //! identity tokens, the counter increments sent to `kv-proxy` and the error type.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod allowlist;
 pub mod base64url;
 pub mod breaker;

@@ -270,12 +270,12 @@ fn strip_position(message: &str) -> String {
 
 /// Whether `c` is a bidirectional control: an embedding, override or isolate, or the
 /// Arabic letter mark.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The 422 of a text that holds a key.
-fn secret_in_text(field: &str) -> Error {
+pub(crate) fn secret_in_text(field: &str) -> Error {
     Error::Invalid {
         code: "secret_in_text",
         detail: format!(

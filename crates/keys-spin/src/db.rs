@@ -25,12 +25,15 @@ pub type Step<'a> = crate::join::Boxed<'a, Result<(), Error>>;
 /// `0005_secret_hints.sql` keeps each secret's hint (`key_secrets.hint`), so that a key's page
 /// can name the replaced secrets still in their grace period (`NULL` for secrets made
 /// before it: they end within the 7 days a grace period lasts at most).
+/// `0006_access_counts.sql` adds each key's calls by code, method and company per UTC day
+/// (`access_daily`: `crate::access`).
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_schema.sql"),
     include_str!("../../../migrations/0002_default_catalog.sql"),
     include_str!("../../../migrations/0003_leaks.sql"),
     include_str!("../../../migrations/0004_limits_usage.sql"),
     include_str!("../../../migrations/0005_secret_hints.sql"),
+    include_str!("../../../migrations/0006_access_counts.sql"),
 ];
 
 const SQL_USER_VERSION: &str = "PRAGMA user_version";

@@ -193,10 +193,11 @@ pub async fn update(db: &Db, key: &StoredKey) -> Result<(), Error> {
     db.exec(SQL_UPDATE_KEY, params).await
 }
 
-/// Deletes a key and all its secrets (its audit events stay).
+/// Deletes a key, all its secrets and its access counts (its audit events stay).
 pub async fn delete(db: &Db, id: &str) -> Result<(), Error> {
     db.exec(SQL_DELETE_SECRETS_OF_KEY, vec![Value::Text(id.to_owned())])
         .await?;
+    crate::access::delete_key(db, id).await?;
     db.exec(SQL_DELETE_KEY, vec![Value::Text(id.to_owned())])
         .await
 }
@@ -498,6 +499,7 @@ pub async fn last_used_after_change(kv: &Kv, key_id: &str) -> Option<Timestamp> 
 }
 
 /// Filters of the key list.
+#[derive(Clone)]
 pub struct ListFilter {
     /// Only keys in this status.
     pub status: Option<Status>,
@@ -512,7 +514,7 @@ pub struct ListFilter {
 }
 
 /// One page of keys, newest first, and the cursor of the next page.
-pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Option<i64>), Error> {
+async fn page(db: &Db, filter: &ListFilter) -> Result<(Vec<(StoredKey, i64)>, Option<i64>), Error> {
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys WHERE (?1 IS NULL OR status = ?1) \
          AND (?2 IS NULL OR label LIKE ?2 ESCAPE '\\') AND (?3 IS NULL OR seq < ?3) \
@@ -538,8 +540,55 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Optio
         .iter()
         .map(key_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let (keys, next) = crate::paging::cut_page(keys, filter.limit, |(_, seq)| *seq);
+    Ok(crate::paging::cut_page(keys, filter.limit, |(_, seq)| *seq))
+}
+
+/// One page of keys, newest first, and the cursor of the next page.
+pub async fn list(db: &Db, filter: &ListFilter) -> Result<(Vec<StoredKey>, Option<i64>), Error> {
+    let (keys, next) = page(db, filter).await?;
     Ok((keys.into_iter().map(|(k, _)| k).collect(), next))
+}
+
+/// Pages scanned at most by [`list_where`] for one answer.
+const MAX_SCANNED_PAGES: usize = 20;
+
+/// [`list`] keeping only the keys `keep` accepts (it answers for a page at a time, in
+/// order): pages are scanned until `filter.limit` keys are kept, the keys run out or
+/// [`MAX_SCANNED_PAGES`] pages were scanned; the cursor continues after the last key
+/// scanned, so a page may hold fewer keys than the limit while more follow.
+pub async fn list_where(
+    db: &Db,
+    filter: &ListFilter,
+    keep: impl AsyncFn(&[&StoredKey]) -> Result<Vec<bool>, Error>,
+) -> Result<(Vec<StoredKey>, Option<i64>), Error> {
+    let limit = filter.limit as usize;
+    let mut after = filter.after;
+    let mut kept = Vec::new();
+    for _ in 0..MAX_SCANNED_PAGES {
+        let scan = ListFilter {
+            after,
+            ..filter.clone()
+        };
+        let (found, next) = page(db, &scan).await?;
+        let keys: Vec<&StoredKey> = found.iter().map(|(k, _)| k).collect();
+        let verdicts = keep(&keys).await?;
+        let count = found.len();
+        for (i, ((key, seq), keep)) in found.into_iter().zip(verdicts).enumerate() {
+            if !keep {
+                continue;
+            }
+            kept.push(key);
+            if kept.len() == limit {
+                let more = i + 1 < count || next.is_some();
+                return Ok((kept, more.then_some(seq)));
+            }
+        }
+        after = next;
+        if after.is_none() {
+            break;
+        }
+    }
+    Ok((kept, after))
 }
 
 /// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.

@@ -5,6 +5,7 @@
 //! verification records in step with SQLite.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod config;

@@ -1,7 +1,8 @@
 //! Usage analytics on the admin side (`keys_domain::usage`): folding the edges' hourly
-//! counters into SQLite, and reading a key's buckets, every key's, the busiest keys and each
+//! counters (and, in the same transaction, their access counts: `crate::access`) into SQLite, and reading a key's buckets, every key's, the busiest keys and each
 //! listed key's last 24 hours from the folded rows plus the counters not folded yet.
 
+use crate::access;
 use crate::db::{self, Db};
 use crate::kv::Kv;
 use keys_domain::Error;
@@ -46,7 +47,7 @@ pub struct Cursor(Option<i64>);
 impl Cursor {
     /// The first hour whose counters are read from the key-value store (every hour, before
     /// the first fold).
-    fn first_unfolded(self) -> i64 {
+    pub(crate) fn first_unfolded(self) -> i64 {
         self.0.unwrap_or(i64::MIN)
     }
 }
@@ -120,6 +121,8 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<Cursor, Error> {
         }
         let current = Granularity::Hour.bucket(now);
         let today = Granularity::Day.bucket(now);
+        let shapes = access::edge_counts(kv, hours.clone(), &ids).await?;
+        access::add_daily(db, &shapes.counts, today).await?;
         db.exec(
             SQL_PRUNE_HOURLY,
             vec![Value::Integer(current - HOURLY_RETENTION + 1)],
@@ -136,6 +139,7 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<Cursor, Error> {
         folded = counters(hours, &ids)
             .into_iter()
             .map(|(.., name)| name)
+            .chain(shapes.entries)
             .collect();
         Ok(())
     }))
@@ -246,16 +250,22 @@ pub async fn last_24_hours(
     totals(db, kv, cursor, ids, &range).await
 }
 
-/// Deletes the edge counters not folded yet of a deleted key (its folded rows stay: they
-/// are part of every key's sums). Housekeeping: a failure is logged.
+/// Deletes the edge counters and access counts not folded yet of a deleted key (its folded
+/// usage rows stay: they are part of every key's sums; its folded access rows go with the
+/// key, `access::delete_key`). Housekeeping: a failure is logged.
 pub async fn forget_key(db: &Db, kv: &Kv, key_id: &str, now: Timestamp) {
     let result = async {
         let current = Granularity::Hour.bucket(now);
         let next = next_hour(db).await?.unwrap_or(current - HOURLY_RETENTION);
-        let names: Vec<String> = counters(next..current + 1, &[key_id])
+        let mut names: Vec<String> = counters(next..current + 1, &[key_id])
             .into_iter()
             .map(|(.., name)| name)
             .collect();
+        names.extend(
+            access::edge_counts(kv, next..current + 1, &[key_id])
+                .await?
+                .entries,
+        );
         kv.delete_many(&names).await
     };
     if let Err(err) = result.await {

@@ -6,6 +6,7 @@
 //! start themselves: scripts/ensure-redis.sh installs it).
 //! Build the components first with `scripts/build-components.sh` (the test command does).
 
+mod access_review;
 mod authorize;
 mod bad_input;
 mod cache;
