@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs one node of the selective deployment on plain Spin (docs/deployment.md).
+# Runs one node of the selective deployment on plain Spin (docs/deployment.md). Also the
+# entrypoint of the container image (Containerfile), whose argument is the role.
 #
 #   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, admin-ui
 #   deploy/spin-up.sh edge    # verify-key, kv-proxy (its counter increments)

@@ -2,10 +2,12 @@
 # The project's test command (what CI runs). From a clean checkout it installs what is
 # missing (the wasm target, rustfmt and clippy; the Spin CLI, through scripts/ensure-spin.sh;
 # Debian's redis-server, through scripts/ensure-redis.sh; Debian's chromium and the npm packages of tests/ui, through scripts/ui-test.sh), checks
-# formatting, validates the deployment files of deploy/ (SpinKube manifests against the
-# SpinApp CRD and spin.toml, Spin runtime configs; scripts/validate-manifests.sh installs
-# its pinned jsonschema and PyYAML into target/manifests-venv), builds the app with
-# `spin build` and the test fixtures with cargo, runs clippy on native and wasm crates,
+# formatting, validates the deployment files of deploy/ (plain Kubernetes manifests against
+# the Kubernetes schemas, Containerfile and spin.toml; SpinKube manifests against the SpinApp
+# CRD and spin.toml; Spin runtime configs; scripts/validate-manifests.sh installs its pinned
+# jsonschema, PyYAML and kubernetes-validate into target/manifests-venv), builds the app with
+# `spin build`, then the container image with podman or buildah where one is installed
+# (scripts/build-image.sh), and the test fixtures with cargo, runs clippy on native and wasm crates,
 # then every test:
 #   - domain unit tests and the test host's own tests;
 #   - the end-to-end suite against the app on `spin up` (the tests that inject store faults
@@ -46,11 +48,13 @@ echo "==> $("$SPIN_BIN" --version) ($SPIN_BIN)"
 stage "cargo fmt --check"
 cargo fmt --all -- --check
 
-stage "deployment manifests (SpinKube CRD)"
+stage "deployment manifests (Kubernetes schemas, SpinKube CRD)"
 scripts/validate-manifests.sh
 
 stage "spin build"
 "$SPIN_BIN" build
+stage "container image (Containerfile; skipped without podman/buildah or its base image)"
+scripts/build-image.sh
 stage "build test fixtures (wasm32-wasip2, release)"
 scripts/build-components.sh
 

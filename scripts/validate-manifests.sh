@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Validates deploy/ offline: the SpinKube manifests of deploy/kubernetes against the SpinApp
-# CRD (../shared/reference/spinkube, or $SPINAPP_CRD) and spin.toml, and the Spin runtime
-# configs (deploy/runtime-config, and those the manifests' Secrets hold), with a self-check
-# that broken copies are refused (tests/deploy/validate_manifests.py says what is checked).
-# Installs the pinned jsonschema and PyYAML of tests/deploy/requirements.txt into
+# Validates deploy/ offline: the plain manifests of deploy/kubernetes/spin-cli against the
+# Kubernetes 1.30 schemas, Containerfile, deploy/spin-up.sh and spin.toml; the SpinKube
+# manifests of deploy/kubernetes against the SpinApp CRD (../shared/reference/spinkube, or
+# $SPINAPP_CRD) and spin.toml; the Spin runtime configs (deploy/runtime-config, and those the
+# manifests' Secrets hold); with a self-check that broken copies are refused
+# (tests/deploy/validate_manifests.py says what is checked). No cluster and no network: the
+# schemas come with kubernetes-validate. Installs the pinned packages of
+# tests/deploy/requirements.txt (jsonschema, PyYAML, kubernetes-validate) into
 # target/manifests-venv when missing or out of date. Needs Python 3.11+ (tomllib).
 set -euo pipefail
 cd "$(dirname "$0")/.."

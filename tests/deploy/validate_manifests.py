@@ -1,6 +1,17 @@
 #!/usr/bin/env python3
-"""Validates the deployment files of deploy/ offline (no cluster, no Spin needed).
+"""Validates the deployment files of deploy/ offline (no cluster, no Spin, no container
+engine needed).
 
+* Every document under deploy/kubernetes/ that is not a SpinApp is validated against the
+  Kubernetes JSON schemas of KUBERNETES_VERSION (PyPI kubernetes-validate, which bundles
+  them; strict: unknown fields are errors).
+* The plain manifests of deploy/kubernetes/spin-cli/ (Deployments running the Spin CLI image
+  of Containerfile) are checked against Containerfile, deploy/spin-up.sh (its entrypoint)
+  and spin.toml: the roles and components the entrypoint runs, image and arguments, the
+  environment the image and the script read, spin.toml variables and secret ones taken from
+  Secrets, mounts for the runtime config, state, SQLite file and HOME under a read-only
+  root file system, probes on /api/v1/health, resources, securityContext, Services, the
+  edge's HPA, and one Redis server named alike by runtime configs and redis_host.
 * Every `kind: SpinApp` document under deploy/kubernetes/ is validated against the
   `openAPIV3Schema` of the SpinApp CRD in shared/reference/spinkube/, with unknown fields
   refused (as `kubectl apply`'s strict field validation does), then against what the
@@ -13,7 +24,8 @@
   must point at what the operator creates for a SpinApp (a Deployment and a Service named
   after it, port 80).
 * A self-check feeds deliberately broken copies to the same checks and fails unless every
-  one is refused, so the validation cannot pass by checking nothing.
+  one is refused, so the validation cannot pass by checking nothing. The files with SpinApps
+  must say, at their top, that they wait for a shim running Spin 4 (SHIM_MARK).
 
 Exits 1 with one line per problem.
 """
@@ -22,13 +34,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import os
 import re
+import shlex
 import sys
 import tomllib
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 import jsonschema
+import kubernetes_validate
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +60,24 @@ CRD_CANDIDATES = [
 KUBE_DIR = ROOT / "deploy/kubernetes"
 RUNTIME_CONFIG_DIR = ROOT / "deploy/runtime-config"
 SPIN_TOML = ROOT / "spin.toml"
+# The plain Kubernetes manifests: Deployments of the Spin CLI image built from CONTAINERFILE,
+# whose entrypoint is SPIN_UP.
+PLAIN_DIR = KUBE_DIR / "spin-cli"
+CONTAINERFILE = ROOT / "Containerfile"
+SPIN_UP = ROOT / "deploy/spin-up.sh"
+# The Kubernetes version whose schemas the manifests must satisfy (kubernetes-validate
+# bundles 1.25 to 1.37): the oldest minor version the manifests claim to run on.
+KUBERNETES_VERSION = "1.30"
+IMAGE_REPOSITORY = "api-keys-spin-cli"
+HEALTH_PATH = "/api/v1/health"
+# What the top comment of a file with SpinApps says while no containerd-shim-spin runs
+# wasi:http 0.3.0 (docs/deployment.md).
+SHIM_MARK = "Waiting for a shim on Spin 4"
 
 EDGE_COMPONENTS = ["verify-key", "kv-proxy"]
-ADMIN_COMPONENTS = ["manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "admin-ui"]
+ADMIN_COMPONENTS = [
+    "manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "secret-scanning", "admin-ui",
+]
 ROLE_LABEL = "app.kubernetes.io/component"
 # What the operator creates for a SpinApp (spin-operator internal/controller): a Deployment
 # and a ClusterIP Service, both named after the SpinApp, the Service on port 80.
@@ -135,7 +166,9 @@ class Crd:
 class SpinApp:
     def __init__(self, path: Path):
         manifest = tomllib.loads(path.read_text())
+        self.version = manifest.get("application", {}).get("version")
         self.components = manifest.get("component", {})
+        self.sources = {c.get("source") for c in self.components.values()}
         self.variables = manifest.get("variables", {})
         self.required_variables = sorted(
             name for name, decl in self.variables.items() if decl.get("required")
@@ -270,6 +303,45 @@ def check_shape(doc: Doc) -> list[str]:
     return errors
 
 
+def secret_values(body: dict) -> dict[str, str | None]:
+    values = {}
+    for key, value in (body.get("data") or {}).items():
+        try:
+            values[key] = base64.b64decode(str(value), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            values[key] = None
+    values.update({k: str(v) for k, v in (body.get("stringData") or {}).items()})
+    return values
+
+
+def secrets_and_claims(docs) -> tuple[dict[str, dict], set[str]]:
+    secrets, claims = {}, set()
+    for doc in docs:
+        body = doc.body if isinstance(doc.body, dict) else {}
+        name = (body.get("metadata") or {}).get("name")
+        if body.get("kind") == "Secret" and body.get("apiVersion") == "v1":
+            secrets[name] = secret_values(body)
+        elif body.get("kind") == "PersistentVolumeClaim" and body.get("apiVersion") == "v1":
+            claims.add(name)
+    return secrets, claims
+
+
+def kube_schema_errors(doc: Doc) -> list[str]:
+    """The document against the Kubernetes schema of its kind (strict: unknown fields are
+    errors, as with kubectl's default field validation)."""
+    try:
+        kubernetes_validate.validate(doc.body, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.path) or "(document)"
+        return [f"{doc.where}: Kubernetes {KUBERNETES_VERSION} schema: {path}: {exc.message}"]
+    except kubernetes_validate.SchemaNotFoundError:
+        return [
+            f"{doc.where}: Kubernetes {KUBERNETES_VERSION} has no {doc.body.get('kind')} "
+            f"in {doc.body.get('apiVersion')}"
+        ]
+    return []
+
+
 class Context:
     """Everything a document may refer to, from the whole deploy/kubernetes tree."""
 
@@ -279,20 +351,8 @@ class Context:
         self.docs = docs
         self.secrets: dict[str, dict[str, str]] = {}
         self.claims: set[str] = set()
-        for doc in docs:
-            body = doc.body if isinstance(doc.body, dict) else {}
-            name = (body.get("metadata") or {}).get("name")
-            if body.get("kind") == "Secret" and body.get("apiVersion") == "v1":
-                values = {}
-                for key, value in (body.get("data") or {}).items():
-                    try:
-                        values[key] = base64.b64decode(str(value), validate=True).decode()
-                    except (ValueError, UnicodeDecodeError):
-                        values[key] = None
-                values.update({k: str(v) for k, v in (body.get("stringData") or {}).items()})
-                self.secrets[name] = values
-            elif body.get("kind") == "PersistentVolumeClaim" and body.get("apiVersion") == "v1":
-                self.claims.add(name)
+        # The SpinApps' Secrets and claims; spin-cli/ has its own (PlainTree).
+        self.secrets, self.claims = secrets_and_claims(d for d in docs if not d.directory.is_relative_to(PLAIN_DIR))
 
     def spinapps_in(self, directory: Path) -> dict[str, dict]:
         return {
@@ -497,13 +557,21 @@ def check_document(doc: Doc, ctx: Context) -> list[str]:
     kind = doc.body.get("kind")
     if kind == ctx.crd.kind or str(doc.body.get("apiVersion", "")).startswith(ctx.crd.group + "/"):
         return check_spinapp(doc, ctx)
+    errors = check_shape(doc)
+    if errors:
+        return errors
+    errors = kube_schema_errors(doc)
+    if errors:
+        return errors
+    if doc.directory.is_relative_to(PLAIN_DIR):
+        return []  # check_plain: these refer to Deployments, not SpinApps
     if kind == "HorizontalPodAutoscaler":
         return check_hpa(doc, ctx)
     if kind == "Ingress":
         return check_ingress(doc, ctx)
     if kind == "Secret":
         return check_secret(doc)
-    return check_shape(doc)
+    return []
 
 
 def check_tree(docs: list[Doc], ctx: Context) -> list[str]:
@@ -523,7 +591,552 @@ def check_tree(docs: list[Doc], ctx: Context) -> list[str]:
     for name in ctx.app.components:
         if name not in deployed:
             errors.append(f"{KUBE_DIR.relative_to(ROOT)}: spin.toml component {name!r} runs on no SpinApp")
+    # The SpinApp files say that they wait for a shim (docs/deployment.md).
+    for path in sorted({d.path for d in docs if isinstance(d.body, dict) and d.body.get("kind") == ctx.crd.kind}):
+        head = "".join(line for line in path.read_text().splitlines(keepends=True)[:12] if line.startswith("#"))
+        if SHIM_MARK not in head:
+            errors.append(f"{path.relative_to(ROOT)}: its top comment must say {SHIM_MARK!r}")
     return errors
+
+
+# --- The Spin CLI image and the plain Kubernetes manifests ------------------------------------
+
+
+class Containerfile:
+    """What the checks need of Containerfile: the final stage's ENTRYPOINT, ENV, USER and
+    EXPOSE, and the files copied from the build context."""
+
+    def __init__(self, text: str):
+        logical, current = [], ""
+        for line in text.splitlines():
+            if not current and (not line.strip() or line.lstrip().startswith("#")):
+                continue
+            if line.rstrip().endswith("\\"):
+                current += line.rstrip()[:-1] + " "
+                continue
+            logical.append(current + line)
+            current = ""
+        stages: list[list[tuple[str, str]]] = [[]]
+        for line in logical:
+            instruction, _, rest = line.strip().partition(" ")
+            instruction = instruction.upper()
+            if instruction == "FROM":
+                stages.append([])
+            stages[-1].append((instruction, rest.strip()))
+        final = stages[-1]
+        self.entrypoint = None
+        self.env: dict[str, str] = {}
+        self.user = None
+        self.exposed: set[str] = set()
+        for instruction, rest in final:
+            if instruction == "ENTRYPOINT":
+                try:
+                    self.entrypoint = json.loads(rest)
+                except json.JSONDecodeError:
+                    self.entrypoint = rest  # shell form: refused by check_containerfile
+            elif instruction == "ENV":
+                for word in shlex.split(rest):
+                    name, _, value = word.partition("=")
+                    self.env[name] = value
+            elif instruction == "USER":
+                self.user = rest
+            elif instruction == "EXPOSE":
+                self.exposed.update(p.split("/")[0] for p in rest.split())
+        # Sources of COPY/ADD from the build context (not --from another stage), any stage.
+        self.copied: set[str] = set()
+        for stage in stages:
+            for instruction, rest in stage:
+                if instruction not in ("COPY", "ADD"):
+                    continue
+                words = shlex.split(rest)
+                if any(w.startswith("--from") for w in words):
+                    continue
+                paths = [w for w in words if not w.startswith("--")]
+                self.copied.update(p.rstrip("/") for p in paths[:-1])
+
+    @property
+    def uid(self) -> int | None:
+        user = (self.user or "").split(":")[0]
+        return int(user) if user.isdigit() else None
+
+
+def spin_up_roles(text: str) -> dict[str, list[str]]:
+    """The roles of deploy/spin-up.sh's `case` and the components (`-c`) each one runs."""
+    roles = {}
+    for match in re.finditer(r"^\s*([a-z][a-z0-9-]*)\)\s*\n\s*COMPONENTS=\(([^)]*)\)", text, re.M):
+        words = match.group(2).split()
+        roles[match.group(1)] = [words[i + 1] for i in range(0, len(words) - 1, 2) if words[i] == "-c"]
+    return roles
+
+
+def spin_up_env(text: str) -> set[str]:
+    """The environment variables deploy/spin-up.sh reads: those it expands with a default or
+    as optional (`${NAME:-...}`); its own arrays are expanded without one."""
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):", text))
+
+
+def check_containerfile(image: Containerfile, app: SpinApp, roles: dict[str, list[str]]) -> list[str]:
+    where = CONTAINERFILE.relative_to(ROOT)
+    errors = []
+    entry = image.entrypoint
+    if not (isinstance(entry, list) and len(entry) == 1 and str(entry[0]).endswith("/deploy/spin-up.sh")):
+        errors.append(f"{where}: ENTRYPOINT must be ['.../deploy/spin-up.sh'] (exec form, the role as argument), is {entry!r}")
+    if "deploy/spin-up.sh" not in image.copied:
+        errors.append(f"{where}: does not copy deploy/spin-up.sh, its entrypoint")
+    wasm = {p for p in image.copied if p.endswith(".wasm")}
+    if app.sources - wasm:
+        errors.append(f"{where}: does not copy {sorted(app.sources - wasm)}, components of spin.toml")
+    if wasm - app.sources:
+        errors.append(f"{where}: copies {sorted(wasm - app.sources)}, which spin.toml does not name")
+    if not image.uid:
+        errors.append(f"{where}: USER must be a numeric non-root uid (runAsNonRoot needs one), is {image.user!r}")
+    for name in ("LISTEN", "RUNTIME_CONFIG", "STATE_DIR"):
+        if not image.env.get(name):
+            errors.append(f"{where}: ENV {name} (read by deploy/spin-up.sh) must be set")
+    port = listen_port(image.env.get("LISTEN", ""))
+    if port is None or not image.env.get("LISTEN", "").startswith("0.0.0.0:"):
+        errors.append(f"{where}: ENV LISTEN must be 0.0.0.0:<port> (reachable from outside the pod)")
+    elif str(port) not in image.exposed:
+        errors.append(f"{where}: EXPOSE {port} (LISTEN's port) is missing")
+    # The roles deploy/spin-up.sh offers, against spin.toml.
+    spin_up = SPIN_UP.relative_to(ROOT)
+    if sorted(roles) != ["admin", "edge"]:
+        errors.append(f"{spin_up}: roles must be admin and edge, are {sorted(roles)}")
+    for role, components in roles.items():
+        for name in components:
+            if name not in app.components:
+                errors.append(f"{spin_up}: {role} runs {name!r}, which is not in spin.toml")
+    if roles.get("edge") is not None and roles["edge"] != EDGE_COMPONENTS:
+        errors.append(f"{spin_up}: the edge must run {EDGE_COMPONENTS} only, runs {roles['edge']}")
+    missing = [c for c in ADMIN_COMPONENTS if c not in roles.get("admin", [])]
+    if missing:
+        errors.append(f"{spin_up}: the admin node must run {missing} too")
+    if set(roles.get("admin", [])) & set(roles.get("edge", [])):
+        errors.append(f"{spin_up}: a component runs on both roles")
+    for name in app.components:
+        if not any(name in components for components in roles.values()):
+            errors.append(f"{spin_up}: spin.toml component {name!r} runs in no role")
+    return errors
+
+
+def listen_port(listen: str) -> int | None:
+    match = re.fullmatch(r"[^\s]*:(\d{1,5})", listen or "")
+    return int(match.group(1)) if match else None
+
+
+def under(path: str, mounts: list[dict]) -> dict | None:
+    """The volumeMount `path` lies on (the deepest one), if any."""
+    found = None
+    for mount in mounts:
+        root = PurePosixPath(mount.get("mountPath", "/nonexistent"))
+        if PurePosixPath(path).is_relative_to(root):
+            if found is None or len(root.parts) > len(PurePosixPath(found["mountPath"]).parts):
+                found = mount
+    return found
+
+
+def labels_match(selector: dict, labels: dict) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+class PlainTree:
+    """The documents of deploy/kubernetes/spin-cli, by kind and name, and what they share."""
+
+    def __init__(self, docs: list[Doc], app: SpinApp, image: Containerfile, roles: dict[str, list[str]], script_env: set[str]):
+        self.app, self.image, self.roles, self.script_env = app, image, roles, script_env
+        self.docs = [d for d in docs if d.directory.is_relative_to(PLAIN_DIR) and isinstance(d.body, dict)]
+        self.by_kind: dict[str, dict[str, Doc]] = {}
+        for doc in self.docs:
+            name = (doc.body.get("metadata") or {}).get("name")
+            self.by_kind.setdefault(doc.body.get("kind"), {})[name] = doc
+        self.secrets, self.claims = secrets_and_claims(self.docs)
+
+    def kind(self, kind: str) -> dict[str, Doc]:
+        return self.by_kind.get(kind, {})
+
+    def workloads(self) -> dict[str, Doc]:
+        return {**self.kind("Deployment"), **self.kind("StatefulSet")}
+
+
+def pod_spec(doc: Doc) -> dict:
+    return ((doc.body.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def named_port(container: dict, port) -> int | None:
+    """The container port a probe or Service names (by name or number)."""
+    for p in container.get("ports") or []:
+        if port == p.get("name") or port == p.get("containerPort"):
+            return p.get("containerPort")
+    return None
+
+
+def check_refs(where: str, spec: dict, tree: PlainTree, errors: list[str], claim_templates=()) -> dict[str, dict]:
+    """Volumes, mounts and secretKeyRefs of a pod spec against the documents of spin-cli/
+    (`claim_templates`: a StatefulSet's volumeClaimTemplates, volumes too)."""
+    volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+    templates = {(t.get("metadata") or {}).get("name") for t in claim_templates}
+    for container in spec.get("containers") or []:
+        for mount in container.get("volumeMounts") or []:
+            if mount.get("name") not in volumes and mount.get("name") not in templates:
+                errors.append(f"{where}: volumeMount {mount.get('name')!r} names no volume")
+        for env in container.get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if ref is not None:
+                secret_value(tree, f"{where}: env {env.get('name')}", ref, errors)
+    for volume in volumes.values():
+        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+        if claim is not None and claim not in tree.claims:
+            errors.append(f"{where}: volume {volume.get('name')!r} claims {claim!r}, which no manifest of spin-cli/ defines")
+        secret = volume.get("secret")
+        if secret is not None:
+            name = secret.get("secretName")
+            if name not in tree.secrets:
+                errors.append(f"{where}: volume {volume.get('name')!r} uses Secret {name!r}, which no manifest of spin-cli/ defines")
+            else:
+                for item in secret.get("items") or []:
+                    if item.get("key") not in tree.secrets[name]:
+                        errors.append(f"{where}: volume {volume.get('name')!r}: Secret {name!r} has no key {item.get('key')!r}")
+    return volumes
+
+
+def mounted_secret_file(path: str, mounts: list[dict], volumes: dict[str, dict], tree: PlainTree) -> str | None:
+    """The text a Secret volume puts at `path`, or None."""
+    mount = under(path, mounts)
+    if mount is None:
+        return None
+    secret = (volumes.get(mount.get("name")) or {}).get("secret")
+    if secret is None or secret.get("secretName") not in tree.secrets:
+        return None
+    relative = str(PurePosixPath(path).relative_to(mount["mountPath"]))
+    items = secret.get("items")
+    key = next((i.get("key") for i in items if i.get("path") == relative), None) if items else relative
+    return tree.secrets[secret["secretName"]].get(key)
+
+
+def check_deployment(doc: Doc, tree: PlainTree, autoscaled: bool) -> list[str]:
+    where, body, app, image = doc.where, doc.body, tree.app, tree.image
+    errors = []
+    spec = body.get("spec") or {}
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    role = (body.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL)
+    if role not in tree.roles or template_labels.get(ROLE_LABEL) != role:
+        errors.append(f"{where}: label {ROLE_LABEL} (on the Deployment and its pods) must be a role of deploy/spin-up.sh {sorted(tree.roles)}")
+    if not labels_match((spec.get("selector") or {}).get("matchLabels") or {}, template_labels):
+        errors.append(f"{where}: selector.matchLabels must select the pod template's labels")
+    pod = pod_spec(doc)
+    containers = pod.get("containers") or []
+    if len(containers) != 1:
+        errors.append(f"{where}: one container (Spin), has {len(containers)}")
+        return errors
+    container = containers[0]
+
+    # Image and arguments: the Containerfile's entrypoint with the role.
+    ref = str(container.get("image", ""))
+    name, _, tag = ref.rpartition(":")
+    if name.rsplit("/", 1)[-1] != IMAGE_REPOSITORY or tag != app.version:
+        errors.append(f"{where}: image must be <registry>/{IMAGE_REPOSITORY}:{app.version} (spin.toml's version), is {ref!r}")
+    if "command" in container:
+        errors.append(f"{where}: must not set command: the image's ENTRYPOINT is deploy/spin-up.sh")
+    if container.get("args") != [role]:
+        errors.append(f"{where}: args must be [{role!r}] (deploy/spin-up.sh's role), are {container.get('args')!r}")
+
+    # Environment: what the image and deploy/spin-up.sh read, and spin.toml's variables.
+    effective = dict(image.env)
+    names = []
+    for env in container.get("env") or []:
+        ename = env.get("name", "")
+        names.append(ename)
+        if ("value" in env) == ("valueFrom" in env):
+            errors.append(f"{where}: env {ename}: set exactly one of value and valueFrom")
+        if ename.startswith("SPIN_VARIABLE_"):
+            variable = ename.removeprefix("SPIN_VARIABLE_").lower()
+            if variable not in app.variables:
+                errors.append(f"{where}: env {ename}: {variable!r} is not a variable of spin.toml")
+            elif app.variables[variable].get("secret") and "value" in env:
+                errors.append(f"{where}: env {ename}: {variable!r} is secret: take it from a Secret (valueFrom.secretKeyRef)")
+        elif ename not in tree.script_env and ename not in image.env:
+            errors.append(f"{where}: env {ename}: read by neither deploy/spin-up.sh nor the image")
+        if "value" in env:
+            effective[ename] = str(env["value"])
+        elif "valueFrom" in env:
+            effective[ename] = None  # set, from elsewhere
+    if len(set(names)) != len(names):
+        errors.append(f"{where}: an environment variable is set twice")
+    identity = [n for n in names if n.startswith("SPIN_VARIABLE_IDENTITY_")]
+    if role == "admin" and not any(
+        effective.get(n, "") != "" for n in ("SPIN_VARIABLE_IDENTITY_JWKS_URL", "SPIN_VARIABLE_IDENTITY_JWKS", "SPIN_VARIABLE_IDENTITY_TOKEN_SECRET")
+    ):
+        errors.append(f"{where}: the admin node needs SPIN_VARIABLE_IDENTITY_JWKS_URL or _TOKEN_SECRET (deploy/spin-up.sh refuses to start)")
+    if role == "edge" and identity:
+        errors.append(f"{where}: the edge checks no identity token: {identity} belong on the admin node")
+    cache = effective.get("SPIN_VARIABLE_VERIFY_CACHE_MS")
+    if cache is not None and not (cache.isdigit() and int(cache) <= 5000):
+        errors.append(f"{where}: SPIN_VARIABLE_VERIFY_CACHE_MS must be 0..5000 (deploy/spin-up.sh refuses to start)")
+
+    # Port and probes.
+    port = listen_port(effective.get("LISTEN") or "")
+    http = next((p for p in container.get("ports") or [] if p.get("name") == "http"), None)
+    if http is None or http.get("containerPort") != port:
+        errors.append(f"{where}: container port `http` must be LISTEN's port {port}")
+    readiness = container.get("readinessProbe") or {}
+    get = readiness.get("httpGet") or {}
+    if get.get("path") != HEALTH_PATH or named_port(container, get.get("port")) != port:
+        errors.append(f"{where}: readinessProbe must GET {HEALTH_PATH} on LISTEN's port")
+    liveness = container.get("livenessProbe")
+    if not liveness:
+        errors.append(f"{where}: needs a livenessProbe")
+    elif (liveness.get("httpGet") or {}).get("path") == HEALTH_PATH:
+        errors.append(f"{where}: livenessProbe must not use {HEALTH_PATH}: it answers 503 during a store outage, and a restart cures nothing")
+    for kind in ("livenessProbe", "startupProbe"):
+        probe = container.get(kind) or {}
+        target = (probe.get("tcpSocket") or probe.get("httpGet") or {}).get("port")
+        if probe and named_port(container, target) != port:
+            errors.append(f"{where}: {kind} must target LISTEN's port {port}")
+
+    # Resources and security.
+    resources = container.get("resources") or {}
+    for kind, key in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory")):
+        if key not in (resources.get(kind) or {}):
+            errors.append(f"{where}: resources.{kind}.{key} must be set")
+    pod_security = pod.get("securityContext") or {}
+    security = container.get("securityContext") or {}
+    if pod_security.get("runAsNonRoot") is not True:
+        errors.append(f"{where}: securityContext.runAsNonRoot must be true")
+    if image.uid and pod_security.get("runAsUser", image.uid) != image.uid:
+        errors.append(f"{where}: runAsUser must be the image's user {image.uid}")
+    if security.get("allowPrivilegeEscalation") is not False:
+        errors.append(f"{where}: allowPrivilegeEscalation must be false")
+    if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
+        errors.append(f"{where}: capabilities.drop must include ALL")
+    if security.get("readOnlyRootFilesystem") is not True:
+        errors.append(f"{where}: readOnlyRootFilesystem must be true (the volumes below take every write)")
+
+    # Mounts: the runtime config from a Secret; writable state and HOME.
+    mounts = container.get("volumeMounts") or []
+    volumes = check_refs(where, pod, tree, errors)
+    runtime_config = effective.get("RUNTIME_CONFIG") or ""
+    text = mounted_secret_file(runtime_config, mounts, volumes, tree)
+    if text is None:
+        errors.append(f"{where}: RUNTIME_CONFIG {runtime_config} must be a mounted Secret key")
+    else:
+        errors += check_runtime_config(text, f"{where}: {runtime_config}", role if role in ("admin", "edge") else None)
+    for name in ("STATE_DIR", "HOME"):
+        path = effective.get(name) or ""
+        mount = under(path, mounts)
+        if mount is None or mount.get("readOnly"):
+            errors.append(f"{where}: {name} {path or '(unset)'} must be on a writable volume (the root file system is read-only)")
+
+    # The admin node's SQLite database: on a claimed volume with one replica, or libSQL.
+    sqlite = admin_sqlite(text or "") or {}
+    replicas = spec.get("replicas")
+    if role == "admin" and sqlite.get("type") != "libsql":
+        path = sqlite.get("path") if sqlite.get("type") == "spin" else None
+        path = path or str(PurePosixPath(effective.get("STATE_DIR") or "/") / "sqlite_db.db")
+        mount = under(path, mounts)
+        if mount is None or "persistentVolumeClaim" not in (volumes.get(mount.get("name")) or {}):
+            errors.append(f"{where}: the SQLite file {path} must be on a PersistentVolumeClaim (lost on restart otherwise)")
+        if replicas != 1 or autoscaled:
+            errors.append(f"{where}: a local SQLite database allows replicas: 1 only (or use libSQL)")
+        if (spec.get("strategy") or {}).get("type") != "Recreate":
+            errors.append(f"{where}: strategy must be Recreate (one writer; the new pod needs the old one's volume)")
+    if autoscaled and replicas is not None:
+        errors.append(f"{where}: an HPA sets the replicas: leave spec.replicas out (each apply would reset it)")
+
+    # Both nodes name the same Redis: the runtime config's URL, and redis_host/redis_password.
+    if text is not None and effective.get("SPIN_VARIABLE_KV_BACKEND") == "redis":
+        url = urlsplit(str((safe_toml(text).get("key_value_store", {}).get("default") or {}).get("url", "")))
+        host = effective.get("SPIN_VARIABLE_REDIS_HOST", "127.0.0.1:6379")
+        if host is not None and f"{url.hostname}:{url.port or 6379}" != host:
+            errors.append(f"{where}: SPIN_VARIABLE_REDIS_HOST {host} is not the runtime config's Redis {url.hostname}:{url.port or 6379}")
+        password_ref = next(
+            ((e.get("valueFrom") or {}).get("secretKeyRef") for e in container.get("env") or []
+             if e.get("name") == "SPIN_VARIABLE_REDIS_PASSWORD"), None,
+        )
+        if password_ref and url.password is not None:
+            value = tree.secrets.get(password_ref.get("name"), {}).get(password_ref.get("key"))
+            if value is not None and value != unquote(url.password):
+                errors.append(f"{where}: the runtime config's Redis password is not the one SPIN_VARIABLE_REDIS_PASSWORD takes")
+    return errors
+
+
+def check_plain(tree: PlainTree) -> list[str]:
+    """The manifests of deploy/kubernetes/spin-cli against each other, Containerfile,
+    deploy/spin-up.sh and spin.toml (their schemas are checked by check_document)."""
+    where_dir = PLAIN_DIR.relative_to(ROOT)
+    errors = []
+    hpas = tree.kind("HorizontalPodAutoscaler")
+    autoscaled = {((h.body.get("spec") or {}).get("scaleTargetRef") or {}).get("name") for h in hpas.values()}
+    deployments = tree.kind("Deployment")
+    by_role = {}
+    for name, doc in deployments.items():
+        errors += check_deployment(doc, tree, name in autoscaled)
+        role = (doc.body.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL)
+        by_role.setdefault(role, []).append(name)
+    for role in ("admin", "edge"):
+        if len(by_role.get(role, [])) != 1:
+            errors.append(f"{where_dir}: one Deployment of role {role}, has {by_role.get(role, [])}")
+    deployed = {c for d in deployments.values() for c in tree.roles.get(((pod_spec(d).get("containers") or [{}])[0].get("args") or [""])[0], [])}
+    for name in tree.app.components:
+        if name not in deployed:
+            errors.append(f"{where_dir}: spin.toml component {name!r} runs on no Deployment")
+
+    # Services select one workload and reach one of its ports; the nodes' Services have
+    # the names and port ../ingress.yaml uses.
+    for name, doc in tree.kind("Service").items():
+        spec = doc.body.get("spec") or {}
+        selected = [
+            w for w in tree.workloads().values()
+            if labels_match(spec.get("selector") or {}, ((w.body.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {})
+        ]
+        if len(selected) != 1:
+            errors.append(f"{doc.where}: selector must match the pods of one Deployment or StatefulSet, matches {len(selected)}")
+            continue
+        container = (pod_spec(selected[0]).get("containers") or [{}])[0]
+        for port in spec.get("ports") or []:
+            target = port.get("targetPort", port.get("port"))
+            if named_port(container, target) is None:
+                errors.append(f"{doc.where}: port {port.get('port')} targets {target!r}, no port of {selected[0].where}")
+        role = (selected[0].body.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL)
+        if selected[0].body.get("kind") == "Deployment" and (
+            name != f"api-keys-{role}" or [p.get("port") for p in spec.get("ports") or []] != [OPERATOR_SERVICE_PORT]
+        ):
+            errors.append(f"{doc.where}: the {role} Service must be api-keys-{role} on port {OPERATOR_SERVICE_PORT} (../ingress.yaml)")
+
+    # The HPA scales the edge only.
+    for doc in hpas.values():
+        spec = doc.body.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        deployment = deployments.get(target.get("name"))
+        if target.get("apiVersion") != "apps/v1" or target.get("kind") != "Deployment" or deployment is None:
+            errors.append(f"{doc.where}: scaleTargetRef must name an apps/v1 Deployment of {where_dir}")
+            continue
+        if (deployment.body.get("metadata", {}).get("labels") or {}).get(ROLE_LABEL) != "edge":
+            errors.append(f"{doc.where}: only the edge scales out (the admin node has one SQLite writer)")
+        if any((m.get("resource") or {}).get("name") == "cpu" for m in spec.get("metrics") or []):
+            container = (pod_spec(deployment).get("containers") or [{}])[0]
+            if "cpu" not in ((container.get("resources") or {}).get("requests") or {}):
+                errors.append(f"{doc.where}: CPU utilization needs resources.requests.cpu on {deployment.where}")
+        low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
+        if not isinstance(high, int) or not isinstance(low, int) or not 1 <= low <= high:
+            errors.append(f"{doc.where}: needs 1 <= minReplicas <= maxReplicas")
+
+    # The example Redis: its governing Service, Secrets, and the nodes' host naming it.
+    for doc in tree.kind("StatefulSet").values():
+        spec = doc.body.get("spec") or {}
+        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        if spec.get("serviceName") not in tree.kind("Service"):
+            errors.append(f"{doc.where}: serviceName {spec.get('serviceName')!r} is no Service of {where_dir}")
+        if not labels_match((spec.get("selector") or {}).get("matchLabels") or {}, template_labels):
+            errors.append(f"{doc.where}: selector.matchLabels must select the pod template's labels")
+        check_refs(doc.where, pod_spec(doc), tree, errors, spec.get("volumeClaimTemplates") or [])
+        for deployment in deployments.values():
+            container = (pod_spec(deployment).get("containers") or [{}])[0]
+            host = next((e.get("value") for e in container.get("env") or [] if e.get("name") == "SPIN_VARIABLE_REDIS_HOST"), None)
+            service = tree.kind("Service").get(str(host or "").split(".")[0].split(":")[0])
+            if host and service is not None and str(host).rsplit(":", 1)[-1] not in {
+                str(p.get("port")) for p in (service.body.get("spec") or {}).get("ports") or []
+            }:
+                errors.append(f"{deployment.where}: SPIN_VARIABLE_REDIS_HOST {host}: Service {service.body['metadata']['name']} has no such port")
+    return errors
+
+
+def self_check_plain(docs: list[Doc], tree: PlainTree) -> tuple[list[str], int]:
+    """Broken copies of the plain manifests, of Containerfile and of deploy/spin-up.sh's
+    roles; each must be refused."""
+
+    def find(kind: str, name: str) -> Doc:
+        return tree.kind(kind)[name]
+
+    def container(body: dict) -> dict:
+        return body["spec"]["template"]["spec"]["containers"][0]
+
+    def env(body: dict, name: str) -> dict:
+        return next(e for e in container(body)["env"] if e["name"] == name)
+
+    admin, edge = find("Deployment", "api-keys-admin"), find("Deployment", "api-keys-edge")
+    cases = {
+        "an unknown field in a container": (edge, lambda b: container(b).update(port=8080)),
+        "replicas as a string": (admin, lambda b: b["spec"].update(replicas="1")),
+        "an apiVersion Kubernetes does not serve": (edge, lambda b: b.update(apiVersion="apps/v1beta1")),
+        "the readiness probe on another path": (edge, lambda b: container(b)["readinessProbe"]["httpGet"].update(path="/healthz")),
+        "the readiness probe on another port": (admin, lambda b: container(b)["readinessProbe"]["httpGet"].update(port=3000)),
+        "a liveness probe on the health route": (
+            edge, lambda b: container(b).update(livenessProbe={"httpGet": {"path": HEALTH_PATH, "port": "http"}}),
+        ),
+        "a role deploy/spin-up.sh does not know": (edge, lambda b: container(b).update(args=["gateway"])),
+        "the edge's pods labelled admin": (edge, lambda b: b["spec"]["template"]["metadata"]["labels"].update({ROLE_LABEL: "admin"})),
+        "a command replacing the entrypoint": (edge, lambda b: container(b).update(command=["spin", "up"])),
+        "an image of another version": (edge, lambda b: container(b).update(image=f"ghcr.io/ingeneo/{IMAGE_REPOSITORY}:9.9.9")),
+        "a variable not in spin.toml": (admin, lambda b: container(b)["env"].append({"name": "SPIN_VARIABLE_NO_SUCH", "value": "x"})),
+        "an environment variable nothing reads": (edge, lambda b: container(b)["env"].append({"name": "LISTEN_ADDR", "value": "x"})),
+        "the Redis password as a plain value": (
+            edge, lambda b: env(b, "SPIN_VARIABLE_REDIS_PASSWORD").update(value="x") or env(b, "SPIN_VARIABLE_REDIS_PASSWORD").pop("valueFrom"),
+        ),
+        "a secretKeyRef to a missing Secret": (
+            admin, lambda b: env(b, "SPIN_VARIABLE_IDENTITY_TOKEN_SECRET")["valueFrom"]["secretKeyRef"].update(name="no-such-secret"),
+        ),
+        "an admin node without identity": (
+            admin, lambda b: container(b).update(env=[e for e in container(b)["env"] if not e["name"].startswith("SPIN_VARIABLE_IDENTITY_")]),
+        ),
+        "identity variables on the edge": (edge, lambda b: container(b)["env"].append({"name": "SPIN_VARIABLE_IDENTITY_JWKS_URL", "value": "https://x"})),
+        "verify_cache_ms out of range": (edge, lambda b: container(b)["env"].append({"name": "SPIN_VARIABLE_VERIFY_CACHE_MS", "value": "9000"})),
+        "two admin replicas on local SQLite": (admin, lambda b: b["spec"].update(replicas=2)),
+        "a rolling update of the admin node": (admin, lambda b: b["spec"].update(strategy={"type": "RollingUpdate"})),
+        "the SQLite volume as an emptyDir": (
+            admin, lambda b: [v.update(emptyDir={}) or v.pop("persistentVolumeClaim") for v in b["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"],
+        ),
+        "no runtime-config mount": (
+            edge, lambda b: container(b).update(volumeMounts=[m for m in container(b)["volumeMounts"] if m["name"] != "runtime-config"]),
+        ),
+        "the edge's runtime config from the admin's Secret (SQLite)": (
+            edge, lambda b: [v["secret"].update(secretName="api-keys-runtime-config-admin") for v in b["spec"]["template"]["spec"]["volumes"] if "secret" in v],
+        ),
+        "no writable HOME": (edge, lambda b: container(b).update(volumeMounts=[m for m in container(b)["volumeMounts"] if m["name"] != "tmp"])),
+        "a writable root file system": (edge, lambda b: container(b)["securityContext"].update(readOnlyRootFilesystem=False)),
+        "no runAsNonRoot": (edge, lambda b: b["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot")),
+        "no memory limit": (admin, lambda b: container(b)["resources"]["limits"].pop("memory")),
+        "replicas beside the HPA": (edge, lambda b: b["spec"].update(replicas=3)),
+        "redis_host naming another server": (edge, lambda b: env(b, "SPIN_VARIABLE_REDIS_HOST").update(value="redis.other.svc.cluster.local:6380")),
+        "a container port that is not LISTEN's": (edge, lambda b: container(b)["ports"][0].update(containerPort=80)),
+        "the Service to a port the pod lacks": (find("Service", "api-keys-edge"), lambda b: b["spec"]["ports"][0].update(targetPort="web")),
+        "the HPA on the admin node": (
+            find("HorizontalPodAutoscaler", "api-keys-edge"), lambda b: b["spec"]["scaleTargetRef"].update(name="api-keys-admin"),
+        ),
+        "the HPA with minReplicas over maxReplicas": (find("HorizontalPodAutoscaler", "api-keys-edge"), lambda b: b["spec"].update(minReplicas=20)),
+        "the Redis StatefulSet without its Service": (find("StatefulSet", "redis"), lambda b: b["spec"].update(serviceName="no-such-service")),
+    }
+    problems = []
+    for label, (doc, change) in cases.items():
+        body = copy.deepcopy(doc.body)
+        change(body)
+        broken = Doc(doc.path, doc.index, body)
+        mutated = [broken if d is doc else d for d in docs]
+        mutated_tree = PlainTree(mutated, tree.app, tree.image, tree.roles, tree.script_env)
+        if not (kube_schema_errors(broken) or check_plain(mutated_tree)):
+            problems.append(f"self-check: the validator accepted spin-cli/ with {label}")
+
+    image_cases = {
+        "a Containerfile missing a component": lambda i: i.copied.discard(next(iter(sorted(tree.app.sources)))),
+        "a Containerfile running as root": lambda i: setattr(i, "user", "0"),
+        "a Containerfile with a shell-form entrypoint": lambda i: setattr(i, "entrypoint", "/app/deploy/spin-up.sh"),
+        "a Containerfile listening on loopback": lambda i: i.env.update(LISTEN="127.0.0.1:8080"),
+    }
+    for label, change in image_cases.items():
+        image = copy.deepcopy(tree.image)
+        change(image)
+        if not check_containerfile(image, tree.app, tree.roles):
+            problems.append(f"self-check: the validator accepted {label}")
+    role_cases = {
+        "an edge running an admin component": lambda r: r["edge"].append("manage-keys"),
+        "a role running a component not in spin.toml": lambda r: r["admin"].append("no-such-component"),
+        "a component in no role": lambda r: r["admin"].remove("key-usage"),
+    }
+    for label, change in role_cases.items():
+        roles = copy.deepcopy(tree.roles)
+        change(roles)
+        if not check_containerfile(tree.image, tree.app, roles):
+            problems.append(f"self-check: the validator accepted deploy/spin-up.sh with {label}")
+    return problems, len(cases) + len(image_cases) + len(role_cases)
 
 
 # --- Self-check -------------------------------------------------------------------------------
@@ -602,8 +1215,18 @@ def main() -> int:
     errors += check_tree(docs, ctx)
     rc_errors, rc_files = check_runtime_config_files()
     errors += rc_errors
+    image = Containerfile(CONTAINERFILE.read_text())
+    script = SPIN_UP.read_text()
+    roles = spin_up_roles(script)
+    errors += check_containerfile(image, app, roles)
+    tree = PlainTree(docs, app, image, roles, spin_up_env(script))
+    errors += check_plain(tree)
     problems, cases = self_check(docs, ctx)
     errors += problems
+    if not errors:  # the plain self-check mutates documents that must exist and be valid
+        problems, plain_cases = self_check_plain(docs, tree)
+        errors += problems
+        cases += plain_cases
     for line in errors:
         print(f"validate-manifests: {line}", file=sys.stderr)
     if errors:
@@ -611,9 +1234,11 @@ def main() -> int:
         return 1
     spinapps = sum(1 for d in docs if d.body.get("kind") == crd.kind)
     print(
-        f"validate-manifests: {len(docs)} Kubernetes documents ({spinapps} SpinApps, against "
-        f"{', '.join(crd.validators)}) and {rc_files} runtime configs valid; "
-        f"self-check: {cases} broken copies refused"
+        f"validate-manifests: {len(docs)} Kubernetes documents valid ({spinapps} SpinApps against "
+        f"{', '.join(crd.validators)}, the other {len(docs) - spinapps} against the Kubernetes "
+        f"{KUBERNETES_VERSION} schemas; {len(tree.docs)} in {PLAIN_DIR.relative_to(ROOT)} against "
+        f"{CONTAINERFILE.relative_to(ROOT)}, {SPIN_UP.relative_to(ROOT)} and spin.toml), "
+        f"{rc_files} runtime configs valid; self-check: {cases} broken copies refused"
     )
     return 0
 
