@@ -639,3 +639,276 @@ test("pages and assets carry a strict CSP, nosniff and cache headers", async () 
   const doc = await fetch(`${base}/api/v1/openapi.json`);
   assert.equal((await doc.json()).openapi, "3.1.0");
 });
+
+// ---------- access review (the review routes are mocked in the page) ----------
+
+const LAST_HOUR = "2026-12-06T16:00:00Z";
+
+/** An access review as the server answers it: a used wildcard grant and an unused one, one
+ *  company, two kinds of refused attempts, and a narrower suggestion. */
+function accessReview(days, changes = {}) {
+  return { days, from: "2026-09-07T00:00:00Z", to: "2026-12-06T17:00:00Z", calls: 1234,
+    methods: [
+      { grant: "payroll.*", used: [
+        { method: "payroll.payslips.read", calls: 1200, last_used_at: LAST_HOUR },
+        { method: "payroll.variables.read", calls: 34, last_used_at: "2026-11-30T08:00:00Z" }] },
+      { grant: "employees.read", used: [] }],
+    companies: { scope: "all", used: [{ company: "ACME", calls: 1234, last_used_at: LAST_HOUR }] },
+    refused: [
+      { method: "documents.read", company: "ACME", code: "METHOD_NOT_ALLOWED", calls: 4, last_at: "2026-12-05T09:00:00Z" },
+      { method: "(other)", company: null, code: "COMPANY_NOT_ALLOWED", calls: 2, last_at: "2026-12-04T10:00:00Z" }],
+    suggestion: { methods: ["payroll.payslips.read", "payroll.variables.read"], companies: ["ACME"] },
+    left_out: { methods: [], companies: [] },
+    complete: true, ...changes };
+}
+
+function answerJson(route, body, status = 200) {
+  return route.fulfill({ status, contentType: "application/json", body: JSON.stringify(body) });
+}
+
+/** Serves `routes` ([URL predicate, handler] pairs) in the page while `run` runs. */
+async function mocking(routes, run) {
+  for (const [url, handler] of routes) await page.route(url, handler);
+  try {
+    await run();
+  } finally {
+    for (const [url, handler] of routes) await page.unroute(url, handler);
+  }
+}
+
+/** The access review route of key `id`, answering `answer(days)` ({status, body}) and
+ *  recording the days asked in `asked`. */
+function reviewRoute(id, answer, asked = []) {
+  return [(url) => url.pathname === `/api/v1/keys/${id}/access-review`, (route) => {
+    const days = Number(new URL(route.request().url()).searchParams.get("days"));
+    asked.push(days);
+    const { status = 200, body } = answer(days);
+    return answerJson(route, body, status);
+  }];
+}
+
+/** A new key with the grants of the reviews above, made through the API; answers its id. */
+async function reviewedKey(label) {
+  const { body: created } = await api("POST", "/keys", { label, methods: ["payroll.*", "employees.read"] });
+  return created.id;
+}
+
+/** Opens key `id`'s page (the routes of its review mocked beforehand). */
+async function openKey(id) {
+  await page.evaluate((to) => { location.hash = to; }, `#/keys/${id}`);
+}
+
+/** The texts of a table row's cells, spaces made plain (French numbers group with a narrow
+ *  no-break space). */
+async function cellsOf(row) {
+  return (await row.locator("th, td").allInnerTexts()).map((text) => text.replace(/\s+/g, " ").trim());
+}
+
+test("the access review shows each grant's use, the unused one marked, the companies and the refused attempts, in French and in English", async () => {
+  const id = await reviewedKey("Welyb revue des accès");
+  const asked = [];
+  await mocking([reviewRoute(id, (days) => ({ body: accessReview(days) }), asked)], async () => {
+    await openKey(id);
+    const review = page.getByRole("region", { name: "Revue des accès" });
+    const grants = review.getByRole("table", { name: "Autorisations" });
+    await grants.waitFor();
+    assert.deepEqual(asked, [90], "the default period is asked with the page");
+    await review.getByText(/^1\s234 appels acceptés sur les 90 derniers jours/).waitFor();
+
+    assert.deepEqual(await cellsOf(grants.getByRole("row", { name: /payroll\.\*/ })), ["payroll.*", "1 234", "6 déc. 2026, 16:00"]);
+    const payslips = await cellsOf(grants.getByRole("row", { name: /payroll\.payslips\.read/ }));
+    assert.deepEqual(payslips.slice(1), ["1 200", "6 déc. 2026, 16:00"]);
+    assert.match(payslips[0], /payroll\.payslips\.read$/);
+    assert.deepEqual(await cellsOf(grants.getByRole("row", { name: /employees\.read/ })), ["employees.read", "0", "Inutilisée"]);
+    assert.ok(await grants.getByText("Inutilisée").evaluate((el) => el.classList.contains("badge")), "the unused grant is flagged");
+    const lastUse = grants.locator("time").first();
+    assert.equal(await lastUse.getAttribute("title"), "À l'heure près");
+    assert.equal(await lastUse.getAttribute("datetime"), LAST_HOUR);
+    await review.getByText(/à l'heure près/).waitFor();
+
+    await review.getByText("La clé atteint toutes les entreprises.").waitFor();
+    assert.deepEqual(await cellsOf(review.getByRole("table", { name: "Entreprises" }).getByRole("row", { name: /ACME/ })), ["ACME", "1 234", "6 déc. 2026, 16:00"]);
+
+    await review.getByText("Ce que le partenaire a tenté sans pouvoir le faire.").waitFor();
+    const refused = review.getByRole("table", { name: "Tentatives refusées" });
+    assert.deepEqual(await refused.getByRole("columnheader").allTextContents(), ["Méthode", "Entreprise", "Motif", "Appels", "Dernière tentative"]);
+    const documents = await cellsOf(refused.getByRole("row", { name: /documents\.read/ }));
+    assert.match(documents[0], /documents\.read$/, "the method, after its catalog label");
+    assert.deepEqual(documents.slice(1), ["ACME", "Méthode non autorisée", "4", "5 déc. 2026, 09:00"]);
+    assert.deepEqual(await cellsOf(refused.getByRole("row", { name: /Autres/ })),
+      ["Autres (au-delà de la limite de comptage)", "Aucune entreprise nommée", "Entreprise non autorisée", "2", "4 déc. 2026, 10:00"]);
+    assert.deepEqual(await review.locator(".suggestion li").allInnerTexts(),
+      ["Méthodes : payroll.payslips.read, payroll.variables.read", "Entreprises : ACME"]);
+    assert.ok(await review.getByRole("button", { name: "Appliquer la suggestion" }).isVisible());
+    await shot("11-access-review");
+
+    await review.getByLabel("30 jours").check();
+    await review.getByText(/^1\s234 appels acceptés sur les 30 derniers jours/).waitFor();
+    assert.deepEqual(asked, [90, 30]);
+
+    await page.getByLabel("Langue").selectOption("en");
+    const english = page.getByRole("region", { name: "Access review" });
+    const englishGrants = english.getByRole("table", { name: "Authorizations" });
+    await englishGrants.waitFor();
+    await english.getByText(/^1,234 accepted calls over the last 90 days/).waitFor();
+    assert.deepEqual(await cellsOf(englishGrants.getByRole("row", { name: /employees\.read/ })), ["employees.read", "0", "Unused"]);
+    assert.deepEqual(await cellsOf(englishGrants.getByRole("row", { name: /payroll\.\*/ })), ["payroll.*", "1,234", "6 Dec 2026, 16:00"]);
+    assert.deepEqual((await cellsOf(english.getByRole("table", { name: "Refused attempts" }).getByRole("row", { name: /documents\.read/ }))).slice(1),
+      ["ACME", "Method not allowed", "4", "5 Dec 2026, 09:00"]);
+    await english.getByText("What the partner tried and could not do.").waitFor();
+    assert.equal(await english.locator("time").first().getAttribute("title"), "To the hour");
+    assert.ok(await english.getByRole("button", { name: "Apply the suggestion" }).isVisible());
+    await page.getByLabel("Language").selectOption("fr");
+    await page.getByRole("region", { name: "Revue des accès" }).getByRole("table", { name: "Autorisations" }).waitFor();
+  });
+});
+
+test("applying the suggestion shows the dry run first, then replaces the permissions with the reason “access review”", async () => {
+  const id = await reviewedKey("Welyb suggestion appliquée");
+  const asked = [];
+  const simulated = [];
+  const replaced = [];
+  const suggestion = accessReview(90).suggestion;
+  await mocking([
+    reviewRoute(id, (days) => ({ body: accessReview(days) }), asked),
+    [(url) => url.pathname === `/api/v1/keys/${id}/access-review/simulate`, (route) => {
+      simulated.push(route.request().postDataJSON());
+      return answerJson(route, { calls: 1234, would_be_refused: 0, refused: [] });
+    }],
+    [(url) => url.pathname === `/api/v1/keys/${id}/permissions`, (route) => {
+      if (route.request().method() !== "PUT") return route.fallback();
+      replaced.push(route.request().postDataJSON());
+      return answerJson(route, suggestion);
+    }],
+  ], async () => {
+    await openKey(id);
+    await page.getByRole("region", { name: "Revue des accès" }).getByRole("button", { name: "Appliquer la suggestion" }).click();
+    const dialog = page.getByRole("dialog", { name: "Appliquer la suggestion" });
+    await dialog.getByText(/^0 des 1\s234 appels des 90 derniers jours auraient été refusés\.$/).waitFor();
+    assert.deepEqual(simulated, [{ ...suggestion, days: 90 }]);
+    assert.deepEqual(replaced, [], "nothing is changed before the confirmation");
+
+    const reloaded = page.waitForResponse((r) => r.url().endsWith(`/api/v1/keys/${id}`) && r.request().method() === "GET");
+    await dialog.getByRole("button", { name: "Confirmer" }).click();
+    await reloaded;
+    assert.deepEqual(replaced, [{ ...suggestion, reason: "access review" }]);
+    await page.getByRole("status").filter({ hasText: "Permissions remplacées par la suggestion." }).waitFor();
+    await page.getByRole("region", { name: "Revue des accès" }).getByRole("table", { name: "Autorisations" }).waitFor();
+    assert.deepEqual(asked, [90, 90], "the key's page, review included, is read again");
+  });
+});
+
+test("the dry run lists the calls the suggestion would have refused, and cancelling changes nothing", async () => {
+  const id = await reviewedKey("Welyb suggestion annulée");
+  const replaced = [];
+  await mocking([
+    reviewRoute(id, (days) => ({ body: accessReview(days, { suggestion: { methods: ["payroll.payslips.read"], companies: ["ACME"] } }) })),
+    [(url) => url.pathname === `/api/v1/keys/${id}/access-review/simulate`, (route) =>
+      answerJson(route, { calls: 1234, would_be_refused: 1, refused: [{ method: "payroll.variables.read", company: "ACME", calls: 1 }] })],
+    [(url) => url.pathname === `/api/v1/keys/${id}/permissions`, (route) => {
+      if (route.request().method() === "PUT") replaced.push(route.request().postDataJSON());
+      return route.fallback();
+    }],
+  ], async () => {
+    await openKey(id);
+    await page.getByRole("heading", { name: "Welyb suggestion annulée" }).waitFor();
+    await page.getByLabel("Langue").selectOption("en");
+    await page.getByRole("region", { name: "Access review" }).getByRole("button", { name: "Apply the suggestion" }).click();
+    const dialog = page.getByRole("dialog", { name: "Apply the suggestion" });
+    await dialog.getByText("1 of 1,234 calls of the last 90 days would have been refused.").waitFor();
+    await dialog.getByText("Calls that would have been refused:").waitFor();
+    assert.match((await dialog.getByRole("listitem").allInnerTexts()).join("\n"), /payroll\.variables\.read — ACME — 1 call$/);
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+    assert.deepEqual(replaced, []);
+    await page.getByLabel("Language").selectOption("fr");
+    await page.getByRole("region", { name: "Revue des accès" }).waitFor();
+  });
+});
+
+test("a partial review says so, and its suggestion, which keeps the current permissions, offers nothing to apply", async () => {
+  const id = await reviewedKey("Welyb revue partielle");
+  await mocking([reviewRoute(id, (days) => ({ body: accessReview(days, {
+    complete: false,
+    suggestion: { methods: ["payroll.*", "employees.read"], companies: "all" },
+    left_out: { methods: ["payroll.legacy.read"], companies: ["INITECH"] },
+  }) }))], async () => {
+    await openKey(id);
+    const review = page.getByRole("region", { name: "Revue des accès" });
+    await review.getByText(/^Revue partielle : une partie des appels a dépassé la limite de comptage de cette clé\. Par prudence, la suggestion garde les permissions actuelles\.$/).waitFor();
+    await review.getByText("Les permissions actuelles correspondent déjà à l'usage : rien à retirer.").waitFor();
+    await review.getByText(/laissées hors de la suggestion : payroll\.legacy\.read, INITECH\.$/).waitFor();
+    assert.equal(await review.getByRole("button", { name: "Appliquer la suggestion" }).count(), 0);
+    await page.getByLabel("Langue").selectOption("en");
+    await page.getByRole("region", { name: "Access review" }).getByText(/^Partial review: some calls went beyond this key's counting bound\./).waitFor();
+    await page.getByLabel("Language").selectOption("fr");
+    await page.getByRole("region", { name: "Revue des accès" }).waitFor();
+  });
+});
+
+test("a review without traffic says there is nothing to review yet and suggests nothing", async () => {
+  const id = await reviewedKey("Welyb sans trafic");
+  await mocking([reviewRoute(id, (days) => ({ body: accessReview(days, {
+    calls: 0, refused: [],
+    methods: [{ grant: "payroll.*", used: [] }, { grant: "employees.read", used: [] }],
+    companies: { scope: "all", used: [] },
+    suggestion: { methods: [], companies: [] },
+  }) }))], async () => {
+    await openKey(id);
+    const review = page.getByRole("region", { name: "Revue des accès" });
+    await review.getByText("Aucun trafic à examiner sur les 90 derniers jours : la clé n'a encore fait aucun appel. Pas de suggestion pour l'instant.").waitFor();
+    assert.equal(await review.getByRole("button").count(), 0, "no suggestion to apply");
+    assert.equal(await review.getByRole("table").count(), 0);
+  });
+});
+
+test("a review that cannot be read is told in its panel and the rest of the key's page works", async () => {
+  const id = await reviewedKey("Welyb revue absente");
+  await mocking([reviewRoute(id, (days) => (days === 90
+    ? { status: 404, body: { type: "about:blank", title: "Not Found", status: 404, code: "not_found", detail: "no such route" } }
+    : { status: 503, body: { type: "about:blank", title: "Service Unavailable", status: 503, code: "unavailable", detail: "store down" } }))], async () => {
+    await openKey(id);
+    const review = page.getByRole("region", { name: "Revue des accès" });
+    await review.getByText("La revue des accès n'est pas disponible pour cette clé.").waitFor();
+    await page.locator("#usage").getByText("Aucune vérification sur la période").waitFor();
+    assert.ok(await page.getByRole("button", { name: "Enregistrer les limites" }).isVisible());
+    assert.ok(await page.getByRole("heading", { name: "Historique" }).isVisible());
+    await review.getByLabel("365 jours").check();
+    await review.getByText(/^La revue des accès est momentanément indisponible ; le reste de la page fonctionne\./).waitFor();
+    assert.ok(await page.getByRole("heading", { name: "Welyb revue absente", level: 1 }).isVisible());
+  });
+});
+
+test("the list's “unused authorizations” filter asks for keys with a grant unused over 90 days", async () => {
+  const dormantId = await reviewedKey("Welyb autorisation dormante");
+  await reviewedKey("Welyb autorisations utilisées");
+  const { body: all } = await api("GET", "/keys?limit=100");
+  const dormant = all.data.find((key) => key.id === dormantId);
+  const asked = [];
+  await mocking([[(url) => url.pathname === "/api/v1/keys", (route) => {
+    const url = new URL(route.request().url());
+    asked.push(url.search);
+    if (url.searchParams.get("unused_grants") !== "true") return route.fallback();
+    return answerJson(route, { data: [dormant], next_cursor: null });
+  }]], async () => {
+    await page.evaluate(() => { location.hash = "#/"; });
+    await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+    await page.getByRole("row", { name: /Welyb autorisations utilisées/ }).waitFor();
+    assert.ok(await page.locator("tbody tr").count() > 1);
+
+    await page.getByLabel("Autorisations inutilisées (90 j)").check();
+    await page.getByRole("row", { name: /Welyb autorisations utilisées/ }).waitFor({ state: "detached" });
+    assert.deepEqual(await page.locator("tbody tr td:first-child").allInnerTexts(), ["Welyb autorisation dormante"]);
+    assert.match(asked.at(-1), /[?&]unused_grants=true(&|$)/);
+    assert.match(asked.at(-1), /[?&]limit=25(&|$)/, "with the list's other parameters");
+
+    await page.getByLabel("Autorisations inutilisées (90 j)").uncheck();
+    await page.getByRole("row", { name: /Welyb autorisations utilisées/ }).waitFor();
+    assert.doesNotMatch(asked.at(-1), /unused_grants/);
+
+    await page.getByLabel("Langue").selectOption("en");
+    await page.getByLabel("Unused authorizations (90 d)").waitFor();
+    await page.getByLabel("Language").selectOption("fr");
+    await page.getByRole("heading", { name: "APIs externes" }).waitFor();
+  });
+});

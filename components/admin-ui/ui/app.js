@@ -12,8 +12,12 @@ const state = { token: null, lang: "fr", config: null, catalog: null };
 
 function t(key, vars = {}) {
   const value = key.split(".").reduce((o, k) => (o ? o[k] : undefined), TEXTS[state.lang]);
-  if (typeof value !== "string") return value ?? key;
-  return value.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  return typeof value === "string" ? fill(value, vars) : value ?? key;
+}
+
+/** Puts `vars` in the `{name}` places of `text`. */
+function fill(text, vars) {
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
 /** Gives `el` its attributes (`on…` are listeners) and children. */
@@ -56,10 +60,11 @@ function formatNumber(n) {
   return new Intl.NumberFormat(locale()).format(n);
 }
 
-/** A count with its noun in the screen's language: plural("requests", 3) → "3 requêtes". */
-function plural(key, n) {
+/** A count with its noun in the screen's language: plural("requests", 3) → "3 requêtes";
+ *  `vars` fill the form's other places. */
+function plural(key, n, vars = {}) {
   const forms = t(key);
-  return (forms[new Intl.PluralRules(locale()).select(n)] ?? forms.other).replace("{n}", formatNumber(n));
+  return fill(forms[new Intl.PluralRules(locale()).select(n)] ?? forms.other, { ...vars, n: formatNumber(n) });
 }
 
 function announce(message, isError = false) {
@@ -250,6 +255,7 @@ async function listView() {
   const status = h("select", { id: "status-filter" },
     h("option", { value: "" }, t("all")), h("option", { value: "active" }, t("actives")), h("option", { value: "inactive" }, t("inactives")),
     h("option", { value: "leaked" }, t("leakedFilter")));
+  const unused = h("input", { type: "checkbox", id: "unused-filter" });
   const tbody = h("tbody");
   const table = h("table", {}, h("thead", {}, h("tr", {},
     [t("colLabel"), t("colKey"), t("colStatus"), t("colCreated"), t("colLastUsed"), t("colExpires")].map((c) => h("th", { scope: "col" }, c)),
@@ -263,6 +269,7 @@ async function listView() {
     if (search.value.trim()) params.set("q", search.value.trim());
     if (status.value === "leaked") params.set("leaked", "true");
     else if (status.value) params.set("status", status.value);
+    if (unused.checked) params.set("unused_grants", "true");
     if (!reset && cursor) params.set("cursor", cursor);
     try {
       const page = await api("GET", `/keys?${params}`);
@@ -282,7 +289,7 @@ async function listView() {
       const none = tbody.children.length === 0;
       table.hidden = none;
       empty.hidden = !none;
-      const filtered = search.value.trim() || status.value;
+      const filtered = search.value.trim() || status.value || unused.checked;
       empty.replaceChildren(...(filtered ? [h("p", {}, t("noMatch"))] : [h("h2", {}, t("emptyTitle")), h("p", {}, t("emptyText"))]));
     } catch (err) {
       if (initial) throw err; // the first load decides the page: sign-in, refusal or list
@@ -293,6 +300,7 @@ async function listView() {
   let timer;
   search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => load(true), 250); });
   status.addEventListener("change", () => load(true));
+  unused.addEventListener("change", () => load(true));
   more.addEventListener("click", () => load(false));
 
   const view = h("section", {},
@@ -302,6 +310,7 @@ async function listView() {
       h("div", { class: "grow" }, h("label", { for: "q" }, t("search")), search),
       h("div", {}, h("label", { for: "status-filter" }, t("statusFilter")), status),
       h("button", { class: "primary", type: "button", onclick: addKeyDialog }, t("add"))),
+    h("div", { class: "filters" }, h("label", { class: "toggle", for: "unused-filter" }, unused, t("unusedFilter"))),
     table, empty, h("p", {}, more));
   await load(true, true);
   return view;
@@ -528,13 +537,18 @@ function usageChart(usage) {
     hourly ? null : h("p", { class: "muted" }, t("usageUtc")));
 }
 
+/** A switch of radio buttons named `name` (ids `name-value`), `choices` being [value, text]
+ *  pairs; `onchange` runs when another is chosen. */
+function segmented(name, legend, choices, checked, onchange) {
+  return h("fieldset", { class: "segmented" }, h("legend", { class: "sr-only" }, legend),
+    choices.map(([value, text]) => h("label", { for: `${name}-${value}` },
+      h("input", { type: "radio", name, id: `${name}-${value}`, value, checked: value === checked, onchange }), text)));
+}
+
 /** The key page's usage panel: the chart over the last 48 hours or the last 30 days. */
 function usagePanel(key) {
   const host = h("div", { class: "chart-host", "aria-live": "polite" }, h("p", { class: "muted" }, t("loading")));
-  const choice = (granularity, text, checked) => h("label", { for: `usage-${granularity}` },
-    h("input", { type: "radio", name: "granularity", id: `usage-${granularity}`, value: granularity, checked, onchange: load }), text);
-  const range = h("fieldset", { class: "segmented" }, h("legend", { class: "sr-only" }, t("usageRange")),
-    choice("hour", t("usageHours"), true), choice("day", t("usageDays"), false));
+  const range = segmented("usage", t("usageRange"), [["hour", t("usageHours")], ["day", t("usageDays")]], "hour", load);
   let latest = 0; // only the answer to the latest request is drawn
   async function load() {
     const request = ++latest;
@@ -549,11 +563,219 @@ function usagePanel(key) {
   return h("section", { class: "panel", id: "usage" }, h("h2", {}, t("usageTitle")), range, host);
 }
 
+// ---------- access review ----------
+
+/** The periods the review offers, in days; the middle one is the server's default. */
+const REVIEW_DAYS = [30, 90, 365];
+/** The reason the permission history records for a suggestion applied from the review. */
+const REVIEW_REASON = "access review";
+
+/** A last use or attempt: the server counts by hour, so the time it gives is the start of
+ *  the last UTC hour with calls. */
+function hourOf(iso) {
+  return h("time", { datetime: iso, title: t("review.toTheHour") }, formatDate(iso));
+}
+
+/** A method or company of a review's count (methods by their catalog label when `catalog`
+ *  has them): "(other)" stands for those beyond the counting bound, and a refused call may
+ *  name no company. */
+function countedName(name, catalog = []) {
+  if (name === null) return h("span", { class: "muted" }, t("review.noCompany"));
+  if (name === "(other)") return h("span", { class: "muted" }, t("review.other"));
+  const method = catalog.find((m) => m.name === name);
+  return method ? methodLabel(method) : h("code", {}, name);
+}
+
+/** Whether the suggestion takes something away: the server only ever suggests what the key
+ *  holds, so any difference from the key's grants and company scope narrows them. */
+function narrowsPermissions(review) {
+  const same = (a, b) => a.length === b.length && a.every((x) => b.includes(x));
+  const { methods, companies } = review.suggestion;
+  const scope = review.companies.scope;
+  const sameCompanies = companies === "all" || scope === "all" ? companies === scope : same(companies, scope);
+  return !(sameCompanies && same(methods, review.methods.map((g) => g.grant)));
+}
+
+/** A table with its column headers (the last `numeric` ones right-aligned) and its rows. */
+function reviewTable(caption, headers, numeric, rows) {
+  return h("table", {},
+    h("caption", { class: "sr-only" }, caption),
+    h("thead", {}, h("tr", {}, headers.map((text, i) => h("th", { scope: "col", class: i >= headers.length - numeric ? "num" : null }, text)))),
+    h("tbody", {}, rows));
+}
+
+/** A cell with the label the phone layout shows above it. */
+function cell(label, content, attrs = {}) {
+  return h("td", { "data-label": label, ...attrs }, content);
+}
+
+function unusedBadge() {
+  return h("span", { class: "badge unused" }, t("review.unused"));
+}
+
+/** The grants of the key, each with its calls and last use (or marked unused), and the
+ *  methods used under it. */
+function grantsTable(review, catalog) {
+  const [colCalls, colLast] = [t("review.colCalls"), t("review.colLastUsed")];
+  const rows = review.methods.flatMap(({ grant, used }) => {
+    const calls = used.reduce((sum, m) => sum + m.calls, 0);
+    const last = used.map((m) => m.last_used_at).sort().at(-1);
+    return [
+      h("tr", { class: "grant" },
+        h("th", { scope: "row" }, h("code", {}, grant)),
+        cell(colCalls, formatNumber(calls), { class: "num" }),
+        cell(colLast, used.length ? hourOf(last) : unusedBadge(), { class: "num" })),
+      ...used.map((m) => h("tr", {},
+        h("th", { scope: "row", class: "sub" }, countedName(m.method, catalog)),
+        cell(colCalls, formatNumber(m.calls), { class: "num" }),
+        cell(colLast, hourOf(m.last_used_at), { class: "num" }))),
+    ];
+  });
+  return reviewTable(t("review.grantsTitle"), [t("review.colGrant"), colCalls, colLast], 2, rows);
+}
+
+/** The companies reached, and those of a restricted scope that were not. */
+function companiesTable(review) {
+  const { scope, used } = review.companies;
+  const [colCalls, colLast] = [t("review.colCalls"), t("review.colLastUsed")];
+  const reached = new Set(used.map((c) => c.company));
+  const rows = [
+    ...used.map((c) => h("tr", {},
+      h("th", { scope: "row" }, countedName(c.company)),
+      cell(colCalls, formatNumber(c.calls), { class: "num" }),
+      cell(colLast, hourOf(c.last_used_at), { class: "num" }))),
+    ...(scope === "all" ? [] : scope.filter((id) => !reached.has(id)).map((id) => h("tr", {},
+      h("th", { scope: "row" }, h("code", {}, id)),
+      cell(colCalls, formatNumber(0), { class: "num" }),
+      cell(colLast, unusedBadge(), { class: "num" })))),
+  ];
+  return [
+    h("p", {}, scope === "all" ? t("review.scopeAll") : t("review.scopeSome", { list: scope.join(", ") || t("review.nothing") })),
+    rows.length ? reviewTable(t("review.companiesTitle"), [t("review.colCompany"), colCalls, colLast], 2, rows) : null,
+  ];
+}
+
+/** What the partner tried and could not do. */
+function refusedTable(review, catalog) {
+  if (review.refused.length === 0) return h("p", { class: "muted" }, t("review.refusedNone"));
+  const [colMethod, colCompany, colCode, colCalls, colLast] =
+    ["colMethod", "colCompany", "colCode", "colCalls", "colLastAt"].map((name) => t(`review.${name}`));
+  return reviewTable(t("review.refusedTitle"), [colMethod, colCompany, colCode, colCalls, colLast], 2,
+    review.refused.map((r) => h("tr", {},
+      h("th", { scope: "row" }, countedName(r.method, catalog)),
+      cell(colCompany, countedName(r.company)),
+      cell(colCode, codeName(r.code)),
+      cell(colCalls, formatNumber(r.calls), { class: "num" }),
+      cell(colLast, hourOf(r.last_at), { class: "num" }))));
+}
+
+/** Names as code, separated by commas ("none" for none). */
+function codeList(names) {
+  return names.length ? names.flatMap((name, i) => [i ? ", " : "", h("code", {}, name)]) : t("review.nothing");
+}
+
+/** The suggestion, and the button that applies it when it narrows the key's permissions. */
+function suggestionPart(key, review, catalog) {
+  const { methods, companies } = review.suggestion;
+  const leftOut = [...review.left_out.methods, ...review.left_out.companies];
+  return [
+    h("h3", {}, t("review.suggestionTitle")),
+    h("ul", { class: "suggestion" },
+      h("li", {}, t("review.suggestionMethods"), " ", codeList(methods)),
+      h("li", {}, t("review.suggestionCompanies"), " ", companies === "all" ? t("review.allCompanies") : codeList(companies))),
+    leftOut.length ? h("p", { class: "muted" }, t("review.leftOut", { list: leftOut.join(", ") })) : null,
+    narrowsPermissions(review)
+      ? h("p", {}, h("button", { type: "button", class: "primary", onclick: () => applySuggestion(key, review, catalog) }, t("review.apply")))
+      : h("p", { class: "muted" }, t("review.nothingToNarrow")),
+  ];
+}
+
+/** The review of one period, or the word that there is nothing to review yet. */
+function reviewBody(key, review, catalog) {
+  if (review.calls === 0 && review.refused.length === 0) return h("p", { class: "empty muted" }, t("review.empty", { days: formatNumber(review.days) }));
+  return h("div", {},
+    h("p", { class: "total" }, plural("review.summary", review.calls, { days: formatNumber(review.days), from: formatDate(review.from), to: formatDate(review.to) })),
+    review.complete ? null : h("p", { class: "warning", id: "review-incomplete" }, t("review.incomplete")),
+    h("h3", {}, t("review.grantsTitle")), grantsTable(review, catalog),
+    h("h3", {}, t("review.companiesTitle")), companiesTable(review),
+    h("h3", {}, t("review.refusedTitle")), h("p", { class: "muted" }, t("review.refusedIntro")), refusedTable(review, catalog),
+    suggestionPart(key, review, catalog),
+    h("p", { class: "muted footnote" }, t("review.footnote")));
+}
+
+/** Dry-runs the suggestion over the review's period, shows what it would have refused, and
+ *  on confirmation puts it in place of the key's permissions and reloads the page. */
+async function applySuggestion(key, review, catalog) {
+  const proposal = { methods: review.suggestion.methods, companies: review.suggestion.companies };
+  let dry;
+  try {
+    dry = await api("POST", `/keys/${key.id}/access-review/simulate`, { ...proposal, days: review.days });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 503) announce(t("review.unavailable"), true); else fail(err);
+    return;
+  }
+  const refusedList = dry.refused.length ? [
+    h("p", {}, t("review.wouldBeRefused")),
+    h("ul", { class: "events" }, dry.refused.map((r) => h("li", {},
+      countedName(r.method, catalog), " — ", countedName(r.company), " — ", plural("review.calls", r.calls)))),
+  ] : [];
+  let d;
+  d = dialog(t("review.confirmTitle"), h("form", {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api("PUT", `/keys/${key.id}/permissions`, { ...proposal, reason: REVIEW_REASON });
+        d.close();
+        announce(t("review.applied"));
+        await route();
+      } catch (err) { d.close(); fail(err); }
+    },
+  },
+  h("p", { class: dry.would_be_refused ? "warning" : null, id: "simulation" },
+    plural("review.simulation", dry.calls, { refused: formatNumber(dry.would_be_refused), days: formatNumber(review.days) })),
+  refusedList,
+  h("p", {}, t("review.confirmText")),
+  h("p", { class: "actions" }, h("button", { class: "primary", type: "submit" }, t("review.confirm")), h("button", { type: "button", onclick: () => d.close() }, t("cancel")))));
+  d.querySelector("button[type=submit]").focus();
+}
+
+/** The key page's access review: for the chosen period, what the key used of its
+ *  permissions, what it was refused, and a narrower set to apply. `load()` reads it again. */
+function reviewPanel(key, catalog) {
+  const host = h("div", { "aria-live": "polite" }, h("p", { class: "muted" }, t("loading")));
+  const range = segmented("review", t("review.period"), REVIEW_DAYS.map((days) => [String(days), plural("review.dayCount", days)]), "90", () => load());
+  let latest = 0; // only the answer to the latest request is shown
+  async function load() {
+    const request = ++latest;
+    const days = range.querySelector("input:checked").value;
+    host.setAttribute("aria-busy", "true");
+    try {
+      const review = await api("GET", `/keys/${key.id}/access-review?days=${days}`);
+      if (request === latest) host.replaceChildren(reviewBody(key, review, catalog));
+    } catch (err) {
+      if (request !== latest) return;
+      // The review is one panel among others: its failure is told here, the page stays.
+      const unavailable = err instanceof ApiError && (err.status === 404 || err.status === 503);
+      if (!unavailable) { fail(err); return; }
+      host.replaceChildren(h("p", { class: "warning" }, t(err.status === 404 ? "review.notFound" : "review.unavailable")));
+    } finally { if (request === latest) host.removeAttribute("aria-busy"); }
+  }
+  load();
+  const element = h("section", { class: "panel review", id: "access-review", "aria-labelledby": "access-review-title" },
+    h("h2", { id: "access-review-title" }, t("review.title")), h("p", { class: "muted" }, t("review.intro")), range, host);
+  return { element, load };
+}
+
 // ---------- key detail ----------
 
 async function loadCatalog() {
   if (!state.catalog) state.catalog = (await api("GET", "/methods")).data;
   return state.catalog;
+}
+
+/** A catalog method as the screen names it: its label, then its name. */
+function methodLabel(method) {
+  return [method.label[state.lang] || method.label.fr, " ", h("code", { class: "muted" }, method.name)];
 }
 
 function methodsPanel(key, permissions, catalog, refresh) {
@@ -583,7 +805,7 @@ function methodsPanel(key, permissions, catalog, refresh) {
     panel.append(h("fieldset", {}, h("legend", {}, group),
       toggle(`grant-${group}`, t("allOfGroup", { group }), groupGrant, { checked: grants.has(groupGrant), disabled: all, group: true }),
       methods.map((m) => toggle(`grant-${m.name.replaceAll(".", "-")}`,
-        [m.label[state.lang] || m.label.fr, " ", h("code", { class: "muted" }, m.name)], m.name,
+        methodLabel(m), m.name,
         { checked: whole || grants.has(m.name), disabled: whole }))));
   }
   return panel;
@@ -768,11 +990,17 @@ async function detailView(id) {
   }
   const [catalog, boundMs] = await Promise.all([loadCatalog(), propagationBound()]);
   const permissions = { methods: key.methods, companies: key.companies };
+  const review = reviewPanel(key, catalog);
   const permissionsHost = h("div", {});
-  const refreshPermissions = (updated) => {
-    permissionsHost.replaceChildren(methodsPanel(key, updated, catalog, refreshPermissions), companiesPanel(key, updated, refreshPermissions));
+  const showPermissions = (shown) => {
+    permissionsHost.replaceChildren(methodsPanel(key, shown, catalog, permissionsSaved), companiesPanel(key, shown, permissionsSaved));
   };
-  refreshPermissions(permissions);
+  // The review compares the usage with the permissions: a change made here is read again there.
+  const permissionsSaved = (updated) => {
+    showPermissions(updated);
+    review.load();
+  };
+  showPermissions(permissions);
 
   // The facts and the limits form show the key as the server last answered it.
   const factsHost = h("div", {});
@@ -796,6 +1024,7 @@ async function detailView(id) {
     limitsHost,
     h("h2", {}, t("permissionsTitle")),
     permissionsHost,
+    review.element,
     await historyPanel(key));
 }
 

@@ -8,7 +8,8 @@
 
 use keys_domain::Error;
 use keys_domain::access::review::{self, Context, Counted, Permissions, Window};
-use keys_domain::permissions::{CompanyScope, MAX_GRANTS, MethodGrant};
+use keys_domain::model::whole_number;
+use keys_domain::permissions::{CompanyScope, MAX_COMPANIES, MAX_GRANTS, MethodGrant};
 use keys_domain::time::Timestamp;
 use keys_domain::usage::{Bucket, Granularity, Range, TOP_KEYS};
 use keys_spin::db::Db;
@@ -165,14 +166,23 @@ async fn access_review(m: &Matched<'_>) -> Result<Response, Error> {
 struct SimulateBody {
     methods: Vec<String>,
     companies: CompanyScope,
-    #[serde(default)]
-    days: Option<i64>,
+    #[serde(default = "default_days", deserialize_with = "whole_number")]
+    days: u64,
+}
+
+fn default_days() -> u64 {
+    review::DEFAULT_DAYS as u64
 }
 
 async fn simulate(m: &Matched<'_>) -> Result<Response, Error> {
     let body: SimulateBody = m.req.json()?;
     if body.methods.len() > MAX_GRANTS {
         return Err(Error::invalid(format!("at most {MAX_GRANTS} methods")));
+    }
+    if let CompanyScope::Only(list) = &body.companies
+        && list.len() > MAX_COMPANIES
+    {
+        return Err(Error::invalid(format!("at most {MAX_COMPANIES} companies")));
     }
     if let Some(bad) = body
         .methods
@@ -184,7 +194,8 @@ async fn simulate(m: &Matched<'_>) -> Result<Response, Error> {
             bad.chars().take(100).collect::<String>()
         )));
     }
-    let window = Window::new(body.days.unwrap_or(review::DEFAULT_DAYS), Timestamp::now())?;
+    let days = i64::try_from(body.days).unwrap_or(i64::MAX);
+    let window = Window::new(days, Timestamp::now())?;
     let (_, _, counts) = key_access(m.capture(0), &window).await?;
     let proposed = Permissions {
         methods: body.methods,

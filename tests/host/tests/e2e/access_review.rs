@@ -235,6 +235,10 @@ async fn review_parameters_are_checked_and_the_review_is_for_administrators_only
             Some("application/problem+json")
         );
     }
+    // JSON Schema's integers may be written with a fraction of zero.
+    let whole = json!({ "methods": [], "companies": "all", "days": 30.0 });
+    let reply = app.admin("POST", &simulate, Some(whole)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
     let unknown = json!({ "methods": [], "companies": "all", "extra": 1 });
     app.admin("POST", &simulate, Some(unknown))
         .await

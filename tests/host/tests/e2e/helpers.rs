@@ -526,6 +526,9 @@ pub fn sample_request(op: &Operation, fx: &Fixtures) -> Sample {
         ("PUT", "/methods/{method}") => Some(json!({ "label": "Sample method", "group": "e2e" })),
         ("PUT", "/companies/{company}") => Some(json!({ "name": "Sample company" })),
         ("POST", "/verify") => Some(json!({ "key": fx.secret })),
+        ("POST", "/keys/{id}/access-review/simulate") => {
+            Some(json!({ "methods": [fx.method], "companies": "all" }))
+        }
         _ => None,
     };
     let headers = match op.template.as_str() {

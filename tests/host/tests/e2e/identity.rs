@@ -27,7 +27,7 @@ fn token_signed_with(secret: &str) -> String {
     )
 }
 
-/// The twenty-two admin operations of the document (all of manage-keys, manage-permissions,
+/// The twenty-four admin operations of the document (all of manage-keys, manage-permissions,
 /// key-usage and rebuild-records: everything but /verify, /authorize, /health,
 /// /openapi.json and the secret-scanning endpoints).
 fn operations() -> Vec<Operation> {
@@ -44,6 +44,7 @@ fn operations() -> Vec<Operation> {
             "GET /events",
             "GET /keys",
             "GET /keys/{id}",
+            "GET /keys/{id}/access-review",
             "GET /keys/{id}/events",
             "GET /keys/{id}/permissions",
             "GET /keys/{id}/usage",
@@ -52,6 +53,7 @@ fn operations() -> Vec<Operation> {
             "PATCH /keys/{id}",
             "PATCH /keys/{id}/permissions",
             "POST /keys",
+            "POST /keys/{id}/access-review/simulate",
             "POST /keys/{id}/activate",
             "POST /keys/{id}/deactivate",
             "POST /keys/{id}/regenerate",
