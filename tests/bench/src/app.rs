@@ -39,6 +39,8 @@ pub struct Running {
 
 /// The key the scenarios verify, created through the admin API.
 pub struct AdminKey {
+    /// Its id.
+    pub id: String,
     /// The key, granted [`METHOD`] on [`COMPANY`].
     pub valid: String,
     /// The same key with its last checksum character changed.
@@ -88,14 +90,37 @@ key_value_stores = ["default"]
     out
 }
 
-/// Writes the benchmark manifest into `dir` and checks it: it parses, and every component it
-/// runs is built. Returns its path and the application variables it declares.
-pub fn write_manifest(root: &Path, dir: &Path) -> anyhow::Result<(PathBuf, Vec<String>)> {
+/// Where verify-key's component comes from in the app's manifest.
+const VERIFY_KEY_WASM: &str = "verify_key.wasm";
+
+/// `manifest` (a benchmark manifest of `root`) with verify-key's `.wasm` taken from `base`,
+/// another build's directory of `.wasm` files: the `--base` app.
+pub fn base_manifest(manifest: &str, root: &Path, base: &Path) -> String {
+    let ours = format!(
+        "{SOURCE_PREFIX}{}\"",
+        root.join(WASM_DIR).join(VERIFY_KEY_WASM).display()
+    );
+    let theirs = format!("{SOURCE_PREFIX}{}\"", base.join(VERIFY_KEY_WASM).display());
+    manifest.replace(&ours, &theirs)
+}
+
+/// Writes the benchmark manifest into `dir` (with `base`, the `--base` app's: verify-key from
+/// that directory) and checks it: it parses, and every component it runs is built. Returns
+/// its path and the application variables it declares.
+pub fn write_manifest(
+    root: &Path,
+    dir: &Path,
+    base: Option<&Path>,
+) -> anyhow::Result<(PathBuf, Vec<String>)> {
     let app_path = root.join(APP_MANIFEST);
     let app = std::fs::read_to_string(&app_path)
         .with_context(|| format!("cannot read {}", app_path.display()))?;
+    let mut text = bench_manifest(&app, root);
+    if let Some(base) = base {
+        text = base_manifest(&text, root, base);
+    }
     let path = dir.join(APP_MANIFEST);
-    std::fs::write(&path, bench_manifest(&app, root))?;
+    std::fs::write(&path, text)?;
     let manifest = Manifest::load(&path)?;
     let missing: Vec<String> = manifest
         .components
@@ -149,7 +174,7 @@ pub fn start(
 }
 
 /// An identity token of an administrator, for the setup's admin calls.
-fn admin_token() -> String {
+pub fn admin_token() -> String {
     let now = Timestamp::now().unix();
     let claims = json!({
         "sub": "bench-admin",
@@ -214,7 +239,12 @@ pub async fn create_key(app: &SpinApp) -> anyhow::Result<AdminKey> {
         .as_str()
         .context("the created key's answer has no `key`")?
         .to_owned();
+    let id = created["id"]
+        .as_str()
+        .context("the created key's answer has no `id`")?
+        .to_owned();
     Ok(AdminKey {
+        id,
         malformed: with_wrong_checksum(&valid),
         valid,
     })
@@ -237,7 +267,7 @@ pub async fn check(
     let response = send(
         app,
         request.method,
-        request.path,
+        &request.path,
         &request.headers,
         &request.body,
     )
@@ -290,6 +320,17 @@ mod tests {
         );
         assert!(one_read.key_value_stores.contains("default"));
         assert!(parsed.components["bench-noop"].key_value_stores.is_empty());
+    }
+
+    #[test]
+    fn the_base_manifest_takes_verify_key_and_nothing_else_from_the_other_build() {
+        let app = "[component.verify-key]\nsource = \"target/wasm32-wasip2/release/verify_key.wasm\"\n\
+                   [component.kv-proxy]\nsource = \"target/wasm32-wasip2/release/kv_proxy.wasm\"\n";
+        let ours = bench_manifest(app, Path::new("/repo"));
+        let theirs = base_manifest(&ours, Path::new("/repo"), Path::new("/old"));
+        assert!(theirs.contains("source = \"/old/verify_key.wasm\"\n"));
+        assert!(theirs.contains("source = \"/repo/target/wasm32-wasip2/release/kv_proxy.wasm\"\n"));
+        assert!(!theirs.contains("/repo/target/wasm32-wasip2/release/verify_key.wasm"));
     }
 
     #[test]

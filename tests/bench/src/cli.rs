@@ -9,7 +9,7 @@ pub const HELP: &str = "\
 Runs the app on real Spin (`spin up`) and measures scenarios with wrk.
 
 Usage: cargo run --release -p bench -- [SCENARIO...] [--store spin|redis] [--rounds N]
-                                       [--secs S] [--json PATH] [--list]
+                                       [--secs S] [--json PATH] [--base DIR] [--list]
 
 Scenarios sharing a `spin up` configuration (variables, synthetic records in the store) run
 in one `spin up`, together with two fixtures served by it: `noop` (answers 204) and
@@ -26,6 +26,11 @@ Options:
   --rounds N          rounds per scenario (default 3)
   --secs S            seconds per wrk run (default 3)
   --json PATH         also write the report as JSON
+  --base DIR          another build's .wasm files (e.g. an older commit's target/
+                      wasm32-wasip2/release): a second `spin up` of each group runs the app
+                      with that build's verify-key, and every scenario asking verify-key is
+                      measured on both in each round (the other build's rows are named
+                      `SCENARIO@base`, their ratios taken against this run's fixtures)
   --list              list the scenarios and exit
   -h, --help          show this help
 
@@ -54,6 +59,8 @@ pub struct Options {
     pub secs: u32,
     /// Where to write the JSON report, if anywhere.
     pub json: Option<PathBuf>,
+    /// Another build's `.wasm` directory, whose verify-key is measured beside this one.
+    pub base: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -75,6 +82,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> 
         rounds: DEFAULT_ROUNDS,
         secs: DEFAULT_SECS,
         json: None,
+        base: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -92,6 +100,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> 
             "--rounds" => options.rounds = positive("--rounds", &value("--rounds")?)?,
             "--secs" => options.secs = positive("--secs", &value("--secs")?)?,
             "--json" => options.json = Some(PathBuf::from(value("--json")?)),
+            "--base" => options.base = Some(PathBuf::from(value("--base")?)),
             flag if flag.starts_with('-') => bail!("unknown option {flag} (see --help)"),
             name => {
                 let scenario = scenarios::find(name).with_context(|| {
@@ -138,6 +147,7 @@ mod tests {
             (Store::Spin, 3, 3)
         );
         assert_eq!(options.json, None);
+        assert_eq!(options.base, None);
     }
 
     #[test]
@@ -154,8 +164,11 @@ mod tests {
             "--json",
             "out.json",
             "verify-valid",
+            "--base",
+            "/old",
         ])
         .unwrap();
+        assert_eq!(options.base, Some(PathBuf::from("/old")));
         let names: Vec<&str> = options.scenarios.iter().map(|s| s.name).collect();
         assert_eq!(names, ["verify-valid", "noop"]);
         assert_eq!(

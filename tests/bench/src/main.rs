@@ -52,6 +52,7 @@ fn list() -> String {
             Keys::Valid => "the admin-created key".to_owned(),
             Keys::Malformed => "the admin key, bad checksum".to_owned(),
             Keys::Zipf(n) => format!("{n} keys, Zipf"),
+            Keys::Admin => "the admin key's id, admin token".to_owned(),
         };
         let request = format!("{} {}", s.request.method, s.request.path);
         let config = s.config.describe();
@@ -89,7 +90,19 @@ fn bench(options: &Options) -> anyhow::Result<()> {
     wrk::ensure_installed()?;
     let spin = spin_binary(&root)?;
     let work = tempfile::Builder::new().prefix("bench-").tempdir()?;
-    let (manifest, declared) = app::write_manifest(&root, work.path())?;
+    if let Some(base) = &options.base {
+        let wasm = base.join("verify_key.wasm");
+        anyhow::ensure!(wasm.exists(), "--base: no {}", wasm.display());
+    }
+    let (manifest, declared) = app::write_manifest(&root, work.path(), None)?;
+    let base = match &options.base {
+        Some(dir) => {
+            let base_dir = work.path().join("base");
+            std::fs::create_dir_all(&base_dir)?;
+            Some(app::write_manifest(&root, &base_dir, Some(dir))?.0)
+        }
+        None => None,
+    };
     let header = report::Header::read(
         &spin,
         &root,
@@ -104,6 +117,7 @@ fn bench(options: &Options) -> anyhow::Result<()> {
         rounds: options.rounds,
         secs: options.secs,
         dir: work.path(),
+        base: base.as_deref(),
     };
     let mut rows = Vec::new();
     let mut skipped = Vec::new();

@@ -113,8 +113,8 @@ pub struct RoundMeasure {
 /// One line of the report: a scenario in a configuration, medians over rounds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
-    /// The scenario.
-    pub scenario: &'static str,
+    /// The scenario (`NAME@base` for the `--base` build's verify-key).
+    pub scenario: String,
     /// Its configuration's label.
     pub config: String,
     /// Requests per second @16.
@@ -139,7 +139,7 @@ pub struct Row {
 
 impl Row {
     /// The row of `scenario` in `config` from its rounds (at least one).
-    pub fn of(scenario: &'static str, config: String, rounds: &[RoundMeasure]) -> Row {
+    pub fn of(scenario: String, config: String, rounds: &[RoundMeasure]) -> Row {
         let m = |figure: fn(&RoundMeasure) -> f64| {
             let values: Vec<f64> = rounds.iter().map(figure).collect();
             median(&values).unwrap_or(f64::NAN)
@@ -288,13 +288,17 @@ mod tests {
     }
 
     fn row(scenario: &'static str, rps: f64, vs_noop: f64) -> Row {
-        Row::of(scenario, "spin, 10 records".into(), &[round(rps, vs_noop)])
+        Row::of(
+            scenario.into(),
+            "spin, 10 records".into(),
+            &[round(rps, vs_noop)],
+        )
     }
 
     #[test]
     fn a_row_takes_the_median_of_each_figure_over_rounds_and_sums_the_errors() {
         let rounds = [round(900.0, 0.5), round(1000.0, 0.4), round(1200.0, 0.6)];
-        let row = Row::of("verify-valid", "spin, 10 records".into(), &rounds);
+        let row = Row::of("verify-valid".into(), "spin, 10 records".into(), &rounds);
         assert_eq!(row.rps, 1000.0);
         assert_eq!(row.vs_noop, 0.5);
         assert_eq!(row.vs_one_read, 1.0);

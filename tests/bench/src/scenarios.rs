@@ -3,8 +3,11 @@
 
 use serde::Serialize;
 
-/// Stands for the key in a request's body and header values.
+/// Stands for the key (or, for an admin request, the key's id) in a request's path, body and
+/// header values.
 pub const KEY_PLACEHOLDER: &str = "{key}";
+/// Stands for an admin identity token in a request's header values.
+pub const TOKEN_PLACEHOLDER: &str = "{token}";
 /// The method the benchmark keys are granted, and that verifications ask for.
 pub const METHOD: &str = "employees.read";
 /// The company the benchmark keys are restricted to, and that verifications ask for.
@@ -54,7 +57,8 @@ impl Store {
     }
 }
 
-/// What one request of a scenario is; `{key}` in the body or a header value stands for the key.
+/// What one request of a scenario is; `{key}` in the path, the body or a header value stands
+/// for the key (its id, for [`Keys::Admin`]), `{token}` in a header value for an admin token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
     /// The HTTP method.
@@ -72,7 +76,7 @@ impl Request {
     pub fn render(&self, key: &str) -> Rendered {
         Rendered {
             method: self.method,
-            path: self.path,
+            path: self.path.replace(KEY_PLACEHOLDER, key),
             headers: self
                 .headers
                 .iter()
@@ -89,11 +93,21 @@ pub struct Rendered {
     /// The HTTP method.
     pub method: &'static str,
     /// The path (and query).
-    pub path: &'static str,
+    pub path: String,
     /// Header names (lower case) and values.
     pub headers: Vec<(String, String)>,
     /// The body; empty for none.
     pub body: String,
+}
+
+impl Rendered {
+    /// This request with `token` for `{token}` in its header values.
+    pub fn with_token(mut self, token: &str) -> Self {
+        for (_, value) in &mut self.headers {
+            *value = value.replace(TOKEN_PLACEHOLDER, token);
+        }
+        self
+    }
 }
 
 /// The keys a scenario's requests carry.
@@ -107,6 +121,8 @@ pub enum Keys {
     Malformed,
     /// The first so many synthetic keys, each request drawing one Zipf-like.
     Zipf(usize),
+    /// The admin-created key's id, the request carrying an admin identity token.
+    Admin,
 }
 
 /// A `spin up` configuration: application variables and the synthetic records written into
@@ -119,6 +135,10 @@ pub struct Config {
     pub records: usize,
     /// More `spin up` arguments.
     pub spin_args: &'static [&'static str],
+    /// Days of access counts written straight into SQLite for the admin-created key
+    /// (`store::fill_access_history`): every catalog method for each of [`HISTORY_COMPANIES`]
+    /// companies, every day.
+    pub access_days: u32,
 }
 
 impl Config {
@@ -135,6 +155,12 @@ impl Config {
         }
         if !self.spin_args.is_empty() {
             text.push_str(", long-lived instances");
+        }
+        if self.access_days > 0 {
+            text.push_str(&format!(
+                ", {} days of access counts ({HISTORY_COMPANIES} companies)",
+                self.access_days
+            ));
         }
         text
     }
@@ -182,11 +208,13 @@ const fn config(records: usize, cached: bool) -> Config {
             variables: CACHE_ON,
             records,
             spin_args: LONG_LIVED_INSTANCES,
+            access_days: 0,
         },
         false => Config {
             variables: &[],
             records,
             spin_args: &[],
+            access_days: 0,
         },
     }
 }
@@ -201,6 +229,20 @@ const THOUSAND: Config = config(1_000, false);
 const THOUSAND_CACHED: Config = config(1_000, true);
 /// A hundred thousand synthetic records in the store.
 const LARGE: Config = config(100_000, false);
+/// Companies in the access history of [`HISTORY`].
+pub const HISTORY_COMPANIES: usize = 50;
+/// A year of access counts for the admin-created key.
+const HISTORY: Config = Config {
+    access_days: 365,
+    ..BASE
+};
+/// An admin token's header.
+const ADMIN_HEADERS: &[(&str, &str)] = &[("authorization", "Bearer {token}")];
+/// A review's answer.
+const REVIEWED: Expect = Expect {
+    status: 200,
+    body_contains: r#""complete":true"#,
+};
 
 const VERIFY: Request = Request {
     method: "POST",
@@ -298,7 +340,28 @@ pub const SCENARIOS: &[Scenario] = &[
         THOUSAND_CACHED,
     ),
     verify("verify-valid-100k", Keys::Valid, LARGE, VALID_ANSWER),
+    review("access-review-90d", "/api/v1/keys/{key}/access-review"),
+    review(
+        "access-review-365d",
+        "/api/v1/keys/{key}/access-review?days=365",
+    ),
 ];
+
+/// An access review of the admin-created key, whose [`HISTORY`] holds a year of counts.
+const fn review(name: &'static str, path: &'static str) -> Scenario {
+    Scenario {
+        name,
+        request: Request {
+            method: "GET",
+            path,
+            body: "",
+            headers: ADMIN_HEADERS,
+        },
+        keys: Keys::Admin,
+        config: HISTORY,
+        expect: REVIEWED,
+    }
+}
 
 /// A `/verify` scenario.
 const fn verify(name: &'static str, keys: Keys, config: Config, expect: Expect) -> Scenario {
@@ -325,6 +388,13 @@ const fn authorize(name: &'static str, keys: Keys, config: Config) -> Scenario {
 /// The scenario named `name`.
 pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// Whether `scenario` asks verify-key, so that `--base` measures it on the other build too.
+pub fn asks_verify_key(scenario: &Scenario) -> bool {
+    ["/api/v1/verify", "/api/v1/authorize"]
+        .iter()
+        .any(|p| scenario.request.path.starts_with(p))
 }
 
 /// Whether `scenario` is one of the two fixtures measured in every run.
@@ -386,6 +456,21 @@ mod tests {
         let authorize = AUTHORIZE.render("ingk_K");
         assert_eq!(authorize.headers[0], ("x-api-key".into(), "ingk_K".into()));
         assert_eq!(authorize.body, "");
+    }
+
+    #[test]
+    fn an_admin_request_carries_the_key_id_in_its_path_and_a_token_in_its_header() {
+        let review = find("access-review-365d").unwrap();
+        assert_eq!(review.keys, Keys::Admin);
+        let rendered = review.request.render("key_1").with_token("T");
+        assert_eq!(rendered.path, "/api/v1/keys/key_1/access-review?days=365");
+        assert_eq!(
+            rendered.headers,
+            [("authorization".into(), "Bearer T".into())]
+        );
+        assert!(review.config.access_days >= 365);
+        assert!(!asks_verify_key(review));
+        assert!(asks_verify_key(find("authorize-valid").unwrap()));
     }
 
     #[test]

@@ -14,6 +14,13 @@ use std::time::Duration;
 
 /// Spin's key-value file in the state directory.
 const SPIN_KV_FILE: &str = "sqlite_key_value.db";
+/// Spin's `default` SQLite database in the state directory.
+const SPIN_SQLITE_FILE: &str = "sqlite_db.db";
+/// The catalog methods the access history counts (migrations/0002_default_catalog.sql).
+const CATALOG_METHODS: &str = "SELECT name FROM api_methods ORDER BY name";
+/// Adds one day's count of one method and company, as the fold writes them.
+const SQL_ADD_ACCESS: &str = "INSERT INTO access_daily \
+     (key_id, day, code, method, company, n, last_hour) VALUES (?1, ?2, 'VALID', ?3, ?4, ?5, ?6)";
 /// The store label of the records.
 const STORE_LABEL: &str = "default";
 /// Writes one record into Spin's one key-value table (created by Spin on its first write).
@@ -101,6 +108,51 @@ pub fn fill_spin(state_dir: &Path, keys: &[SyntheticKey]) -> anyhow::Result<()> 
         .commit()
         .context("cannot commit the synthetic records")?;
     Ok(())
+}
+
+/// Writes `days` days of access counts for `key_id`, up to today, straight into the app's
+/// SQLite database (its schema applied by the admin calls made before): every catalog
+/// method for each of `companies` companies (`C00`, `C01`, …), every day, a few calls each.
+pub fn fill_access_history(
+    state_dir: &Path,
+    key_id: &str,
+    days: u32,
+    companies: usize,
+) -> anyhow::Result<usize> {
+    let path = state_dir.join(SPIN_SQLITE_FILE);
+    let mut conn = rusqlite::Connection::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let methods: Vec<String> = conn
+        .prepare(CATALOG_METHODS)
+        .context("the app's schema is not applied")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let today = keys_domain::time::Timestamp::now()
+        .unix()
+        .div_euclid(86_400);
+    let transaction = conn.transaction()?;
+    let mut rows = 0;
+    {
+        let mut add = transaction
+            .prepare(SQL_ADD_ACCESS)
+            .context("the access counts' table is not the one expected")?;
+        for day in today - i64::from(days) + 1..=today {
+            for (m, method) in methods.iter().enumerate() {
+                for c in 0..companies {
+                    let calls = 1 + (day + m as i64 + c as i64) % 7;
+                    let last_hour = day * 24 + (c % 24) as i64;
+                    let company = format!("C{c:02}");
+                    add.execute((key_id, day, method, &company, calls, last_hour))?;
+                    rows += 1;
+                }
+            }
+        }
+    }
+    transaction
+        .commit()
+        .context("cannot commit the access history")?;
+    Ok(rows)
 }
 
 /// A Redis command in RESP: an array of bulk strings.

@@ -134,7 +134,7 @@ pub fn script(variants: &[Rendered], cumulative: &[u64]) -> anyhow::Result<Strin
     let mut lua = format!(
         "wrk.method = {}\nwrk.path = {}\n",
         lua_string(first.method),
-        lua_string(first.path)
+        lua_string(&first.path)
     );
     if variants.len() == 1 {
         for (name, value) in &first.headers {
@@ -245,7 +245,7 @@ mod tests {
     fn rendered(key: &str) -> Rendered {
         Rendered {
             method: "POST",
-            path: "/api/v1/verify",
+            path: "/api/v1/verify".into(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: format!(r#"{{"key":"{key}"}}"#),
         }
