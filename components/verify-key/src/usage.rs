@@ -14,9 +14,8 @@
 //! [`FLUSH_INTERVAL`] of verifications. A batch whose writing fails is dropped, and logged.
 
 use keys_domain::Error;
-use keys_domain::access::{self, Batch, HourCount, MAX_SHAPES_PER_HOUR};
+use keys_domain::access::{self, Batch};
 use keys_domain::increments::Increment;
-use keys_domain::limits::counter_value;
 use keys_domain::record::{last_used_due, last_used_key};
 use keys_domain::time::Timestamp;
 use keys_domain::usage::Pending;
@@ -61,91 +60,56 @@ pub fn schedule() {
 }
 
 /// Writes the batch: the last-use entries first (plain reads and writes, which show the
-/// store answers; the same read takes the slot counts of the access counts' key hours), then,
-/// in one call to `kv-proxy`, the units this instance's leases give back and the counts, then
-/// the slots of the shapes that call created.
+/// store answers), then, in one call to `kv-proxy`, the units this instance's leases give back
+/// and the counts, usage's and access's, then the slots of the shapes that call created.
 async fn flush() {
     let (mut increments, last_valid) = PENDING.with(|p| p.borrow_mut().drain());
     let counts = ACCESS.with(|a| a.borrow_mut().drain());
     let result = async {
         let kv = Kv::open(EDGE_STORE_DEADLINE).await?;
-        let key_hours = access::key_hours(&counts);
-        let mut names: Vec<String> = last_valid.iter().map(|(id, _)| last_used_key(id)).collect();
-        names.extend(key_hours.iter().map(|(h, k)| access::slots_key(*h, k)));
-        let mut stored = kv.get_many(&names).await?;
-        let slots = stored.split_off(last_valid.len());
+        let names: Vec<String> = last_valid.iter().map(|(id, _)| last_used_key(id)).collect();
+        let stored = kv.get_many(&names).await?;
         for ((name, (_, at)), stored) in names.iter().zip(&last_valid).zip(stored) {
             if last_used_due(stored.as_deref(), *at) {
                 kv.set(name, at.unix().to_string().as_bytes()).await?;
             }
         }
-        let full: Vec<(i64, String)> = key_hours
-            .into_iter()
-            .zip(slots)
-            .filter(|(_, n)| n.as_deref().and_then(counter_value) >= Some(MAX_SHAPES_PER_HOUR))
-            .map(|(pair, _)| pair)
-            .collect();
-        let registered = registered_shapes(&kv, &counts, &full).await?;
-        let mut counted = access::increments(&counts, &full, |c| registered.contains(&c));
         let mut all = crate::limits::leases_to_give_back(Timestamp::now());
         all.append(&mut increments);
         let first_access = all.len();
-        all.append(&mut counted);
+        all.extend(access::increments(&counts));
         let values = kv.increment_many(&all).await?;
-        take_slots(&kv, &all[first_access..], &values[first_access..]).await
+        register(&kv, &all[first_access..], &values[first_access..]).await
     };
     if let Err(err) = result.await {
         eprintln!("warning: usage counts of this instance were lost: {err:#}");
     }
 }
 
-/// Which of `counts`' shapes in a full key hour (`full`) are registered already, read from
-/// their counters: a read made only for keys past [`MAX_SHAPES_PER_HOUR`] shapes in an hour.
-async fn registered_shapes<'a>(
-    kv: &Kv,
-    counts: &'a [HourCount],
-    full: &[(i64, String)],
-) -> Result<Vec<&'a HourCount>, Error> {
-    let in_full: Vec<&HourCount> = counts
-        .iter()
-        .filter(|c| full.iter().any(|(h, k)| *h == c.hour && *k == c.key_id))
-        .collect();
-    if in_full.is_empty() {
-        return Ok(Vec::new());
-    }
-    let names: Vec<String> = in_full
-        .iter()
-        .map(|c| access::counter_key(c.hour, &c.key_id, &c.shape))
-        .collect();
-    let values = kv.get_many(&names).await?;
-    Ok(in_full
-        .into_iter()
-        .zip(values)
-        .filter_map(|(c, v)| v.is_some().then_some(c))
-        .collect())
-}
-
 /// Registers the shapes whose counters `written` created (`values`: the counters' new
-/// values): each key hour takes as many slots as it has new shapes, with one increment,
-/// and writes them there.
-async fn take_slots(kv: &Kv, written: &[Increment], values: &[i64]) -> Result<(), Error> {
-    let created = access::new_shapes(written, values);
-    if created.is_empty() {
-        return Ok(());
-    }
-    let slot_counts: Vec<Increment> = created
-        .iter()
-        .map(|(hour, key_id, shapes)| Increment {
-            counter: access::slots_key(*hour, key_id),
-            delta: shapes.len() as i64,
-        })
-        .collect();
-    let taken = kv.increment_many(&slot_counts).await?;
-    for ((hour, key_id, shapes), last) in created.iter().zip(taken) {
-        for (slot, shape) in access::taken_slots(last, shapes.len()).zip(shapes) {
-            kv.set(&access::slot_key(*hour, key_id, slot), shape.as_bytes())
-                .await?;
+/// values): each key hour takes as many slots as it has new shapes, with one increment, and
+/// writes them there; shapes past the hour's bound move to the `(other)` shape, which is
+/// registered in turn when that creates it (a second pass, of `(other)` shapes only).
+async fn register(kv: &Kv, written: &[Increment], values: &[i64]) -> Result<(), Error> {
+    let mut created = access::new_shapes(written, values);
+    while !created.is_empty() {
+        let slot_counts: Vec<Increment> = created.iter().map(access::Created::slot_count).collect();
+        let taken = kv.increment_many(&slot_counts).await?;
+        let (mut dropped, mut moved) = (Vec::new(), Vec::new());
+        for (group, last) in created.iter().zip(taken) {
+            let placed = access::place(group, last);
+            for (slot, shape) in &placed.slots {
+                kv.set(slot, shape.as_bytes()).await?;
+            }
+            dropped.extend(placed.dropped);
+            moved.extend(placed.moved);
         }
+        if moved.is_empty() {
+            break;
+        }
+        kv.delete_many(&dropped).await?;
+        let values = kv.increment_many(&moved).await?;
+        created = access::new_shapes(&moved, &values);
     }
     Ok(())
 }

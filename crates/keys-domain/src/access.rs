@@ -11,7 +11,7 @@
 //!   listed (a key-value store has no cheap listing), so the instance whose increment created
 //!   it (the answer equals its own delta) registers it: it takes the next slot of the key's
 //!   hour ([`slots_key`], an increment) and writes the shape there ([`slot_key`]). A batch
-//!   holding no new shape costs no store call beyond usage's.
+//!   holding no new shape costs no store call beyond usage's, and reads nothing.
 //! - **In SQLite**, usage's fold reads each key's slots, then the shapes' counters, of every
 //!   hour it folds, and adds them to `access_daily` (kept [`DAILY_RETENTION`] days) in the
 //!   same transaction; reads combine those rows with the hours not folded yet.
@@ -20,10 +20,14 @@
 //!
 //! A key counts at most [`MAX_SHAPES_PER_HOUR`] shapes an hour (its slots) and an instance's
 //! batch at most [`MAX_BATCH_SHAPES`]: past either, a call is counted as the shape
-//! [`OTHER`] / [`OTHER`] with its code, and the review says it is not complete. Method names
-//! and company ids are checked by their grammar before they are counted; a malformed one is
-//! counted as [`OTHER`]. What an instance loses when it crashes between creating a shape's
-//! counter and writing its slot is that shape's calls of the hour.
+//! [`OTHER`] / [`OTHER`] with its code, and the review says it is not complete. A shape
+//! whose slot falls past the hour's bound is [moved](place) there: its counter is deleted
+//! and its calls added to the [`OTHER`] shape's (whose slots are not bounded: three codes at
+//! most), so the store holds at most about that many shapes per key and hour whatever a
+//! caller sends. Method names and company ids are checked by their grammar before they are
+//! counted; a malformed one is counted as [`OTHER`]. What an instance loses when it crashes
+//! between creating a shape's counter and writing its slot is that shape's calls of the
+//! hour; calls another instance adds to a shape while it is moved past the bound are lost.
 
 pub mod review;
 
@@ -75,16 +79,10 @@ impl Shape {
         if !ACCESS_CODES.contains(&code) {
             return None;
         }
-        let field = |named: Option<&str>, valid: fn(&str) -> bool| match named {
-            Some(name) if valid(name) => name.to_owned(),
-            Some(_) => OTHER.to_owned(),
-            None if query.strict => EVERY.to_owned(),
-            None => NONE.to_owned(),
-        };
         Some(Self {
             code,
-            method: field(query.method, is_method_name),
-            company: field(query.company, is_company_id),
+            method: field(query.method, is_method_name, query.strict).to_owned(),
+            company: field(query.company, is_company_id, query.strict).to_owned(),
         })
     }
 
@@ -122,6 +120,17 @@ impl Shape {
     /// Whether this is the shape of calls past the bounds (or malformed).
     pub fn is_other(&self) -> bool {
         self.method == OTHER || self.company == OTHER
+    }
+}
+
+/// A shape's method or company for what a query named: the name, or [`OTHER`] for a
+/// malformed one, [`EVERY`] or [`NONE`] when it named none.
+fn field(named: Option<&str>, valid: fn(&str) -> bool, strict: bool) -> &str {
+    match named {
+        Some(name) if valid(name) => name,
+        Some(_) => OTHER,
+        None if strict => EVERY,
+        None => NONE,
     }
 }
 
@@ -165,28 +174,43 @@ pub struct Batch {
 
 impl Batch {
     /// Counts one verification of `key_id` answered `code` for `query` at `now` (nothing when
-    /// the code is not counted).
+    /// the code is not counted). Allocates only for a shape the batch does not hold yet.
     pub fn add(&mut self, key_id: &str, code: VerifyCode, query: &VerifyQuery<'_>, now: Timestamp) {
-        let Some(mut shape) = Shape::of(code, query) else {
+        if !ACCESS_CODES.contains(&code) {
             return;
-        };
+        }
+        let method = field(query.method, is_method_name, query.strict);
+        let company = field(query.company, is_company_id, query.strict);
         let hour = Granularity::Hour.bucket(now);
-        let found = |counts: &mut Vec<HourCount>, shape: &Shape| {
-            counts
+        let mut bump = |method: &str, company: &str| {
+            self.counts
                 .iter_mut()
-                .find(|c| c.hour == hour && c.shape == *shape && c.key_id == key_id)
+                .find(|c| {
+                    c.hour == hour
+                        && c.shape.code == code
+                        && c.shape.method == method
+                        && c.shape.company == company
+                        && c.key_id == key_id
+                })
                 .map(|c| c.calls += 1)
                 .is_some()
         };
-        if found(&mut self.counts, &shape) {
+        if bump(method, company) {
             return;
         }
-        if self.named >= MAX_BATCH_SHAPES && !shape.is_other() {
-            shape = Shape::other(code);
-            if found(&mut self.counts, &shape) {
-                return;
-            }
+        let full = self.named >= MAX_BATCH_SHAPES && method != OTHER && company != OTHER;
+        if full && bump(OTHER, OTHER) {
+            return;
         }
+        let shape = if full {
+            Shape::other(code)
+        } else {
+            Shape {
+                code,
+                method: method.to_owned(),
+                company: company.to_owned(),
+            }
+        };
         if !shape.is_other() {
             self.named += 1;
         }
@@ -210,48 +234,42 @@ impl Batch {
     }
 }
 
-/// The distinct (hour, key) pairs of `counts`, in order of first appearance: the slot
-/// counts a batch reads before it is written.
-pub fn key_hours(counts: &[HourCount]) -> Vec<(i64, String)> {
-    let mut pairs: Vec<(i64, String)> = Vec::new();
-    for c in counts {
-        if !pairs.iter().any(|(h, k)| *h == c.hour && *k == c.key_id) {
-            pairs.push((c.hour, c.key_id.clone()));
-        }
-    }
-    pairs
-}
-
-/// The increments writing `counts`, one per entry in its order. `full` holds the (hour,
-/// key) pairs whose slots were all taken when the batch began: a shape of theirs counts as
-/// [`OTHER`] unless `exists` says its counter exists already (it was registered earlier).
-pub fn increments(
-    counts: &[HourCount],
-    full: &[(i64, String)],
-    exists: impl Fn(&HourCount) -> bool,
-) -> Vec<Increment> {
+/// The increments writing `counts`, one per entry, in its order.
+pub fn increments(counts: &[HourCount]) -> Vec<Increment> {
     counts
         .iter()
-        .map(|c| {
-            let is_full = full.iter().any(|(h, k)| *h == c.hour && *k == c.key_id);
-            let shape = if is_full && !c.shape.is_other() && !exists(c) {
-                Shape::other(c.shape.code)
-            } else {
-                c.shape.clone()
-            };
-            Increment {
-                counter: counter_key(c.hour, &c.key_id, &shape),
-                delta: c.calls,
-            }
+        .map(|c| Increment {
+            counter: counter_key(c.hour, &c.key_id, &c.shape),
+            delta: c.calls,
         })
         .collect()
 }
 
-/// The shapes a batch's increments created (the counter's new value is the batch's own
-/// delta), grouped by (hour, key): each group takes that many slots with one increment of
-/// [`slots_key`]. Returned as (hour, key id, encoded shapes).
-pub fn new_shapes(increments: &[Increment], values: &[i64]) -> Vec<(i64, String, Vec<String>)> {
-    let mut groups: Vec<(i64, String, Vec<String>)> = Vec::new();
+/// Shapes one key created in one hour: the first write of their counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Hours since the epoch.
+    pub hour: i64,
+    /// The key.
+    pub key_id: String,
+    /// Each shape, with the calls its counter was created with.
+    pub shapes: Vec<(Shape, i64)>,
+}
+
+impl Created {
+    /// The increment taking their slots.
+    pub fn slot_count(&self) -> Increment {
+        Increment {
+            counter: slots_key(self.hour, &self.key_id),
+            delta: self.shapes.len() as i64,
+        }
+    }
+}
+
+/// The shapes `increments` created (the counter's new value is the increment's own delta),
+/// grouped by (hour, key): each group takes that many slots with one increment.
+pub fn new_shapes(increments: &[Increment], values: &[i64]) -> Vec<Created> {
+    let mut groups: Vec<Created> = Vec::new();
     for (increment, value) in increments.iter().zip(values) {
         if *value != increment.delta {
             continue;
@@ -259,15 +277,59 @@ pub fn new_shapes(increments: &[Increment], values: &[i64]) -> Vec<(i64, String,
         let Some((hour, key_id, shape)) = parse_counter(&increment.counter) else {
             continue;
         };
+        let Some(shape) = Shape::decode(&shape) else {
+            continue;
+        };
+        let entry = (shape, increment.delta);
         match groups
             .iter_mut()
-            .find(|(h, k, _)| *h == hour && *k == key_id)
+            .find(|g| g.hour == hour && g.key_id == key_id)
         {
-            Some((.., shapes)) => shapes.push(shape),
-            None => groups.push((hour, key_id, vec![shape])),
+            Some(group) => group.shapes.push(entry),
+            None => groups.push(Created {
+                hour,
+                key_id,
+                shapes: vec![entry],
+            }),
         }
     }
     groups
+}
+
+/// Where a group of created shapes goes, given the slot counter's value after the group's
+/// increment (`last`): the slots to write (slot key, encoded shape), and, for the shapes
+/// whose slot falls past [`MAX_SHAPES_PER_HOUR`] (an [`OTHER`] shape never does), the
+/// counters to delete and the increments moving their calls to the [`OTHER`] shape.
+pub fn place(group: &Created, last: i64) -> Placed {
+    let first = last - group.shapes.len() as i64 + 1;
+    let mut placed = Placed::default();
+    for ((shape, calls), slot) in group.shapes.iter().zip(first..) {
+        if slot <= MAX_SHAPES_PER_HOUR || shape.is_other() {
+            placed
+                .slots
+                .push((slot_key(group.hour, &group.key_id, slot), shape.encode()));
+        } else {
+            placed
+                .dropped
+                .push(counter_key(group.hour, &group.key_id, shape));
+            placed.moved.push(Increment {
+                counter: counter_key(group.hour, &group.key_id, &Shape::other(shape.code)),
+                delta: *calls,
+            });
+        }
+    }
+    placed
+}
+
+/// What [`place`] decided for a group of created shapes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Placed {
+    /// Slots to write: (slot key, encoded shape).
+    pub slots: Vec<(String, String)>,
+    /// Counters of shapes past the bound, to delete.
+    pub dropped: Vec<String>,
+    /// Their calls, added to the [`OTHER`] shape of their code.
+    pub moved: Vec<Increment>,
 }
 
 /// The (hour, key id, encoded shape) a [`counter_key`] names.
@@ -276,12 +338,6 @@ fn parse_counter(name: &str) -> Option<(i64, String, String)> {
     let (hour, rest) = rest.split_once(':')?;
     let (key_id, shape) = rest.split_once(":c:")?;
     Some((hour.parse().ok()?, key_id.to_owned(), shape.to_owned()))
-}
-
-/// The slots a group of `count` new shapes took, given the slot counter's value after its
-/// increment by `count`: `value - count + 1 ..= value`.
-pub fn taken_slots(value: i64, count: usize) -> std::ops::RangeInclusive<i64> {
-    value - count as i64 + 1..=value
 }
 
 #[cfg(test)]

@@ -158,14 +158,34 @@ fn a_batch_counts_each_key_hour_and_shape_once() {
         ]
     );
     assert!(batch.is_empty());
+    let written = increments(&counts);
     assert_eq!(
-        key_hours(&counts),
-        [
-            (HOUR, "key_1".to_owned()),
-            (HOUR, "key_2".to_owned()),
-            (HOUR + 1, "key_1".to_owned())
-        ]
+        written[0],
+        Increment {
+            counter: format!("acc:h:{HOUR}:key_1:c:VALID:employees.read:ACME"),
+            delta: 2,
+        }
     );
+    assert_eq!(written.len(), 3);
+}
+
+#[test]
+fn a_batch_counts_a_query_as_its_shape_says() {
+    let mut batch = Batch::default();
+    let queries = [
+        query(Some("employees.read"), Some("ACME"), false),
+        query(None, None, true),
+        query(Some("Bad Name"), None, false),
+    ];
+    for q in &queries {
+        batch.add("key_1", VerifyCode::Valid, q, at_hour(HOUR));
+    }
+    let shapes: Vec<Shape> = batch.drain().into_iter().map(|c| c.shape).collect();
+    let expected: Vec<Shape> = queries
+        .iter()
+        .map(|q| Shape::of(VerifyCode::Valid, q).unwrap())
+        .collect();
+    assert_eq!(shapes, expected);
 }
 
 #[test]
@@ -200,25 +220,56 @@ fn a_full_batch_counts_new_shapes_as_other_and_keeps_counting_known_ones() {
     assert_eq!(other.calls, 2);
 }
 
+fn created(shapes: &[(Shape, i64)]) -> Created {
+    Created {
+        hour: HOUR,
+        key_id: "key_1".into(),
+        shapes: shapes.to_vec(),
+    }
+}
+
 #[test]
-fn a_key_hour_whose_slots_are_taken_counts_only_registered_shapes_by_name() {
-    let mut batch = Batch::default();
-    let known = query(Some("employees.read"), None, false);
-    let new = query(Some("documents.read"), None, false);
-    batch.add("key_1", VerifyCode::Valid, &known, at_hour(HOUR));
-    batch.add("key_1", VerifyCode::Valid, &new, at_hour(HOUR));
-    batch.add("key_2", VerifyCode::Valid, &new, at_hour(HOUR));
-    let counts = batch.drain();
-    let full = [(HOUR, "key_1".to_owned())];
-    let written = increments(&counts, &full, |c| c.shape.method == "employees.read");
-    let names: Vec<&str> = written.iter().map(|i| i.counter.as_str()).collect();
+fn created_shapes_take_the_slots_their_increment_reserved() {
+    let s = shape(VerifyCode::Valid, "employees.read", "ACME");
+    let t = shape(VerifyCode::MethodNotAllowed, "documents.read", "BETA");
+    let group = created(&[(s.clone(), 3), (t.clone(), 1)]);
+    assert_eq!(group.slot_count().counter, format!("acc:h:{HOUR}:key_1:n"));
+    assert_eq!(group.slot_count().delta, 2);
+    let placed = place(&group, 7);
     assert_eq!(
-        names,
+        placed.slots,
         [
-            format!("acc:h:{HOUR}:key_1:c:VALID:employees.read:"),
-            format!("acc:h:{HOUR}:key_1:c:VALID:(other):(other)"),
-            format!("acc:h:{HOUR}:key_2:c:VALID:documents.read:"),
+            (format!("acc:h:{HOUR}:key_1:s:6"), s.encode()),
+            (format!("acc:h:{HOUR}:key_1:s:7"), t.encode()),
         ]
+    );
+    assert!(placed.dropped.is_empty() && placed.moved.is_empty());
+}
+
+#[test]
+fn shapes_past_the_hours_bound_move_their_calls_to_other_and_other_always_has_a_slot() {
+    let s = shape(VerifyCode::Valid, "employees.read", "ACME");
+    let t = shape(VerifyCode::MethodNotAllowed, "documents.read", "BETA");
+    let other = Shape::other(VerifyCode::Valid);
+    let group = created(&[(s.clone(), 3), (t.clone(), 2), (other.clone(), 4)]);
+    let placed = place(&group, MAX_SHAPES_PER_HOUR + 2);
+    assert_eq!(
+        placed.slots,
+        [
+            (slot_key(HOUR, "key_1", MAX_SHAPES_PER_HOUR), s.encode()),
+            (
+                slot_key(HOUR, "key_1", MAX_SHAPES_PER_HOUR + 2),
+                other.encode()
+            ),
+        ]
+    );
+    assert_eq!(placed.dropped, [counter_key(HOUR, "key_1", &t)]);
+    assert_eq!(
+        placed.moved,
+        [Increment {
+            counter: counter_key(HOUR, "key_1", &Shape::other(VerifyCode::MethodNotAllowed)),
+            delta: 2,
+        }]
     );
 }
 
@@ -241,15 +292,22 @@ fn only_the_increment_that_created_a_counter_registers_its_shape() {
         },
     ];
     // key_1's first shape existed (5 ≠ 3); the two others were created by these increments.
-    let created = new_shapes(&written, &[5, 2, 1]);
+    let found = new_shapes(&written, &[5, 2, 1]);
     assert_eq!(
-        created,
+        found,
         [
-            (HOUR, "key_1".to_owned(), vec![t.encode()]),
-            (HOUR, "key_2".to_owned(), vec![s.encode()]),
+            Created {
+                hour: HOUR,
+                key_id: "key_1".into(),
+                shapes: vec![(t, 2)],
+            },
+            Created {
+                hour: HOUR,
+                key_id: "key_2".into(),
+                shapes: vec![(s, 1)],
+            },
         ]
     );
-    assert_eq!(taken_slots(7, 2), 6..=7);
 }
 
 #[test]
