@@ -2,7 +2,7 @@
 # Runs one node of the selective deployment on plain Spin (docs/deployment.md). Also the
 # entrypoint of the container image (Containerfile), whose argument is the role.
 #
-#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, admin-ui
+#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, admin-ui, kv-proxy (the public leak report's counters)
 #   deploy/spin-up.sh edge    # verify-key, kv-proxy (its counter increments)
 #
 # Environment:
@@ -42,7 +42,7 @@ EXTRA=()
 
 case "${1:-}" in
     admin)
-        COMPONENTS=(-c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c secret-scanning -c admin-ui)
+        COMPONENTS=(-c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c secret-scanning -c admin-ui -c kv-proxy)
         if [[ -z "${SPIN_VARIABLE_IDENTITY_JWKS_URL:-}${SPIN_VARIABLE_IDENTITY_JWKS:-}${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
             echo "spin-up: set SPIN_VARIABLE_IDENTITY_JWKS_URL (the identity provider's JWKS) or SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (HS256)" >&2
             exit 1

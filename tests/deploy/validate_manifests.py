@@ -77,7 +77,11 @@ SHIM_MARK = "Waiting for a shim on Spin 4"
 EDGE_COMPONENTS = ["verify-key", "kv-proxy"]
 ADMIN_COMPONENTS = [
     "manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "secret-scanning", "admin-ui",
+    "kv-proxy",
 ]
+# Components both roles run: kv-proxy makes the key-value increments of each (verify-key's
+# leases and usage on the edge, the public leak report's rate limits on the admin node).
+SHARED_COMPONENTS = ["kv-proxy"]
 ROLE_LABEL = "app.kubernetes.io/component"
 # What the operator creates for a SpinApp (spin-operator internal/controller): a Deployment
 # and a ClusterIP Service, both named after the SpinApp, the Service on port 80.
@@ -424,8 +428,9 @@ def check_spinapp(doc: Doc, ctx: Context) -> list[str]:
         missing = [c for c in ADMIN_COMPONENTS if c not in components]
         if missing:
             errors.append(f"{where}: the admin node must run {missing} too")
-        if any(c in components for c in EDGE_COMPONENTS):
-            errors.append(f"{where}: the admin node must not run {EDGE_COMPONENTS}")
+        edge_only = [c for c in EDGE_COMPONENTS if c not in SHARED_COMPONENTS]
+        if any(c in components for c in edge_only):
+            errors.append(f"{where}: the admin node must not run {edge_only}")
     else:
         errors.append(f"{where}: label {ROLE_LABEL} must be \"edge\" or \"admin\"")
 
@@ -711,8 +716,9 @@ def check_containerfile(image: Containerfile, app: SpinApp, roles: dict[str, lis
     missing = [c for c in ADMIN_COMPONENTS if c not in roles.get("admin", [])]
     if missing:
         errors.append(f"{spin_up}: the admin node must run {missing} too")
-    if set(roles.get("admin", [])) & set(roles.get("edge", [])):
-        errors.append(f"{spin_up}: a component runs on both roles")
+    shared = set(roles.get("admin", [])) & set(roles.get("edge", []))
+    if shared - set(SHARED_COMPONENTS):
+        errors.append(f"{spin_up}: a component runs on both roles: {sorted(shared)}")
     for name in app.components:
         if not any(name in components for components in roles.values()):
             errors.append(f"{spin_up}: spin.toml component {name!r} runs in no role")

@@ -358,6 +358,25 @@ test("a key reported as leaked shows the banner with the place, and a flag in th
   await page.getByLabel("Statut").selectOption("");
 });
 
+test("a key reported through the public leak report shows who reported it, in both languages", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "Clé signalée publiquement" });
+  const response = await fetch(`${base}/api/v1/leaks`, { method: "POST",
+    headers: { "content-type": "application/json" }, body: JSON.stringify({ keys: [created.key] }) });
+  assert.equal(response.status, 202);
+  assert.deepEqual(await response.json(), { received: 1 });
+  assert.equal(await verify(created.key), "DISABLED");
+
+  await page.goto(`${base}/#/keys/${created.id}`);
+  const banner = page.getByRole("alert").filter({ has: page.getByRole("heading", { name: "Fuite signalée" }) });
+  await banner.waitFor();
+  assert.ok(await banner.getByText("Cette clé a été signalée comme publiée par un signalement public").isVisible());
+  await page.locator("#history").getByText("Signalement public · clé désactivée").waitFor();
+  await page.getByLabel("Langue").selectOption("en");
+  await page.getByText("This key was reported as published through a public report").waitFor();
+  await page.locator("#history").getByText("Public report · key deactivated").waitFor();
+  await page.getByLabel("Language").selectOption("fr");
+});
+
 /** Retries `probe` until it answers something truthy, and answers that: usage counts reach
  *  the API about a second after the verifications (the edges batch them). */
 async function eventually(what, probe, timeout = 15_000) {

@@ -238,13 +238,19 @@ function leakFlag(key) {
 
 const SCANNERS = { github: "GitHub", gitlab: "GitLab" };
 
-/** The "Fuite signalée" banner of a leaked key: who found it, when, and where (a link only
- *  for http(s) addresses). */
+/** Who reported a leak: a secret scanner by its name, or the public report. */
+function reporterName(scanner) {
+  return scanner === "public" ? t("publicReport") : SCANNERS[scanner] || scanner;
+}
+
+/** The "Fuite signalée" banner of a leaked key: who found it (a secret scanner, or anyone
+ *  through the public report), when, and where (a link only for http(s) addresses). */
 function leakBanner(leak) {
   const url = leak.url && /^https?:\/\//i.test(leak.url) ? leak.url : null;
   return h("div", { class: "panel leak", role: "alert" },
     h("h2", {}, t("leakTitle")),
-    h("p", {}, t("leakText", { scanner: SCANNERS[leak.scanner] || leak.scanner, date: formatDate(leak.reported_at) })),
+    h("p", {}, leak.scanner === "public" ? t("leakTextPublic", { date: formatDate(leak.reported_at) })
+      : t("leakText", { scanner: reporterName(leak.scanner), date: formatDate(leak.reported_at) })),
     url ? h("p", {}, h("a", { href: url, rel: "noopener noreferrer", target: "_blank" }, t("leakWhere")), " ", h("span", { class: "mono muted" }, url))
       : leak.url ? h("p", { class: "mono muted" }, leak.url) : null,
     h("p", {}, t("leakAdvice")));
@@ -870,7 +876,9 @@ function describeChanges(event) {
   if (event.type === "leak_reported") {
     const c = event.changes;
     const action = c.action && t(`leakActions.${c.action}`);
-    return [SCANNERS[c.scanner] || c.scanner, c.url, c.source, action].filter(Boolean).join(" · ");
+    // A public report's source (`public_report`) says nothing its reporter's name does not.
+    const source = c.scanner === "public" ? null : c.source;
+    return [reporterName(c.scanner), c.url, source, action].filter(Boolean).join(" · ");
   }
   return Object.entries(event.changes || {}).filter(([, v]) => v && typeof v === "object" && "to" in v)
     .map(([field, v]) => {

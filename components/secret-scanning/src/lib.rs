@@ -2,23 +2,28 @@
 //! detection. A report of a published key, signed by the scanner, deactivates the key (or
 //! only flags it, with `leak_action = report`) before it is answered, and records a
 //! `leak_reported` audit event; the answer labels each well-formed token as ours or not.
-//! See docs/secret-scanning.md.
+//! The public report (`POST /api/v1/leaks`) takes the same path for keys anyone found
+//! published, unauthenticated and rate-limited, and answers only how many entries it
+//! received. See docs/secret-scanning.md.
 //!
 //! A component of its own: the ECDSA verification (p256) and the outgoing fetch of the
 //! scanners' public keys stay out of the admin components, which have little room left under
 //! their size budget.
 
 mod public_keys;
+mod public_report;
 mod reports;
 
 use keys_domain::Error;
+use keys_domain::time::Timestamp;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::kv::Kv;
 use keys_spin::routes::{self, Matched, NO_QUERY, Route};
-use leaks_domain::report::{LeakAction, Scanner, parse_report, well_formed};
+use leaks_domain::public_report::PublicReport;
+use leaks_domain::report::{LeakAction, Reporter, Scanner, parse_report, well_formed};
 use spin_sdk::variables;
 
 keys_spin::export_http_handler!(dispatch);
@@ -27,8 +32,9 @@ keys_spin::export_http_handler!(dispatch);
 const VAR_LEAK_ACTION: &str = "leak_action";
 
 /// The routes of secret-scanning: one per scanner (anyone may call them; a report must carry
-/// the scanner's signature).
+/// the scanner's signature), and the public report (anyone, rate-limited).
 const ROUTES: &[Route] = &[
+    Route::public("POST", "/leaks", NO_QUERY, handler!(public)),
     Route::public(
         "POST",
         "/secret-scanning/github",
@@ -64,8 +70,25 @@ async fn report(req: &ApiRequest, scanner: Scanner) -> Result<Response, Error> {
     let findings = parse_report(&req.body)?;
     let found = well_formed(&findings);
     let db = Db::open(SQLITE_DEADLINE).await?;
-    let feedback = reports::handle(&db, &kv, scanner, action, &found).await?;
-    json(200, &feedback)
+    let known = reports::act(&db, &kv, Reporter::Scanner(scanner), action, &found).await?;
+    json(200, &reports::feedback(&found, &known))
+}
+
+/// The public report: read and bounded first (nothing counted for a malformed one), counted
+/// against the caller's address and everyone, then handled as a scanner's report, every
+/// well-formed entry looked up in one query. The answer is the number of entries received,
+/// whatever they were.
+async fn public(m: &Matched<'_>) -> Result<Response, Error> {
+    let report = PublicReport::parse(m.req.json()?)?;
+    let action = leak_action().await?;
+    let kv = Kv::open(ADMIN_STORE_DEADLINE).await?;
+    let client = public_report::client(m.req).await;
+    public_report::admit(&kv, client, Timestamp::now()).await?;
+    let findings = report.findings();
+    let found = well_formed(&findings);
+    let db = Db::open(SQLITE_DEADLINE).await?;
+    reports::act(&db, &kv, Reporter::Public, action, &found).await?;
+    json(202, &report.receipt())
 }
 
 /// The configured [`LeakAction`].

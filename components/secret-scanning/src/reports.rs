@@ -1,6 +1,6 @@
-//! What a verified report does: one SQLite lookup of every reported hash, then for each key
-//! concerned one run of the consistency protocol (`keys::change`, as an administrator's
-//! deactivation), and the feedback the scanner expects.
+//! What a report does, a scanner's (once verified) or the public one: one SQLite lookup of
+//! every reported hash, then for each key concerned one run of the consistency protocol
+//! (`keys::change`, as an administrator's deactivation); and the feedback a scanner expects.
 
 use keys_domain::Error;
 use keys_domain::events::{Changes, EventKind};
@@ -9,8 +9,9 @@ use keys_domain::time::Timestamp;
 use keys_spin::db::{self, Db};
 use keys_spin::keys;
 use keys_spin::kv::Kv;
+use leaks_domain::public_report::adds_nothing;
 use leaks_domain::report::{
-    Feedback, Label, LeakAction, MAX_PLACE_CHARS, Scanner, WellFormed, cut,
+    Feedback, Label, LeakAction, MAX_PLACE_CHARS, Reporter, WellFormed, cut,
 };
 use spin_sdk::sqlite::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,19 +96,22 @@ struct KeyReport<'a> {
     current: bool,
 }
 
-/// Acts on the well-formed findings of a verified report and returns the feedback, one entry
-/// per well-formed finding in report order.
-pub async fn handle<'a>(
+/// The hashes of a report that SQLite knows (live, replaced or deleted secrets).
+pub type Known = BTreeSet<String>;
+
+/// Acts on the well-formed findings of a report (a scanner's, once verified, or the public
+/// one) and returns the hashes that were ours.
+pub async fn act(
     db: &Db,
     kv: &Kv,
-    scanner: Scanner,
+    reporter: Reporter,
     action: LeakAction,
-    found: &'a [WellFormed<'a>],
-) -> Result<Vec<Feedback<'a>>, Error> {
+    found: &[WellFormed<'_>],
+) -> Result<Known, Error> {
     let now = Timestamp::now();
     let hashes: BTreeSet<&str> = found.iter().map(|f| f.hash.as_str()).collect();
     let known = lookup(db, &hashes).await?;
-    let mut by_key: BTreeMap<&str, KeyReport<'a>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, KeyReport<'_>> = BTreeMap::new();
     for finding in found {
         let Some(secret) = known.get(&finding.hash) else {
             continue;
@@ -138,32 +142,34 @@ pub async fn handle<'a>(
             entry.replaced.push(&finding.hash);
         }
     }
-    let actor = Actor {
-        id: format!("secret-scanning:{}", scanner.as_str()),
-        name: Some(scanner.display_name().to_owned()),
-    };
     for (key_id, report) in &by_key {
-        record(db, kv, key_id, report, scanner, &actor, now).await?;
+        record(db, kv, key_id, report, reporter, action, now).await?;
     }
-    Ok(found
+    Ok(known.into_keys().collect())
+}
+
+/// The feedback a scanner expects: one entry per well-formed finding, in report order.
+pub fn feedback<'a>(found: &'a [WellFormed<'a>], known: &Known) -> Vec<Feedback<'a>> {
+    found
         .iter()
         .map(|f| {
-            let label = if known.contains_key(&f.hash) {
+            let label = if known.contains(&f.hash) {
                 Label::TruePositive
             } else {
                 Label::FalsePositive
             };
             Feedback::new(f, label)
         })
-        .collect())
+        .collect()
 }
 
 /// The audit event's members: where and by whom the leak was found, and what was done.
-/// Never the token. The same report gives the same text, which is how a replay is told.
-fn event_changes(report: &KeyReport<'_>, scanner: Scanner) -> Result<Changes, Error> {
+/// Never the token. The same report gives the same text, which is how a scanner's replay is
+/// told.
+fn event_changes(report: &KeyReport<'_>, reporter: Reporter) -> Result<Changes, Error> {
     let finding = report.finding.finding;
     Changes::new()
-        .set("scanner", &scanner.as_str())?
+        .set("scanner", &reporter.as_str())?
         .set(
             "url",
             &finding.url.as_deref().map(|u| cut(u, MAX_PLACE_CHARS)),
@@ -186,31 +192,41 @@ async fn already_recorded(db: &Db, key_id: &str, changes: &str) -> Result<bool, 
 
 /// Records the leak of one key: for a live secret, through the consistency protocol, so the
 /// key's verification records say `DISABLED` before the report is answered; for a revoked
-/// one, the audit event alone. A replay of the same report changes nothing.
+/// one, the audit event alone. A replay of the same report changes nothing: a scanner's
+/// report already recorded for the key (the same event), or a public report of a key that
+/// already shows the leak ([`adds_nothing`]).
 async fn record(
     db: &Db,
     kv: &Kv,
     key_id: &str,
     report: &KeyReport<'_>,
-    scanner: Scanner,
-    actor: &Actor,
+    reporter: Reporter,
+    action: LeakAction,
     now: Timestamp,
 ) -> Result<(), Error> {
-    let event = async {
-        let json = event_changes(report, scanner)?.into_json();
-        if already_recorded(db, key_id, &json).await? {
-            return Ok(false);
-        }
-        let changes = event_changes(report, scanner)?;
-        keys::record_event(db, key_id, EventKind::LeakReported, actor, now, changes).await?;
-        Ok::<_, Error>(true)
+    let actor = Actor {
+        id: format!("secret-scanning:{}", reporter.as_str()),
+        name: Some(reporter.display_name().to_owned()),
+    };
+    let event = || async {
+        let changes = event_changes(report, reporter)?;
+        keys::record_event(db, key_id, EventKind::LeakReported, &actor, now, changes).await
+    };
+    let recorded_before = || async {
+        let json = event_changes(report, reporter)?.into_json();
+        already_recorded(db, key_id, &json).await
     };
     if report.outcome == Outcome::AlreadyRevoked {
-        db.transaction(Box::pin(async { event.await.map(drop) }))
-            .await?;
+        db.transaction(Box::pin(async {
+            if !recorded_before().await? {
+                event().await?;
+            }
+            Ok(())
+        }))
+        .await?;
         eprintln!(
             "info: {} reported a revoked secret of key {key_id}",
-            scanner.as_str()
+            reporter.as_str()
         );
         return Ok(());
     }
@@ -227,15 +243,25 @@ async fn record(
             let Some(mut key) = keys::load(db, key_id).await? else {
                 return Ok(());
             };
-            if !event.await? {
+            let replay = match reporter {
+                Reporter::Scanner(_) => recorded_before().await?,
+                Reporter::Public => adds_nothing(
+                    key.leak.as_ref(),
+                    report.current,
+                    action,
+                    key.status == Status::Active,
+                ),
+            };
+            if replay {
                 return Ok(());
             }
+            event().await?;
             recorded.set(true);
             let leak = Leak {
                 reported_at: now,
                 url: url.as_deref(),
                 source: source.as_deref(),
-                scanner: scanner.as_str(),
+                scanner: reporter.as_str(),
                 live_secret: report.current,
             };
             key.leak = Some(leak.to_stored()?);
@@ -254,13 +280,13 @@ async fn record(
     if recorded.get() {
         eprintln!(
             "info: {} reported a leak of key {key_id}: {}",
-            scanner.as_str(),
+            reporter.as_str(),
             report.outcome.as_str()
         );
     } else {
         eprintln!(
             "info: {} sent again a leak of key {key_id} already recorded: nothing changed",
-            scanner.as_str()
+            reporter.as_str()
         );
     }
     Ok(())

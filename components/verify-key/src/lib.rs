@@ -1,11 +1,13 @@
 //! verify-key: answers whether a presented key may call a method for a company.
 //!
 //! `POST /verify` answers in JSON (always 200 for a well-formed body); `GET|POST /authorize`
-//! is a forward-auth endpoint for API gateways (204 / 401 / 403 / 429). Both cost one
-//! checksum, one SHA-256 and one key-value read (none on a hit of the record cache that
-//! `verify_cache_ms` turns on: [`records`]); a key with a rate limit or quota takes its
-//! units from this instance's leases, leasing more now and then ([`limits`]); usage is counted
-//! in memory and written in batches ([`usage`]). Every store call is abandoned at its deadline,
+//! is a forward-auth endpoint for API gateways (204 / 401 / 403 / 429); `POST /introspect`
+//! is OAuth 2.0 Token Introspection (RFC 7662) for the clients of `introspection_clients`.
+//! All three make the same verification ([`check`]), which costs one checksum, one SHA-256
+//! and one key-value read (none on a hit of the record cache that `verify_cache_ms` turns
+//! on: [`records`]); a key with a rate limit or quota takes its units from this instance's
+//! leases, leasing more now and then ([`limits`]); usage is counted in memory and written in
+//! batches ([`usage`]). Every store call is abandoned at its deadline,
 //! and a verification's calls together within [`EDGE_REQUEST_BUDGET`]: during a store outage
 //! the answer is a 503 within 250 ms, never a hang.
 
@@ -14,6 +16,7 @@ mod records;
 mod usage;
 
 use keys_domain::Error;
+use keys_domain::introspection::{IntrospectionRequest, introspection_answer};
 use keys_domain::key::PresentedKey;
 use keys_domain::limits::{policy_field, state_field};
 use keys_domain::record::RecordView;
@@ -79,6 +82,7 @@ fn last_address(value: &str) -> &str {
 /// Envoy's ext_authz forwards: ignored, the key is only ever read from the headers.
 const ROUTES: &[Route] = &[
     Route::public("POST", "/verify", NO_QUERY, handler!(verify)),
+    Route::public("POST", "/introspect", NO_QUERY, handler!(introspect)),
     Route::public("GET", "/health", NO_QUERY, handler!(health)),
     Route::public("GET", "/authorize/...", Query::Ignored, handler!(authorize)),
     Route::public(
@@ -108,13 +112,15 @@ struct VerifyBody {
 
 /// Checksum, hash, the record (one key-value read, or this instance's record cache when
 /// `verify_cache_ms` is set: see [`records`]), decision, limits; counts the verification when
-/// the key exists and calls `answer` with the code, the record and the limits' states. Store
-/// failures and unreadable records are errors (never `VALID`).
-async fn check<T>(
+/// the key exists and answers with `answer`, given the code, the record and the limits'
+/// states. Store failures and unreadable records are errors (never `VALID`). `answer` is a
+/// trait object so that the routes share one copy of this code (generic, one copy per route
+/// of the three made `verify_key.wasm` 3 KB larger).
+async fn check(
     key: &str,
     query: VerifyQuery<'_>,
-    answer: impl FnOnce(VerifyCode, Option<&RecordView<'_>>, &LimitStates) -> T,
-) -> Result<T, Error> {
+    answer: &dyn Fn(VerifyCode, Option<&RecordView<'_>>, &LimitStates) -> Response,
+) -> Result<Response, Error> {
     let Ok(presented) = PresentedKey::parse(key) else {
         return Ok(answer(VerifyCode::NotFound, None, &LimitStates::default()));
     };
@@ -144,10 +150,34 @@ async fn verify(m: &Matched<'_>) -> Result<Response, Error> {
         ip: body.ip.as_deref(),
         strict: false,
     };
-    let answer = check(&body.key, query, |code, record, states| {
-        verify_answer(code, record, states, &query)
-    });
-    Ok(json_bytes(200, answer.await?))
+    let answer = |code, record: Option<&RecordView<'_>>, states: &LimitStates| {
+        json_bytes(200, verify_answer(code, record, states, &query))
+    };
+    check(&body.key, query, &answer).await
+}
+
+/// Token introspection (RFC 7662): the caller authenticates as a client of
+/// `introspection_clients` with HTTP Basic (401 otherwise, before the body is read), then
+/// asks about a `token`, optionally for a `method` and a `company` (a form body). The answer
+/// is always 200 with `{"active": false}` unless the key would be `VALID` for `/verify` (the
+/// same check: limits consumed, usage counted, a store failure a 503). Every answer, like
+/// every answer of the service, carries `Cache-Control: no-store`.
+async fn introspect(m: &Matched<'_>) -> Result<Response, Error> {
+    let req = m.req;
+    keys_spin::config::introspection_clients()
+        .await?
+        .authenticate(req.single_header("authorization")?)?;
+    let asked = IntrospectionRequest::parse(req.header("content-type"), &req.body)?;
+    let query = VerifyQuery {
+        method: asked.method.as_deref(),
+        company: asked.company.as_deref(),
+        ip: None,
+        strict: false,
+    };
+    let answer = |code, record: Option<&RecordView<'_>>, _: &LimitStates| {
+        json_bytes(200, introspection_answer(code, record))
+    };
+    check(&asked.token, query, &answer).await
 }
 
 /// Forward-auth: 204 with the key's id and hint, 401 for a missing, malformed, unknown,
@@ -193,7 +223,7 @@ async fn authorize(m: &Matched<'_>) -> Result<Response, Error> {
             .map(last_address),
         strict: true,
     };
-    let decided = check(key, query, |code, record, states| {
+    let answer = |code, record: Option<&RecordView<'_>>, states: &LimitStates| {
         let status = authorize_status(code);
         let response = match (status, record) {
             (204, Some(record)) => empty(204)
@@ -223,8 +253,8 @@ async fn authorize(m: &Matched<'_>) -> Result<Response, Error> {
             _ => unauthorized(code, "the API key is unknown, inactive or expired"),
         };
         with_limit_fields(response, states)
-    });
-    decided.await
+    };
+    check(key, query, &answer).await
 }
 
 /// Why a 403 refused the call.

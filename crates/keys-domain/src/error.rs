@@ -28,6 +28,10 @@ pub enum Error {
     /// [`Error::Unauthenticated`], with `error="invalid_token"` in `WWW-Authenticate`.
     #[error("{0}")]
     InvalidToken(String),
+    /// A token introspection client (RFC 7662 §2.1) without valid HTTP Basic credentials:
+    /// 401 with code `invalid_client` (RFC 6749 §5.2) and a `Basic` challenge.
+    #[error("{0}")]
+    ClientUnauthenticated(String),
     /// A valid identity token without the needed right.
     #[error("{0}")]
     Forbidden(String),
@@ -76,6 +80,15 @@ pub enum Error {
     /// log only.
     #[error("an upstream service is unavailable: {0}")]
     UpstreamUnavailable(String),
+    /// Too many requests in the current window (the public leak report's limits): 429
+    /// with `Retry-After`.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Which limit, in words.
+        detail: String,
+        /// Seconds until the window ends.
+        retry_after_secs: i64,
+    },
     /// Anything else that should not happen. Holds the cause, for the log only.
     #[error("internal error: {0}")]
     Unexpected(String),
@@ -125,7 +138,9 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
-            Self::Unauthenticated(_) | Self::InvalidToken(_) => 401,
+            Self::Unauthenticated(_) | Self::InvalidToken(_) | Self::ClientUnauthenticated(_) => {
+                401
+            }
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
@@ -133,6 +148,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Invalid { .. } => 422,
+            Self::TooManyRequests { .. } => 429,
             Self::Unexpected(_) => 500,
             Self::StoreUnavailable(_)
             | Self::StoreFailedAfterCommit(_)
@@ -146,6 +162,7 @@ impl Error {
         match self {
             Self::BadRequest { code, .. } | Self::Invalid { code, .. } => code,
             Self::Unauthenticated(_) | Self::InvalidToken(_) => "unauthenticated",
+            Self::ClientUnauthenticated(_) => "invalid_client",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -155,6 +172,7 @@ impl Error {
             Self::StoreUnavailable(_) | Self::StoreFailedAfterCommit(_) => "store_unavailable",
             Self::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::TooManyRequests { .. } => "rate_limited",
             Self::Unexpected(_) => "internal_error",
         }
     }
@@ -164,7 +182,9 @@ impl Error {
         match self {
             Self::BadRequest { .. } => "Bad request",
             Self::Invalid { .. } => "Validation failed",
-            Self::Unauthenticated(_) | Self::InvalidToken(_) => "Authentication required",
+            Self::Unauthenticated(_) | Self::InvalidToken(_) | Self::ClientUnauthenticated(_) => {
+                "Authentication required"
+            }
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
@@ -175,6 +195,7 @@ impl Error {
             | Self::StoreFailedAfterCommit(_)
             | Self::IdentityProviderUnavailable(_) => "Service unavailable",
             Self::UpstreamUnavailable(_) => "Bad gateway",
+            Self::TooManyRequests { .. } => "Too many requests",
             Self::Unexpected(_) => "Internal error",
         }
     }
@@ -260,9 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn too_many_requests_is_a_429_saying_when_to_retry() {
+        let err = Error::TooManyRequests {
+            detail: "at most 10 per 60 seconds".into(),
+            retry_after_secs: 42,
+        };
+        assert_eq!((err.status(), err.code()), (429, "rate_limited"));
+        assert_eq!(err.public_detail(), "at most 10 per 60 seconds");
+    }
+
+    #[test]
     fn each_error_kind_has_its_status_and_code() {
-        let cases: [(Error, u16, &str); 9] = [
+        let cases: [(Error, u16, &str); 10] = [
             (Error::bad_request("x"), 400, "invalid_request"),
+            (
+                Error::ClientUnauthenticated("x".into()),
+                401,
+                "invalid_client",
+            ),
             (Error::invalid("x"), 422, "validation_failed"),
             (Error::Unauthenticated("x".into()), 401, "unauthenticated"),
             (Error::InvalidToken("x".into()), 401, "unauthenticated"),

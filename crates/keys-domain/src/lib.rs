@@ -1,6 +1,7 @@
 //! Domain of INGENEO third-party API keys, free of any Spin dependency: key format and
-//! hashing, permissions, IP allowlists, the verification record and decision, validation,
-//! identity tokens, the counter increments sent to `kv-proxy` and the error type.
+//! hashing, permissions, IP allowlists, the verification record and decision, token
+//! introspection (RFC 7662), validation, identity tokens, the counter increments sent to
+//! `kv-proxy` and the error type.
 #![deny(missing_docs)]
 
 pub mod access;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod identity;
 pub mod increments;
+pub mod introspection;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod key;

@@ -327,6 +327,16 @@ impl<'a> RecordView<'a> {
         has_item(self.methods, ALL_METHODS, "")
     }
 
+    /// The method grants, in stored order, read from the raw array: its items hold no
+    /// quote, comma or escape (see the module docs), so splitting at commas finds them.
+    pub fn grants(&self) -> impl Iterator<Item = &'a str> {
+        let inner = &self.methods[1..self.methods.len() - 1];
+        inner
+            .split(',')
+            .map(|item| item.trim_matches('"'))
+            .filter(|grant| !grant.is_empty())
+    }
+
     /// Whether the key may touch every company.
     pub fn reaches_every_company(&self) -> bool {
         self.companies == ALL_COMPANIES
@@ -597,6 +607,21 @@ mod tests {
                 .unwrap()
                 .allows_method("any.thing")
         );
+    }
+
+    #[test]
+    fn the_grants_are_read_from_the_raw_array_in_stored_order() {
+        let mut r = record();
+        for grants in [
+            vec![],
+            vec!["*"],
+            vec!["employees.read", "payroll.*", "a-b_c.d"],
+        ] {
+            r.methods = grants.iter().map(|g| g.to_string()).collect();
+            let bytes = r.encode().unwrap();
+            let view = RecordView::decode(&bytes).unwrap();
+            assert_eq!(view.grants().collect::<Vec<_>>(), grants);
+        }
     }
 
     #[test]

@@ -220,7 +220,8 @@ pub fn verify_answer(
     out
 }
 
-fn json_string(out: &mut Vec<u8>, text: &str) {
+/// Writes `text` as a JSON string.
+pub(crate) fn json_string(out: &mut Vec<u8>, text: &str) {
     // Serializing a `str` into a `Vec` cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
 }

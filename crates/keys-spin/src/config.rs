@@ -2,6 +2,7 @@
 
 use keys_domain::Error;
 use keys_domain::cache::CachePolicy;
+use keys_domain::introspection::IntrospectionClients;
 use keys_domain::upstream;
 use std::cell::OnceCell;
 use std::thread::LocalKey;
@@ -13,12 +14,17 @@ pub const VAR_VERIFY_CACHE_MS: &str = "verify_cache_ms";
 /// provider's JWKS, a scanner's public keys), in seconds (`keys_domain::upstream`).
 pub const VAR_UPSTREAM_REFETCH_SECS: &str = "upstream_refetch_secs";
 
+/// Variable listing the clients allowed to introspect keys (RFC 7662): comma-separated
+/// `id:secret` pairs, a secret variable; empty (the default) turns introspection off.
+pub const VAR_INTROSPECTION_CLIENTS: &str = "introspection_clients";
+
 /// A variable's parsed value, or why it is refused.
 type Parsed<T> = OnceCell<Result<T, String>>;
 
 thread_local! {
     static VERIFY_CACHE: Parsed<CachePolicy> = const { OnceCell::new() };
     static REFETCH_SECS: Parsed<i64> = const { OnceCell::new() };
+    static INTROSPECTION_CLIENTS: Parsed<IntrospectionClients> = const { OnceCell::new() };
 }
 
 /// The deployment's record cache policy (`verify_cache_ms`; unset or empty is off). A value
@@ -37,6 +43,18 @@ pub async fn refetch_secs() -> Result<i64, Error> {
         &REFETCH_SECS,
         VAR_UPSTREAM_REFETCH_SECS,
         upstream::refetch_secs,
+    )
+    .await
+}
+
+/// The clients allowed to introspect keys (`introspection_clients`; unset or empty: none,
+/// introspection is off). A malformed list fails every introspection with a 500 whose log
+/// line names the variable and the entry, never its value.
+pub async fn introspection_clients() -> Result<IntrospectionClients, Error> {
+    read_once(
+        &INTROSPECTION_CLIENTS,
+        VAR_INTROSPECTION_CLIENTS,
+        IntrospectionClients::parse,
     )
     .await
 }

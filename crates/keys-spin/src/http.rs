@@ -421,6 +421,9 @@ pub fn problem_with(status: u16, title: &'static str, code: &str, detail: &str) 
 
 /// The `WWW-Authenticate` challenge of admin routes (RFC 6750).
 const BEARER_CHALLENGE: &str = "Bearer realm=\"ingeneo-api-keys\"";
+/// The `WWW-Authenticate` challenge of the token introspection route (RFC 7617): its clients
+/// authenticate with HTTP Basic, in a realm of their own.
+const BASIC_CHALLENGE: &str = "Basic realm=\"ingeneo-introspection\"";
 
 /// The one mapping from [`Error`] to an RFC 9457 problem response. Server errors are logged
 /// (their cause never contains a secret: stores and parsing never see one in an error) and
@@ -433,6 +436,7 @@ pub fn problem(err: &Error) -> Response {
     let response = problem_with(err.status(), err.title(), err.code(), &detail);
     match err {
         Error::Unauthenticated(_) => response.header("www-authenticate", BEARER_CHALLENGE),
+        Error::ClientUnauthenticated(_) => response.header("www-authenticate", BASIC_CHALLENGE),
         // RFC 6750 §3: the description is one of this service's own sentences, quoted.
         Error::InvalidToken(reason) => response.header(
             "www-authenticate",
@@ -442,6 +446,9 @@ pub fn problem(err: &Error) -> Response {
             ),
         ),
         Error::MethodNotAllowed { allow } => response.header("allow", allow.as_str()),
+        Error::TooManyRequests {
+            retry_after_secs, ..
+        } => response.header("retry-after", (*retry_after_secs).max(1).to_string()),
         _ if matches!(err.status(), 502 | 503) => {
             response.header("retry-after", STORE_RETRY_AFTER_SECS)
         }

@@ -53,6 +53,34 @@ impl Scanner {
     }
 }
 
+/// Who reports a leak: a secret scanner (signed), or anyone through the public report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    /// A scanner's signed report.
+    Scanner(Scanner),
+    /// The public report, `POST /api/v1/leaks` (see [`crate::public_report`]).
+    Public,
+}
+
+impl Reporter {
+    /// The `scanner` of the key's leak and of the `leak_reported` event, and the actor's
+    /// suffix (`secret-scanning:public`): `github`, `gitlab` or `public`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scanner(scanner) => scanner.as_str(),
+            Self::Public => "public",
+        }
+    }
+
+    /// The reporter as an audit-trail actor's name.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Scanner(scanner) => scanner.display_name(),
+            Self::Public => "Public leak report",
+        }
+    }
+}
+
 /// What a true positive does to a live key (the `leak_action` variable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeakAction {
@@ -267,6 +295,16 @@ mod tests {
         );
         assert_eq!(LeakAction::parse("report"), Some(LeakAction::Report));
         assert_eq!(LeakAction::parse("delete"), None);
+    }
+
+    #[test]
+    fn a_public_reporter_is_named_apart_from_the_scanners() {
+        assert_eq!(Reporter::Public.as_str(), "public");
+        assert_eq!(Reporter::Scanner(Scanner::GitHub).as_str(), "github");
+        assert_eq!(
+            Reporter::Scanner(Scanner::GitLab).display_name(),
+            "GitLab secret detection"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Shared helpers of the end-to-end suite: the app running the real components on `spin up`
 //! or in the test host, identity tokens, and request shortcuts.
 
+use base64ct::{Base64, Encoding};
 use keys_domain::identity::sign_token;
 use keys_domain::time::Timestamp;
 use serde_json::{Value, json};
@@ -14,6 +15,14 @@ use std::time::{Duration, Instant};
 pub const TOKEN_SECRET: &str = "e2e-identity-token-secret";
 /// The right needed by admin routes.
 pub const RIGHT: &str = "platform_configuration";
+/// A token introspection client for apps that list one: the variable and its `id:secret`.
+pub const INTROSPECTION_CLIENT: (&str, &str) =
+    ("introspection_clients", "gateway:e2e-introspection-s3cret");
+
+/// The `Authorization` value of HTTP Basic for `id:secret` (RFC 7617).
+pub fn basic(credentials: &str) -> String {
+    format!("Basic {}", Base64::encode_string(credentials.as_bytes()))
+}
 
 /// How often [`eventually`] probes again.
 const EVENTUALLY_POLL: Duration = Duration::from_millis(50);
@@ -408,9 +417,11 @@ pub const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// Documented paths that need no identity token (the secret-scanning ones are signed by the
 /// scanners instead).
-pub const PUBLIC_PATHS: [&str; 6] = [
+pub const PUBLIC_PATHS: [&str; 8] = [
+    "/leaks",
     "/verify",
     "/authorize",
+    "/introspect",
     "/openapi.json",
     "/health",
     "/secret-scanning/github",
@@ -485,6 +496,8 @@ pub struct Sample {
     pub path: String,
     /// JSON body, if the operation takes one.
     pub body: Option<Value>,
+    /// Form body (`application/x-www-form-urlencoded`), if the operation takes one instead.
+    pub form: Option<String>,
     /// Extra request headers.
     pub headers: Vec<(&'static str, String)>,
 }
@@ -495,6 +508,11 @@ impl Sample {
         let mut call = app.call(&self.method, &self.path);
         if let Some(body) = &self.body {
             call = call.json(body);
+        }
+        if let Some(form) = &self.form {
+            call = call
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.clone());
         }
         for (name, value) in &self.headers {
             call = call.header(name, value);
@@ -526,6 +544,7 @@ pub fn sample_request(op: &Operation, fx: &Fixtures) -> Sample {
         ("PUT", "/methods/{method}") => Some(json!({ "label": "Sample method", "group": "e2e" })),
         ("PUT", "/companies/{company}") => Some(json!({ "name": "Sample company" })),
         ("POST", "/verify") => Some(json!({ "key": fx.secret })),
+        ("POST", "/leaks") => Some(json!({ "keys": [fx.secret] })),
         ("POST", "/keys/{id}/access-review/simulate") => {
             Some(json!({ "methods": [fx.method], "companies": "all" }))
         }
@@ -533,12 +552,18 @@ pub fn sample_request(op: &Operation, fx: &Fixtures) -> Sample {
     };
     let headers = match op.template.as_str() {
         "/authorize" => vec![("x-api-key", fx.secret.clone())],
+        "/introspect" => vec![("authorization", basic(INTROSPECTION_CLIENT.1))],
         _ => Vec::new(),
+    };
+    let form = match op.template.as_str() {
+        "/introspect" => Some(format!("token={}", fx.secret)),
+        _ => None,
     };
     Sample {
         method: op.method.clone(),
         path: fill_path(&op.template, fx),
         body,
+        form,
         headers,
     }
 }

@@ -3,7 +3,8 @@
 //! exactly the documented ones.
 
 use crate::helpers::{
-    App, HTTP_METHODS, Reply, documented_operations, fill_path, openapi_document, sample_request,
+    App, HTTP_METHODS, INTROSPECTION_CLIENT, Reply, documented_operations, fill_path,
+    openapi_document, sample_request,
 };
 use crate::scanners::{Scanners, github_finding, signed_report};
 use serde_json::{Value, json};
@@ -63,9 +64,10 @@ async fn the_served_document_is_openapi_3_1_json_and_equals_the_repository_one()
 
 #[tokio::test]
 async fn every_documented_operation_is_served() {
-    // The scanners' public keys come from a stub, so that a signed report can be accepted.
+    // The scanners' public keys come from a stub, so that a signed report can be accepted;
+    // an introspection client is listed, so that the sample introspection is answered.
     let scanners = Scanners::start();
-    let app = scanners.start_app(&[]);
+    let app = scanners.start_app(&[INTROSPECTION_CLIENT]);
     let served = served_document(&app).await.json();
     let operations = documented_operations(&served);
     assert!(operations.len() >= 20, "{operations:?}");

@@ -34,6 +34,7 @@ const ADMIN_COMPONENTS: &[&str] = &[
     "identity",
     "secret-scanning",
     "admin-ui",
+    "kv-proxy",
 ];
 /// The edge's components.
 const EDGE_COMPONENTS: &[&str] = &["verify-key", "kv-proxy"];
