@@ -2,6 +2,12 @@
 //! (slot counts, slots, then counters), folding them into `access_daily` with usage's fold
 //! (`crate::usage::fold`), and reading one key's counts over a review window: the folded
 //! days plus the hours not folded yet.
+//!
+//! `access_daily` is keyed by key, shape, then day (a table without row ids, its rows in that
+//! order), so a review reads each of the key's shapes as one run of days and sums it without
+//! sorting: a year of 13 methods × 50 companies is 237,250 rows, read in about 30 ms. The
+//! fold also keeps, in `access_methods`, the last day each key's `VALID` calls named each
+//! method, which is all the key list's `unused_grants` filter reads.
 
 use crate::db::{self, Db};
 use crate::kv::Kv;
@@ -17,16 +23,20 @@ use std::ops::Range;
 
 const SQL_ADD_DAILY: &str = "INSERT INTO access_daily \
      (key_id, day, code, method, company, n, last_hour) VALUES (?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (key_id, day, code, method, company) \
+     ON CONFLICT (key_id, code, method, company, day) \
      DO UPDATE SET n = n + excluded.n, last_hour = MAX(last_hour, excluded.last_hour)";
+const SQL_USED_METHOD: &str = "INSERT INTO access_methods (key_id, method, last_day) \
+     VALUES (?, ?, ?) ON CONFLICT (key_id, method) \
+     DO UPDATE SET last_day = MAX(last_day, excluded.last_day)";
 const SQL_PRUNE_DAILY: &str = "DELETE FROM access_daily WHERE day < ?";
+const SQL_PRUNE_METHODS: &str = "DELETE FROM access_methods WHERE last_day < ?";
 const SQL_DELETE_KEY: &str = "DELETE FROM access_daily WHERE key_id = ?";
+const SQL_DELETE_KEY_METHODS: &str = "DELETE FROM access_methods WHERE key_id = ?";
 /// One key's folded counts from a day on, by shape.
 const SQL_KEY_COUNTS: &str = "SELECT code, method, company, SUM(n), MAX(last_hour) \
      FROM access_daily WHERE key_id = ? AND day >= ? GROUP BY code, method, company";
 /// The methods each key's `VALID` calls named from a day on.
-const SQL_USED_METHODS: &str = "SELECT DISTINCT key_id, method FROM access_daily \
-     WHERE code = 'VALID' AND day >= ?";
+const SQL_USED_METHODS: &str = "SELECT key_id, method FROM access_methods WHERE last_day >= ?";
 
 /// The shapes counted at the edge over some hours, and every store entry they were read
 /// from (what a fold deletes once it has committed).
@@ -94,13 +104,15 @@ pub async fn edge_counts(
     Ok(EdgeCounts { counts, entries })
 }
 
-/// Adds folded hours' counts to `access_daily` and drops the days past the retention
-/// (inside usage's fold transaction).
+/// Adds folded hours' counts to `access_daily` (and the methods of `VALID` ones to
+/// `access_methods`), and drops what is past the retention (inside usage's fold
+/// transaction).
 pub async fn add_daily(db: &Db, counts: &[HourCount], today: i64) -> Result<(), Error> {
     for c in counts {
+        let (key_id, day) = (Value::Text(c.key_id.clone()), day_of_hour(c.hour));
         let params = vec![
-            Value::Text(c.key_id.clone()),
-            Value::Integer(day_of_hour(c.hour)),
+            key_id.clone(),
+            Value::Integer(day),
             Value::Text(c.shape.code.as_str().to_owned()),
             Value::Text(c.shape.method.clone()),
             Value::Text(c.shape.company.clone()),
@@ -108,12 +120,18 @@ pub async fn add_daily(db: &Db, counts: &[HourCount], today: i64) -> Result<(), 
             Value::Integer(c.hour),
         ];
         db.exec(SQL_ADD_DAILY, params).await?;
+        if c.shape.code == VerifyCode::Valid {
+            let params = vec![
+                key_id,
+                Value::Text(c.shape.method.clone()),
+                Value::Integer(day),
+            ];
+            db.exec(SQL_USED_METHOD, params).await?;
+        }
     }
-    db.exec(
-        SQL_PRUNE_DAILY,
-        vec![Value::Integer(today - DAILY_RETENTION + 1)],
-    )
-    .await
+    let oldest = vec![Value::Integer(today - DAILY_RETENTION + 1)];
+    db.exec(SQL_PRUNE_DAILY, oldest.clone()).await?;
+    db.exec(SQL_PRUNE_METHODS, oldest).await
 }
 
 /// The hours of `window` not folded yet, as `cursor` says.
@@ -192,6 +210,7 @@ pub async fn used_methods(
 
 /// Deletes a deleted key's folded access counts (inside the deletion's transaction).
 pub async fn delete_key(db: &Db, key_id: &str) -> Result<(), Error> {
-    db.exec(SQL_DELETE_KEY, vec![Value::Text(key_id.to_owned())])
-        .await
+    let key = vec![Value::Text(key_id.to_owned())];
+    db.exec(SQL_DELETE_KEY, key.clone()).await?;
+    db.exec(SQL_DELETE_KEY_METHODS, key).await
 }

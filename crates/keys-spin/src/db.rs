@@ -26,7 +26,8 @@ pub type Step<'a> = crate::join::Boxed<'a, Result<(), Error>>;
 /// can name the replaced secrets still in their grace period (`NULL` for secrets made
 /// before it: they end within the 7 days a grace period lasts at most).
 /// `0006_access_counts.sql` adds each key's calls by code, method and company per UTC day
-/// (`access_daily`: `crate::access`).
+/// (`access_daily`) and the last day each key used each method (`access_methods`), both
+/// `crate::access`.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_schema.sql"),
     include_str!("../../../migrations/0002_default_catalog.sql"),

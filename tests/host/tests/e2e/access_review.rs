@@ -254,11 +254,9 @@ async fn review_parameters_are_checked_and_the_review_is_for_administrators_only
     assert_eq!(sql_before, sql_after);
 }
 
-/// The rows of `access_daily` in a database dump.
-fn access_rows(dump: &str) -> &str {
-    let start = dump
-        .find("table \"access_daily\"")
-        .expect("an access_daily table");
+/// The rows of `table` in a database dump.
+fn rows_of<'a>(dump: &'a str, table: &str) -> &'a str {
+    let start = dump.find(&format!("table {table:?}")).expect("the table");
     let rest = &dump[start..];
     let body = rest.find('\n').map_or("", |eol| &rest[eol..]);
     body.find("\ntable ").map_or(body, |end| &body[..end])
@@ -330,7 +328,8 @@ async fn hours_that_ended_are_folded_with_usage_and_answered_once() {
         "the folded hour's entries are deleted"
     );
     assert!(kv.contains_key(&format!("acc:h:{hour}:{id}:n")));
-    assert!(access_rows(&sqlite).contains(id), "{sqlite}");
+    assert!(rows_of(&sqlite, "access_daily").contains(id), "{sqlite}");
+    assert!(rows_of(&sqlite, "access_methods").contains("employees.read"));
 
     // Deleting the key deletes its counts, folded or not.
     let reply = app
@@ -343,5 +342,7 @@ async fn hours_that_ended_are_folded_with_usage_and_answered_once() {
         "{:?}",
         kv.keys().collect::<Vec<_>>()
     );
-    assert!(!access_rows(&sqlite).contains(id), "{sqlite}");
+    for table in ["access_daily", "access_methods"] {
+        assert!(!rows_of(&sqlite, table).contains(id), "{table}: {sqlite}");
+    }
 }
