@@ -7,8 +7,9 @@
 //! and at most a write a minute per key), then one increment per key, code and hour whatever
 //! the number of verifications, sent with the leases' unused units to `kv-proxy` in one call
 //! (see `keys_spin::kv`). The same call carries the access counts by method and company
-//! (`keys_domain::access`); the shapes it creates then take their slots, two more calls that
-//! a batch of known shapes never makes. Spin keeps an instance until its tasks end, so an
+//! (`keys_domain::access`), which are also the usage counts of `VALID`, `METHOD_NOT_ALLOWED`
+//! and `COMPANY_NOT_ALLOWED`; the shapes it creates then take their slots, two more calls
+//! that a batch of known shapes never makes. Spin keeps an instance until its tasks end, so an
 //! instance that is retired (after its reuse count) or goes idle writes its batch first. What
 //! an instance holds when it crashes (a trap, the process killed) is lost: at most its last
 //! [`FLUSH_INTERVAL`] of verifications. A batch whose writing fails is dropped, and logged.
@@ -47,7 +48,8 @@ pub fn count(key_id: &str, code: VerifyCode, query: &VerifyQuery<'_>, now: Times
 /// Schedules the batch's writing unless it is empty or already scheduled. Called once the
 /// response is built, so that the task starts after the response is handed over.
 pub fn schedule() {
-    if SCHEDULED.get() || PENDING.with(|p| p.borrow().is_empty()) {
+    let empty = PENDING.with(|p| p.borrow().is_empty()) && ACCESS.with(|a| a.borrow().is_empty());
+    if SCHEDULED.get() || empty {
         return;
     }
     SCHEDULED.set(true);

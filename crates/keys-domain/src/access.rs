@@ -234,6 +234,23 @@ impl Batch {
     }
 }
 
+/// The usage counts `counts` hold: calls by (hour, key id, code), summed over shapes, in
+/// order of first appearance (usage counts these codes through the access counts only).
+pub fn by_code(counts: &[HourCount]) -> Vec<(i64, &str, VerifyCode, u64)> {
+    let mut sums: Vec<(i64, &str, VerifyCode, u64)> = Vec::new();
+    for c in counts {
+        let calls = c.calls.max(0) as u64;
+        match sums
+            .iter_mut()
+            .find(|(h, k, code, _)| *h == c.hour && *code == c.shape.code && *k == c.key_id)
+        {
+            Some((.., n)) => *n += calls,
+            None => sums.push((c.hour, &c.key_id, c.shape.code, calls)),
+        }
+    }
+    sums
+}
+
 /// The increments writing `counts`, one per entry, in its order.
 pub fn increments(counts: &[HourCount]) -> Vec<Increment> {
     counts

@@ -6,7 +6,12 @@
 //! - **At the edge**, each verify-key instance gathers its verifications in a [`Pending`]
 //!   batch and writes it with one key-value increment per key, code and hour
 //!   (`use:h:{hour}:{key id}:{CODE}`, written by increment only, never `set`): a batch of one
-//!   key's `VALID` answers is one write whatever their number.
+//!   key's `DISABLED` answers is one write whatever their number. The codes the access
+//!   review counts by method and company (`VALID`, `METHOD_NOT_ALLOWED`,
+//!   `COMPANY_NOT_ALLOWED`: [`crate::access::ACCESS_CODES`]) get no counter of their own:
+//!   their usage is the sum of their access counts ([`crate::access::by_code`]), so a
+//!   verification costs one increment, not two. Counters of those codes written by earlier
+//!   edges are still read.
 //! - **In SQLite**, the admin side [folds](rollup_hours) every hour that ended at least an
 //!   hour ago into `usage_hourly` (kept [`HOURLY_RETENTION`] hours) and `usage_daily` (kept
 //!   [`DAILY_RETENTION`] days), in one transaction that also moves the fold's cursor, then
@@ -303,16 +308,19 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Counts one verification of `key_id` answered `code` at `now`.
+    /// Counts one verification of `key_id` answered `code` at `now` (a code the access
+    /// counts hold is not counted here: only its last `VALID` instant is kept).
     pub fn add(&mut self, key_id: &str, code: VerifyCode, now: Timestamp) {
         let hour = Granularity::Hour.bucket(now);
-        match self
-            .counts
-            .iter_mut()
-            .find(|((h, k, c), _)| *h == hour && *c == code && k == key_id)
-        {
-            Some((_, n)) => *n += 1,
-            None => self.counts.push(((hour, key_id.to_owned(), code), 1)),
+        if !crate::access::ACCESS_CODES.contains(&code) {
+            match self
+                .counts
+                .iter_mut()
+                .find(|((h, k, c), _)| *h == hour && *c == code && k == key_id)
+            {
+                Some((_, n)) => *n += 1,
+                None => self.counts.push(((hour, key_id.to_owned(), code), 1)),
+            }
         }
         if code == VerifyCode::Valid {
             match self.last_valid.iter_mut().find(|(k, _)| k == key_id) {
@@ -324,7 +332,7 @@ impl Pending {
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
+        self.counts.is_empty() && self.last_valid.is_empty()
     }
 
     /// Empties the batch: the increments that write it (one per hour, key and code, in the
@@ -416,12 +424,16 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_writes_one_increment_per_hour_key_and_code() {
+    fn a_batch_writes_one_increment_per_hour_key_and_code_the_access_counts_do_not_hold() {
         let mut p = Pending::default();
         p.add("key_a", VerifyCode::Valid, now());
         p.add("key_a", VerifyCode::Valid, now().plus_seconds(10));
         p.add("key_a", VerifyCode::MethodNotAllowed, now());
+        p.add("key_a", VerifyCode::Disabled, now());
+        p.add("key_a", VerifyCode::Disabled, now());
         p.add("key_b", VerifyCode::Valid, now().plus_seconds(3600));
+        p.add("key_b", VerifyCode::RateLimited, now().plus_seconds(3600));
+        assert!(!p.is_empty());
         let (incs, last) = p.drain();
         assert!(p.is_empty());
         let hour = Granularity::Hour.bucket(now());
@@ -429,15 +441,11 @@ mod tests {
             incs,
             vec![
                 Increment {
-                    counter: format!("use:h:{hour}:key_a:VALID"),
+                    counter: format!("use:h:{hour}:key_a:DISABLED"),
                     delta: 2
                 },
                 Increment {
-                    counter: format!("use:h:{hour}:key_a:METHOD_NOT_ALLOWED"),
-                    delta: 1
-                },
-                Increment {
-                    counter: format!("use:h:{}:key_b:VALID", hour + 1),
+                    counter: format!("use:h:{}:key_b:RATE_LIMITED", hour + 1),
                     delta: 1
                 },
             ]

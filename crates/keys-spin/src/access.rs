@@ -40,6 +40,7 @@ const SQL_USED_METHODS: &str = "SELECT key_id, method FROM access_methods WHERE 
 
 /// The shapes counted at the edge over some hours, and every store entry they were read
 /// from (what a fold deletes once it has committed).
+#[derive(Default)]
 pub struct EdgeCounts {
     /// Each shape's calls of each key hour.
     pub counts: Vec<HourCount>,

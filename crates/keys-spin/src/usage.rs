@@ -6,6 +6,7 @@ use crate::access;
 use crate::db::{self, Db};
 use crate::kv::Kv;
 use keys_domain::Error;
+use keys_domain::access::by_code;
 use keys_domain::limits::counter_value;
 use keys_domain::time::Timestamp;
 use keys_domain::usage::{
@@ -64,27 +65,38 @@ async fn key_ids(db: &Db) -> Result<Vec<String>, Error> {
     rows.iter().map(|row| db::text(row, 0)).collect()
 }
 
-/// The edge counters of `key_ids` over `hours`, as (hour, index in `key_ids`, code, count)
-/// for those above zero.
+/// One edge count: (hour, index in the key ids asked for, code, count).
+type EdgeCount = (i64, usize, keys_domain::verify::VerifyCode, u64);
+
+/// The edge counts of `key_ids` over `hours` (those above zero): the usage counters, plus the
+/// access counts summed by code (`keys_domain::access::by_code`), and the access counts
+/// themselves, for a fold.
 async fn edge_counts(
     kv: &Kv,
     hours: Span<i64>,
     key_ids: &[&str],
-) -> Result<Vec<(i64, usize, keys_domain::verify::VerifyCode, u64)>, Error> {
+) -> Result<(Vec<EdgeCount>, access::EdgeCounts), Error> {
     if hours.is_empty() || key_ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), access::EdgeCounts::default()));
     }
-    let names = counters(hours, key_ids);
+    let names = counters(hours.clone(), key_ids);
     let wanted: Vec<String> = names.iter().map(|(.., name)| name.clone()).collect();
     let values = kv.get_many(&wanted).await?;
-    Ok(names
+    let mut counts: Vec<EdgeCount> = names
         .into_iter()
         .zip(values)
         .filter_map(|((hour, key, code, _), value)| {
             let n = value.and_then(|bytes| counter_value(&bytes))?;
             (n > 0).then_some((hour, key, code, n as u64))
         })
-        .collect())
+        .collect();
+    let shapes = access::edge_counts(kv, hours, key_ids).await?;
+    for (hour, key_id, code, n) in by_code(&shapes.counts) {
+        if let Some(key) = key_ids.iter().position(|k| *k == key_id) {
+            counts.push((hour, key, code, n));
+        }
+    }
+    Ok((counts, shapes))
 }
 
 /// Folds every hour that ended at least an hour ago (a week of them at most per call) into
@@ -108,7 +120,8 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<Cursor, Error> {
         }
         let ids = key_ids(db).await?;
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        for (hour, key, code, n) in edge_counts(kv, hours.clone(), &ids).await? {
+        let (counts, shapes) = edge_counts(kv, hours.clone(), &ids).await?;
+        for (hour, key, code, n) in counts {
             for (sql, bucket) in [(SQL_ADD_HOURLY, hour), (SQL_ADD_DAILY, day_of_hour(hour))] {
                 let params = vec![
                     Value::Text(ids[key].to_owned()),
@@ -121,7 +134,6 @@ pub async fn fold(db: &Db, kv: &Kv, now: Timestamp) -> Result<Cursor, Error> {
         }
         let current = Granularity::Hour.bucket(now);
         let today = Granularity::Day.bucket(now);
-        let shapes = access::edge_counts(kv, hours.clone(), &ids).await?;
         access::add_daily(db, &shapes.counts, today).await?;
         db.exec(
             SQL_PRUNE_HOURLY,
@@ -187,7 +199,7 @@ pub async fn series(
     };
     let hours = range.hours();
     let unfolded = hours.start.max(next)..hours.end;
-    for (hour, _, code, n) in edge_counts(kv, unfolded, &ids).await? {
+    for (hour, _, code, n) in edge_counts(kv, unfolded, &ids).await?.0 {
         counts.push((g.bucket_of_hour(hour), code, n));
     }
     Ok(range.series(counts))
@@ -218,7 +230,10 @@ pub async fn totals(
         }
     }
     let hours = range.hours();
-    for (_, key, _, n) in edge_counts(kv, hours.start.max(next)..hours.end, ids).await? {
+    for (_, key, _, n) in edge_counts(kv, hours.start.max(next)..hours.end, ids)
+        .await?
+        .0
+    {
         totals[key] += n;
     }
     Ok(totals)

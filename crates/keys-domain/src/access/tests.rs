@@ -170,6 +170,38 @@ fn a_batch_counts_each_key_hour_and_shape_once() {
 }
 
 #[test]
+fn usage_sums_the_access_counts_of_each_hour_key_and_code() {
+    let count = |hour, key: &str, code, method: &str, calls| HourCount {
+        hour,
+        key_id: key.into(),
+        shape: shape(code, method, "ACME"),
+        calls,
+    };
+    let counts = [
+        count(HOUR, "key_1", VerifyCode::Valid, "employees.read", 3),
+        count(HOUR, "key_1", VerifyCode::Valid, "documents.read", 2),
+        count(
+            HOUR,
+            "key_1",
+            VerifyCode::MethodNotAllowed,
+            "payroll.read",
+            1,
+        ),
+        count(HOUR + 1, "key_1", VerifyCode::Valid, "employees.read", 4),
+        count(HOUR, "key_2", VerifyCode::Valid, "employees.read", 5),
+    ];
+    assert_eq!(
+        by_code(&counts),
+        [
+            (HOUR, "key_1", VerifyCode::Valid, 5),
+            (HOUR, "key_1", VerifyCode::MethodNotAllowed, 1),
+            (HOUR + 1, "key_1", VerifyCode::Valid, 4),
+            (HOUR, "key_2", VerifyCode::Valid, 5),
+        ]
+    );
+}
+
+#[test]
 fn a_batch_counts_a_query_as_its_shape_says() {
     let mut batch = Batch::default();
     let queries = [
