@@ -192,9 +192,9 @@ async fn already_recorded(db: &Db, key_id: &str, changes: &str) -> Result<bool, 
 
 /// Records the leak of one key: for a live secret, through the consistency protocol, so the
 /// key's verification records say `DISABLED` before the report is answered; for a revoked
-/// one, the audit event alone. A replay of the same report changes nothing: a scanner's
-/// report already recorded for the key (the same event), or a public report of a key that
-/// already shows the leak ([`adds_nothing`]).
+/// one, the audit event alone. A replay changes nothing: a report of a secret whose leak the
+/// key still shows with the action in place ([`adds_nothing`]), from a scanner also the same
+/// event as one already recorded.
 async fn record(
     db: &Db,
     kv: &Kv,
@@ -243,14 +243,19 @@ async fn record(
             let Some(mut key) = keys::load(db, key_id).await? else {
                 return Ok(());
             };
+            // Nothing to do when the key still shows a leak covering this secret with the
+            // action in place; a scanner's report must also be one already recorded (a leak
+            // found at a new place is a new event). A regeneration clears the leak, so the
+            // new secret found at the same place is a new leak, whatever the event's text.
+            let in_place = adds_nothing(
+                key.leak.as_ref(),
+                report.current,
+                action,
+                key.status == Status::Active,
+            );
             let replay = match reporter {
-                Reporter::Scanner(_) => recorded_before().await?,
-                Reporter::Public => adds_nothing(
-                    key.leak.as_ref(),
-                    report.current,
-                    action,
-                    key.status == Status::Active,
-                ),
+                Reporter::Scanner(_) => in_place && recorded_before().await?,
+                Reporter::Public => in_place,
             };
             if replay {
                 return Ok(());

@@ -101,13 +101,13 @@ pub struct Receipt {
     pub received: usize,
 }
 
-/// Whether a public report of a live secret of a key adds nothing to what the key already
-/// shows, so that no event is written and nothing changes: the key already carries a leak
-/// report covering that secret (of its live secret when `current`; any, for a replaced
-/// secret still in its grace period) and the action is already in place (the key inactive,
-/// when `action` deactivates). Anyone can repeat a public report, so, unlike a scanner's
-/// (told apart by its URL), any earlier report counts; a regeneration clears the leak, so a
-/// report of the new secret is new again.
+/// Whether a report of a live secret of a key adds nothing to what the key already shows,
+/// so that no event is written and nothing changes: the key already carries a leak report
+/// covering that secret (of its live secret when `current`; any, for a replaced secret still
+/// in its grace period) and the action is already in place (the key inactive, when `action`
+/// deactivates). Anyone can repeat a public report, so for one any earlier report counts; a
+/// scanner's must also repeat an event already recorded (its URL tells two places apart).
+/// A regeneration clears the leak, so a report of the new secret is new again, from anyone.
 pub fn adds_nothing(
     leak: Option<&StoredLeak>,
     current: bool,

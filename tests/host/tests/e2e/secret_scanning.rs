@@ -399,6 +399,39 @@ async fn replaced_and_deleted_secrets_are_true_positives_that_revoke_nothing_mor
 }
 
 #[tokio::test]
+async fn the_new_secret_of_a_regenerated_key_found_at_the_same_place_is_deactivated_again() {
+    let scanners = Scanners::start();
+    let app = scanners.start_app(&[]);
+    let (key, secret) = app.create_key(json!({ "label": "Leaked twice" })).await;
+    let id = key["id"].as_str().unwrap();
+    github_report(&app, &scanners, &json!([github_finding(&secret, LEAK_URL)])).await;
+    assert_eq!(app.code(&secret, None, None).await, "DISABLED");
+    let regenerated = app
+        .admin(
+            "POST",
+            &format!("/api/v1/keys/{id}/regenerate"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(regenerated.status, 200, "{}", regenerated.text());
+    let new_secret = regenerated.json()["key"].as_str().unwrap().to_owned();
+    let activated = app
+        .admin("POST", &format!("/api/v1/keys/{id}/activate"), None)
+        .await;
+    assert_eq!(activated.status, 200, "{}", activated.text());
+    assert_eq!(app.code(&new_secret, None, None).await, "VALID");
+
+    // The partner pastes the new secret into the same file: the same report, another secret.
+    let again = json!([github_finding(&new_secret, LEAK_URL)]);
+    let answer = github_report(&app, &scanners, &again).await;
+
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(app.code(&new_secret, None, None).await, "DISABLED");
+    let events = events_of(&app, id).await;
+    assert_eq!(leak_events(&events).len(), 2, "{events:?}");
+}
+
+#[tokio::test]
 async fn regenerating_a_leaked_key_clears_the_flag_and_ends_the_published_secret_at_once() {
     let scanners = Scanners::start();
     let app = scanners.start_app(&[("leak_action", "report")]);
