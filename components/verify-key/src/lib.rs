@@ -22,7 +22,7 @@ use keys_domain::limits::{policy_field, state_field};
 use keys_domain::record::RecordView;
 use keys_domain::time::Timestamp;
 use keys_domain::verify::{
-    LimitStates, VerifyCode, VerifyQuery, authorize_status, decide, verify_answer,
+    LimitStates, VerifyCode, VerifyQuery, authorize_status, decide, named_in_header, verify_answer,
 };
 use keys_spin::deadline::{EDGE_REQUEST_BUDGET, EDGE_STORE_DEADLINE};
 use keys_spin::handler;
@@ -215,8 +215,8 @@ async fn authorize(m: &Matched<'_>) -> Result<Response, Error> {
         }
     };
     let query = VerifyQuery {
-        method: req.single_header(HEADER_METHOD)?,
-        company: req.single_header(HEADER_COMPANY)?,
+        method: named_in_header(req.single_header(HEADER_METHOD)?),
+        company: named_in_header(req.single_header(HEADER_COMPANY)?),
         // The lines of a list header are one list in order: its last entry is in the last line.
         ip: req
             .last_header_line(&client_ip_header().await)

@@ -65,6 +65,14 @@ pub fn authorize_status(code: VerifyCode) -> u16 {
     }
 }
 
+/// A gateway header naming the method or company (`X-Api-Method`, `X-Api-Company`), or
+/// `None` when it names nothing: absent, or empty, as gateways that fill a header from a
+/// template send it when the template's source is missing (Caddy's `header_up` does). An
+/// empty value is then refused like an absent one in a strict check, never like a bad name.
+pub fn named_in_header(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty())
+}
+
 /// What a verification asks: the method and company to check, each optional.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VerifyQuery<'a> {
@@ -228,6 +236,14 @@ pub(crate) fn json_string(out: &mut Vec<u8>, text: &str) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_empty_gateway_header_names_nothing() {
+        assert_eq!(named_in_header(None), None);
+        assert_eq!(named_in_header(Some("")), None);
+        assert_eq!(named_in_header(Some("ACME")), Some("ACME"));
+    }
+
     use super::*;
     use crate::allowlist::IpAllowlist;
     use crate::permissions::CompanyScope;

@@ -97,6 +97,51 @@ async fn missing_malformed_unknown_inactive_or_expired_keys_get_401_with_invalid
 }
 
 #[tokio::test]
+async fn an_empty_method_or_company_header_names_nothing() {
+    let app = App::start();
+    app.register_company("ACME", "Acme").await;
+    let (_, everywhere) = app
+        .create_key(json!({ "label": "Every company", "methods": ["employees.read"] }))
+        .await;
+    let (_, restricted) = app
+        .create_key(json!({ "label": "ACME only", "methods": ["*"], "companies": ["ACME"] }))
+        .await;
+    // What a gateway sends when it fills the header from a source the request lacks.
+    let allowed = authorize(
+        &app,
+        &[
+            ("x-api-key", &everywhere),
+            ("x-api-method", "employees.read"),
+            ("x-api-company", ""),
+        ],
+    )
+    .await;
+    assert_eq!(allowed.status, 204, "{}", allowed.text());
+    let unnamed = |key: &str, method: &'static str| {
+        let key = key.to_owned();
+        let app = &app;
+        async move {
+            let headers = [
+                ("x-api-key", key.as_str()),
+                ("x-api-method", method),
+                ("x-api-company", ""),
+            ];
+            authorize(app, &headers).await
+        }
+    };
+    assert_eq!(
+        unnamed(&restricted, "employees.read").await.problem(403),
+        "COMPANY_NOT_ALLOWED",
+        "an empty company is refused like a missing one for a restricted key"
+    );
+    assert_eq!(
+        unnamed(&everywhere, "").await.problem(403),
+        "METHOD_NOT_ALLOWED",
+        "an empty method is refused like a missing one without `*`"
+    );
+}
+
+#[tokio::test]
 async fn a_method_or_company_not_allowed_gets_403() {
     let app = App::start();
     app.register_company("ACME", "Acme").await;
