@@ -931,3 +931,44 @@ test("the list's “unused authorizations” filter asks for keys with a grant u
     await page.getByRole("heading", { name: "APIs externes" }).waitFor();
   });
 });
+
+test("on the real server, a key's traffic shows in its review, and applying the suggestion narrows it with the reason “access review”", async () => {
+  const { body: created } = await api("POST", "/keys", { label: "Paie revue réelle", methods: ["payroll.*", "employees.read"] });
+  for (let i = 0; i < 3; i++) assert.equal(await verify(created.key, "payroll.payslips.read", "ACME"), "VALID");
+  assert.equal(await verify(created.key, "payroll.variables.read", "ACME"), "VALID");
+  for (let i = 0; i < 2; i++) assert.equal(await verify(created.key, "documents.read", "GLOBEX"), "METHOD_NOT_ALLOWED");
+  // verify-key writes its counts in batches, 500 ms after the first verification they hold.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { body } = await api("GET", `/keys/${created.id}/access-review`);
+    if (body.calls === 4 && body.refused[0]?.calls === 2) break;
+    assert.ok(Date.now() < deadline, `the counts never showed: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+
+  await openKey(created.id);
+  const review = page.getByRole("region", { name: "Revue des accès" });
+  const grants = review.getByRole("table", { name: "Autorisations" });
+  await grants.waitFor();
+  assert.deepEqual((await cellsOf(grants.getByRole("row", { name: /employees\.read/ }))).slice(1), ["0", "Inutilisée"]);
+  assert.equal((await cellsOf(grants.getByRole("row", { name: /^payroll\.\*/ })))[1], "4");
+  assert.deepEqual((await cellsOf(review.getByRole("table", { name: "Tentatives refusées" }).getByRole("row", { name: /documents\.read/ }))).slice(1, 4),
+    ["GLOBEX", "Méthode non autorisée", "2"]);
+
+  await review.getByRole("button", { name: "Appliquer la suggestion" }).click();
+  const dialog = page.getByRole("dialog", { name: "Appliquer la suggestion" });
+  await dialog.getByText("0 des 4 appels des 90 derniers jours auraient été refusés.").waitFor();
+  await dialog.getByRole("button", { name: "Confirmer" }).click();
+  await page.getByRole("status").filter({ hasText: "Permissions remplacées par la suggestion." }).waitFor();
+
+  const { body: key } = await api("GET", `/keys/${created.id}`);
+  assert.deepEqual([key.methods, key.companies], [["payroll.payslips.read", "payroll.variables.read"], ["ACME"]]);
+  const { body: events } = await api("GET", `/keys/${created.id}/events`);
+  assert.equal(events.data[0].type, "permissions_changed");
+  assert.equal(events.data[0].changes.reason, "access review");
+  assert.equal(await verify(created.key, "payroll.payslips.read", "ACME"), "VALID");
+  assert.equal(await verify(created.key, "employees.read", "ACME"), "METHOD_NOT_ALLOWED");
+  await page.getByLabel("Langue").selectOption("en");
+  await page.getByRole("region", { name: "Access review" }).getByText("The current permissions already match the usage: nothing to take away.").waitFor();
+  await page.getByLabel("Language").selectOption("fr");
+});
