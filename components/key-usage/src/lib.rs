@@ -9,7 +9,8 @@
 use keys_domain::Error;
 use keys_domain::access::review::{self, Context, Counted, Permissions, Window};
 use keys_domain::model::whole_number;
-use keys_domain::permissions::{CompanyScope, MAX_COMPANIES, MAX_GRANTS, MethodGrant};
+use keys_domain::model::{check_companies, parse_grants};
+use keys_domain::permissions::CompanyScope;
 use keys_domain::time::Timestamp;
 use keys_domain::usage::{Bucket, Granularity, Range, TOP_KEYS};
 use keys_spin::db::Db;
@@ -176,29 +177,13 @@ fn default_days() -> u64 {
 
 async fn simulate(m: &Matched<'_>) -> Result<Response, Error> {
     let body: SimulateBody = m.req.json()?;
-    if body.methods.len() > MAX_GRANTS {
-        return Err(Error::invalid(format!("at most {MAX_GRANTS} methods")));
-    }
-    if let CompanyScope::Only(list) = &body.companies
-        && list.len() > MAX_COMPANIES
-    {
-        return Err(Error::invalid(format!("at most {MAX_COMPANIES} companies")));
-    }
-    if let Some(bad) = body
-        .methods
-        .iter()
-        .find(|g| MethodGrant::parse(g).is_none())
-    {
-        return Err(Error::invalid(format!(
-            "`{}` is not a method grant (`name`, `group.*` or `*`)",
-            bad.chars().take(100).collect::<String>()
-        )));
-    }
+    let grants = parse_grants(&body.methods)?;
+    check_companies(&body.companies)?;
     let days = i64::try_from(body.days).unwrap_or(i64::MAX);
     let window = Window::new(days, Timestamp::now())?;
     let (_, _, counts) = key_access(m.capture(0), &window).await?;
     let proposed = Permissions {
-        methods: body.methods,
+        methods: grants.iter().map(ToString::to_string).collect(),
         companies: body.companies,
     };
     json(200, &review::simulate(&counts, &proposed))

@@ -73,19 +73,6 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The shape of a verification answered `code`, or `None` when that code is not counted.
-    /// `strict` says whether an unnamed method or company had to be allowed in full.
-    pub fn of(code: VerifyCode, query: &VerifyQuery<'_>) -> Option<Self> {
-        if !ACCESS_CODES.contains(&code) {
-            return None;
-        }
-        Some(Self {
-            code,
-            method: field(query.method, is_method_name, query.strict).to_owned(),
-            company: field(query.company, is_company_id, query.strict).to_owned(),
-        })
-    }
-
     /// The shape standing for calls past the bounds.
     pub fn other(code: VerifyCode) -> Self {
         Self {

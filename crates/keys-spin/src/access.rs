@@ -169,7 +169,7 @@ pub async fn key_counts(
     let edge = edge_counts(kv, unfolded(window, cursor), &[key_id]).await?;
     counts.extend(edge.counts.into_iter().map(|c| Counted {
         shape: c.shape,
-        calls: c.calls.max(0) as u64,
+        calls: c.calls as u64,
         last_hour: c.hour,
     }));
     Ok(merge(counts))
