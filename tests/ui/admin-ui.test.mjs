@@ -958,7 +958,10 @@ test("on the real server, a key's traffic shows in its review, and applying the 
   await review.getByRole("button", { name: "Appliquer la suggestion" }).click();
   const dialog = page.getByRole("dialog", { name: "Appliquer la suggestion" });
   await dialog.getByText("0 des 4 appels des 90 derniers jours auraient été refusés.").waitFor();
+  // The status may still hold this text from an earlier test: wait for the PUT itself.
+  const replaced = page.waitForResponse((r) => r.url().endsWith(`/api/v1/keys/${created.id}/permissions`) && r.request().method() === "PUT");
   await dialog.getByRole("button", { name: "Confirmer" }).click();
+  assert.equal((await replaced).status(), 200);
   await page.getByRole("status").filter({ hasText: "Permissions remplacées par la suggestion." }).waitFor();
 
   const { body: key } = await api("GET", `/keys/${created.id}`);
