@@ -2,7 +2,7 @@
 # Runs one node of the selective deployment on plain Spin (docs/deployment.md). Also the
 # entrypoint of the container image (Containerfile), whose argument is the role.
 #
-#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, admin-ui, kv-proxy (the public leak report's counters)
+#   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, webhooks, admin-ui, kv-proxy (the public leak report's counters)
 #   deploy/spin-up.sh edge    # verify-key, kv-proxy (its counter increments)
 #
 # Environment:
@@ -24,6 +24,9 @@
 #                    "Bounded staleness"); above 0 the edge runs with long-lived instances
 #                    (INSTANCE_REUSE, default 1000000 requests; IDLE_INSTANCE_TIMEOUT, default
 #                    10s) so that they keep their caches
+#   SPIN_VARIABLE_MAX_KEY_LIFETIME_DAYS   optional, on the admin node (and the same on edges,
+#                    whose health route reports it): 0 (default, no limit) or 1..3650, the
+#                    longest a key may live (docs/lifecycle.md, "Expiry policy")
 #   SPIN_VARIABLE_IDENTITY_TOKEN_ISSUER, SPIN_VARIABLE_IDENTITY_TOKEN_AUDIENCE,
 #   SPIN_VARIABLE_DEVELOPER_DOCS_URL, SPIN_VARIABLE_SSO_DOCS_URL   optional (README.md)
 set -euo pipefail
@@ -42,7 +45,7 @@ EXTRA=()
 
 case "${1:-}" in
     admin)
-        COMPONENTS=(-c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c secret-scanning -c admin-ui -c kv-proxy)
+        COMPONENTS=(-c manage-keys -c manage-permissions -c key-usage -c rebuild-records -c identity -c secret-scanning -c webhooks -c admin-ui -c kv-proxy)
         if [[ -z "${SPIN_VARIABLE_IDENTITY_JWKS_URL:-}${SPIN_VARIABLE_IDENTITY_JWKS:-}${SPIN_VARIABLE_IDENTITY_TOKEN_SECRET:-}" ]]; then
             echo "spin-up: set SPIN_VARIABLE_IDENTITY_JWKS_URL (the identity provider's JWKS) or SPIN_VARIABLE_IDENTITY_TOKEN_SECRET (HS256)" >&2
             exit 1

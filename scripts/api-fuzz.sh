@@ -105,7 +105,9 @@ setsid "$SPIN" up --from spin.toml --listen "$HOST:$PORT" --state-dir "$STATE_DI
     --variable "identity_token_secret=$SECRET" \
     --variable "github_secret_scanning_keys_url=http://$HOST:$KEYS_PORT/keys.json" \
     --variable "github_secret_scanning_keys_origin=http://$HOST:$KEYS_PORT" \
-    --variable "gitlab_secret_scanning_keys=$KEYS_DOC" >"$LOG" 2>&1 &
+    --variable "gitlab_secret_scanning_keys=$KEYS_DOC" \
+    --variable "webhook_encryption_key=$(head -c 32 /dev/urandom | base64)" \
+    --variable "webhook_origin=http://$HOST:9" >"$LOG" 2>&1 &
 SPIN_PID=$!
 
 for _ in $(seq $((STARTUP_TIMEOUT * 5))); do

@@ -76,8 +76,8 @@ SHIM_MARK = "Waiting for a shim on Spin 4"
 
 EDGE_COMPONENTS = ["verify-key", "kv-proxy"]
 ADMIN_COMPONENTS = [
-    "manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "secret-scanning", "admin-ui",
-    "kv-proxy",
+    "manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "secret-scanning", "webhooks",
+    "admin-ui", "kv-proxy",
 ]
 # Components both roles run: kv-proxy makes the key-value increments of each (verify-key's
 # leases and usage on the edge, the public leak report's rate limits on the admin node).

@@ -2,7 +2,9 @@
 
 use keys_domain::Error;
 use keys_domain::access::review::{self, Window};
+use keys_domain::cloudevents::{self, Audited};
 use keys_domain::events::{Changes, EventKind};
+use keys_domain::expiry::ExpiryPolicy;
 use keys_domain::key::{NewSecret, random_id};
 use keys_domain::lifecycle;
 use keys_domain::model::{
@@ -13,11 +15,12 @@ use keys_domain::permissions::CompanyScope;
 use keys_domain::record::Limits;
 use keys_domain::time::Timestamp;
 use keys_spin::catalog;
+use keys_spin::config;
 use keys_spin::db::Db;
 use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::handler;
 use keys_spin::health;
-use keys_spin::http::{ApiRequest, Response, empty, json};
+use keys_spin::http::{API_BASE, ApiRequest, Response, empty, json, with_body};
 use keys_spin::keys::{self, ListFilter};
 use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_cursor, parse_limit};
@@ -140,6 +143,7 @@ async fn create(m: &Matched<'_>) -> Result<Response, Error> {
         .flatten()
         .map(|t| parse_expiry(&t, now))
         .transpose()?;
+    config::expiry_policy().await?.check(expires_at, now)?;
     let metadata = body.metadata.flatten();
     if let Some(m) = &metadata {
         m.check()?;
@@ -190,7 +194,7 @@ async fn create(m: &Matched<'_>) -> Result<Response, Error> {
     )
     .await?;
     health::after_key_created(&db, &kv).await;
-    let location = format!("{}/keys/{}", keys_spin::http::API_BASE, key.id);
+    let location = format!("{API_BASE}/keys/{}", key.id);
     Ok(json(201, &key.view(None).with_secret(&secret))?.header("location", location))
 }
 
@@ -324,6 +328,11 @@ async fn update(m: &Matched<'_>) -> Result<Response, Error> {
     if let Some(Some(m)) = &body.metadata {
         m.check()?;
     }
+    // Only an edit of the expiry needs the policy (and fails with it when misconfigured).
+    let policy = match expires_at {
+        Some(_) => config::expiry_policy().await?,
+        None => ExpiryPolicy::NONE,
+    };
     let edit = lifecycle::Edit {
         label,
         expires_at,
@@ -343,6 +352,9 @@ async fn update(m: &Matched<'_>) -> Result<Response, Error> {
         now,
         Box::pin(async {
             let mut key = keys::load_or_404(&db, id).await?;
+            if let Some(requested) = edit.expires_at {
+                policy.check_edit(key.expires_at, requested, now)?;
+            }
             let edited = lifecycle::edit(&mut key, edit, now)?;
             if !edited.events.is_empty() {
                 keys::update(&db, &key).await?;
@@ -378,7 +390,6 @@ async fn delete(m: &Matched<'_>) -> Result<Response, Error> {
         Box::pin(async {
             let key = keys::load_or_404(&db, id).await?;
             gone_limits = key.limits.clone();
-            keys::delete(&db, id).await?;
             keys::record_event(
                 &db,
                 id,
@@ -389,7 +400,8 @@ async fn delete(m: &Matched<'_>) -> Result<Response, Error> {
                     .set("label", &key.label)?
                     .set("hint", &key.hint)?,
             )
-            .await
+            .await?;
+            keys::delete(&db, id).await
         }),
     )
     .await?;
@@ -480,11 +492,41 @@ async fn events(m: &Matched<'_>, key_id: Option<&str>) -> Result<Response, Error
     {
         return Err(keys::not_found(id));
     }
-    json(
-        200,
-        &Page {
-            data,
-            next_cursor: next.map(|n| n.to_string()),
-        },
-    )
+    let next_cursor = next.map(|n| n.to_string());
+    if !wants_cloudevents(m.req) {
+        return Ok(json(200, &Page { data, next_cursor })?.header("vary", "accept"));
+    }
+    let source = format!("{API_BASE}/keys");
+    let batch: Vec<_> = data
+        .iter()
+        .map(|e| {
+            let audited = Audited {
+                id: &e.id,
+                key_id: &e.key_id,
+                kind: &e.kind,
+                at: e.at,
+            };
+            cloudevents::audit_event(&source, audited, e)
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&batch).map_err(internal)?;
+    let mut response =
+        with_body(200, cloudevents::BATCH_MEDIA_TYPE, bytes).header("vary", "accept");
+    if let Some(cursor) = next_cursor {
+        let path = format!("{API_BASE}{}", m.req.path);
+        response = response.header("link", cloudevents::next_link(&path, limit, &cursor));
+    }
+    Ok(response)
+}
+
+/// Whether the request's `Accept` asks for the audit trail as a batch of CloudEvents (every
+/// line of the header, as one list).
+fn wants_cloudevents(req: &ApiRequest) -> bool {
+    let lines: Vec<&str> = req
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "accept")
+        .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+        .collect();
+    cloudevents::wants_batch(&lines.join(","))
 }

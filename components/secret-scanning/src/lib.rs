@@ -49,8 +49,12 @@ const ROUTES: &[Route] = &[
     ),
 ];
 
+/// Answers the reports; once answered, nudges the webhook dispatcher, which sends the
+/// `key.leak_reported` messages a report wrote (`keys_spin::webhooks::nudge`).
 async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
-    routes::serve_public(ROUTES, req).await
+    let answer = routes::serve_public(ROUTES, req).await;
+    keys_spin::webhooks::nudge(false);
+    answer
 }
 
 async fn github(m: &Matched<'_>) -> Result<Response, Error> {

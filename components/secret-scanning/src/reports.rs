@@ -260,8 +260,6 @@ async fn record(
             if replay {
                 return Ok(());
             }
-            event().await?;
-            recorded.set(true);
             let leak = Leak {
                 reported_at: now,
                 url: url.as_deref(),
@@ -278,7 +276,11 @@ async fn record(
                 }
             }
             key.updated_at = now;
-            keys::update(db, &key).await
+            keys::update(db, &key).await?;
+            // After the update: the event's webhook messages carry the key as changed.
+            event().await?;
+            recorded.set(true);
+            Ok(())
         }),
     )
     .await?;

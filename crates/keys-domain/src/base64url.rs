@@ -1,9 +1,48 @@
-//! Base64url without padding (RFC 4648 §5), the encoding of JSON Web Token parts.
+//! Base64url without padding (RFC 4648 §5), the encoding of JSON Web Token parts, and the
+//! standard padded alphabet (RFC 4648 §4) of Standard Webhooks' secrets and signatures
+//! ([`encode_standard`], [`decode_standard`]).
 //!
-//! Hand-written rather than taken from the `base64` crate: the tokens need only this one
-//! alphabet, and the crate's general engine cost every admin component about 4 KB of code.
+//! Hand-written rather than taken from the `base64` crate: the service needs only these two
+//! forms, and the crate's general engine cost every admin component about 4 KB of code.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Encodes `bytes` in the standard alphabet (`+`, `/`), padded with `=`.
+pub fn encode_standard(bytes: impl AsRef<[u8]>) -> String {
+    let mut out: String = encode(bytes)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
+/// Decodes padded standard base64, refusing anything but its one canonical form.
+pub fn decode_standard(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4) || text.contains(['-', '_']) {
+        return None;
+    }
+    let unpadded = text.strip_suffix("==").or_else(|| text.strip_suffix('='));
+    let unpadded = unpadded.unwrap_or(text);
+    if unpadded.contains('=') {
+        return None;
+    }
+    let url: String = unpadded
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    decode(&url)
+}
 
 /// Encodes `bytes`, without padding.
 pub fn encode(bytes: impl AsRef<[u8]>) -> String {
@@ -80,6 +119,25 @@ mod tests {
         let all: Vec<u8> = (0..=255).collect();
         for len in 0..all.len() {
             assert_eq!(decode(&encode(&all[..len])).unwrap(), &all[..len]);
+        }
+    }
+
+    #[test]
+    fn the_standard_form_pads_and_uses_plus_and_slash() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v")] {
+            assert_eq!(encode_standard(plain), encoded);
+            assert_eq!(decode_standard(encoded).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(encode_standard([0xfb, 0xff, 0xbf]), "+/+/");
+        let all: Vec<u8> = (0..=255).collect();
+        for len in 0..all.len() {
+            assert_eq!(
+                decode_standard(&encode_standard(&all[..len])).unwrap(),
+                &all[..len]
+            );
+        }
+        for bad in ["Zg", "Zg=", "Z===", "Zm8=Zm8=", "-_-_", "Zh==", "Zm9v\n"] {
+            assert_eq!(decode_standard(bad), None, "{bad}");
         }
     }
 

@@ -89,6 +89,11 @@ pub enum Error {
         /// Seconds until the window ends.
         retry_after_secs: i64,
     },
+    /// A feature the deployment has not configured (webhooks without their encryption key):
+    /// 503 with code `not_configured`. Holds what is missing, naming variables, never their
+    /// values: it is shown to the client.
+    #[error("{0}")]
+    NotConfigured(String),
     /// Anything else that should not happen. Holds the cause, for the log only.
     #[error("internal error: {0}")]
     Unexpected(String),
@@ -152,7 +157,8 @@ impl Error {
             Self::Unexpected(_) => 500,
             Self::StoreUnavailable(_)
             | Self::StoreFailedAfterCommit(_)
-            | Self::IdentityProviderUnavailable(_) => 503,
+            | Self::IdentityProviderUnavailable(_)
+            | Self::NotConfigured(_) => 503,
             Self::UpstreamUnavailable(_) => 502,
         }
     }
@@ -173,6 +179,7 @@ impl Error {
             Self::IdentityProviderUnavailable(_) => "identity_provider_unavailable",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::NotConfigured(_) => "not_configured",
             Self::Unexpected(_) => "internal_error",
         }
     }
@@ -193,7 +200,8 @@ impl Error {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::StoreUnavailable(_)
             | Self::StoreFailedAfterCommit(_)
-            | Self::IdentityProviderUnavailable(_) => "Service unavailable",
+            | Self::IdentityProviderUnavailable(_)
+            | Self::NotConfigured(_) => "Service unavailable",
             Self::UpstreamUnavailable(_) => "Bad gateway",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::Unexpected(_) => "Internal error",
@@ -292,7 +300,7 @@ mod tests {
 
     #[test]
     fn each_error_kind_has_its_status_and_code() {
-        let cases: [(Error, u16, &str); 10] = [
+        let cases: [(Error, u16, &str); 11] = [
             (Error::bad_request("x"), 400, "invalid_request"),
             (
                 Error::ClientUnauthenticated("x".into()),
@@ -319,6 +327,7 @@ mod tests {
                 "payload_too_large",
             ),
             (Error::UnsupportedMediaType, 415, "unsupported_media_type"),
+            (Error::NotConfigured("x".into()), 503, "not_configured"),
         ];
         for (err, status, code) in cases {
             assert_eq!((err.status(), err.code()), (status, code));

@@ -121,24 +121,11 @@ fn basic_credentials(header: &str) -> Option<String> {
     if !scheme.eq_ignore_ascii_case(BASIC_SCHEME) {
         return None;
     }
-    String::from_utf8(base64_decode(encoded.trim())?).ok()
-}
-
-/// Decodes base64 with the standard alphabet and its padding, through the base64url decoder
-/// (which refuses non-canonical text): `+` and `/` are its `-` and `_`, which are refused here.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(4) || text.contains(['-', '_']) {
-        return None;
-    }
-    let unpadded = text
-        .strip_suffix("==")
-        .or_else(|| text.strip_suffix('='))
-        .unwrap_or(text);
-    base64url::decode(&unpadded.replace('+', "-").replace('/', "_"))
+    String::from_utf8(base64url::decode_standard(encoded.trim())?).ok()
 }
 
 /// Whether two digests are equal, looking at every byte whatever the differences.
-fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+pub(crate) fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
     let differences = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(differences) == 0
 }

@@ -148,6 +148,14 @@ pub fn random_id(prefix: &str) -> Result<String, getrandom::Error> {
     Ok(format!("{prefix}{}", base62_fixed(&random, 22)))
 }
 
+/// Whether two bearer tokens are equal, compared through their SHA-256 digests with every
+/// byte looked at, so that the time taken says nothing of where they differ.
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b): ([u8; 32], [u8; 32]) = (Sha256::digest(a).into(), Sha256::digest(b).into());
+    crate::introspection::digests_equal(&a, &b)
+}
+
 /// The hint of a key: its prefix, `...` and its last four characters (ASCII, so it fits in
 /// an HTTP header).
 fn hint_of(key: &str) -> String {
@@ -245,6 +253,14 @@ pub fn contains_key(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_equal_only_when_every_byte_is() {
+        assert!(tokens_equal("dispatch-token", "dispatch-token"));
+        assert!(!tokens_equal("dispatch-token", "dispatch-tokem"));
+        assert!(!tokens_equal("dispatch-token", "dispatch-token "));
+        assert!(!tokens_equal("", "x"));
+    }
 
     fn sample() -> NewSecret {
         NewSecret::from_random_bytes([7u8; 32])

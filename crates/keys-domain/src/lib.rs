@@ -1,7 +1,7 @@
 //! Domain of INGENEO third-party API keys, free of any Spin dependency: key format and
 //! hashing, permissions, IP allowlists, the verification record and decision, token
-//! introspection (RFC 7662), validation, identity tokens, the counter increments sent to
-//! `kv-proxy` and the error type.
+//! introspection (RFC 7662), validation, the expiry policy, identity tokens, the audit trail
+//! as CloudEvents, the counter increments sent to `kv-proxy` and the error type.
 #![deny(missing_docs)]
 
 pub mod access;
@@ -9,8 +9,10 @@ pub mod allowlist;
 pub mod base64url;
 pub mod breaker;
 pub mod cache;
+pub mod cloudevents;
 pub mod error;
 pub mod events;
+pub mod expiry;
 pub mod identity;
 pub mod increments;
 pub mod introspection;

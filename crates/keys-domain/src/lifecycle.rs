@@ -267,6 +267,18 @@ mod tests {
     }
 
     #[test]
+    fn a_regeneration_keeps_the_key_s_expiry() {
+        let expires_at = Some(NOW.plus_seconds(30 * 86_400));
+        let mut k = StoredKey {
+            expires_at,
+            ..key()
+        };
+        let r = regenerate(&mut k, "ingk_...new2".into(), 0, NOW.plus_seconds(60)).unwrap();
+        assert_eq!(k.expires_at, expires_at);
+        assert!(!r.changes.into_json().contains("expires_at"));
+    }
+
+    #[test]
     fn a_reported_key_gets_no_grace_period_and_its_report_is_cleared() {
         let mut k = leaked(true);
         let r = regenerate(&mut k, "ingk_...new2".into(), 3_600, NOW).unwrap();

@@ -138,6 +138,15 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    /// Reads an RFC 3339 instant (see [`Timestamp::parse_rfc3339`]).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse_rfc3339(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 instant"))
+    }
+}
+
 fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -182,6 +191,16 @@ mod tests {
 
     fn parse(text: &str) -> Option<i64> {
         Timestamp::parse_rfc3339(text).map(Timestamp::unix)
+    }
+
+    #[test]
+    fn an_instant_reads_back_from_its_json_form_and_nothing_else_does() {
+        let at = Timestamp::from_unix(1_795_733_675);
+        let json = serde_json::to_string(&at).unwrap();
+        assert_eq!(json, "\"2026-11-26T22:54:35Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), at);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        assert!(serde_json::from_str::<Timestamp>("1795733675").is_err());
     }
 
     #[test]

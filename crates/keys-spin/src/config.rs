@@ -2,6 +2,7 @@
 
 use keys_domain::Error;
 use keys_domain::cache::CachePolicy;
+use keys_domain::expiry::ExpiryPolicy;
 use keys_domain::introspection::IntrospectionClients;
 use keys_domain::upstream;
 use std::cell::OnceCell;
@@ -14,6 +15,10 @@ pub const VAR_VERIFY_CACHE_MS: &str = "verify_cache_ms";
 /// provider's JWKS, a scanner's public keys), in seconds (`keys_domain::upstream`).
 pub const VAR_UPSTREAM_REFETCH_SECS: &str = "upstream_refetch_secs";
 
+/// Variable: the longest a key may live, in whole days (`keys_domain::expiry`); `0` (the
+/// default) for no limit.
+pub const VAR_MAX_KEY_LIFETIME_DAYS: &str = "max_key_lifetime_days";
+
 /// Variable listing the clients allowed to introspect keys (RFC 7662): comma-separated
 /// `id:secret` pairs, a secret variable; empty (the default) turns introspection off.
 pub const VAR_INTROSPECTION_CLIENTS: &str = "introspection_clients";
@@ -25,6 +30,7 @@ thread_local! {
     static VERIFY_CACHE: Parsed<CachePolicy> = const { OnceCell::new() };
     static REFETCH_SECS: Parsed<i64> = const { OnceCell::new() };
     static INTROSPECTION_CLIENTS: Parsed<IntrospectionClients> = const { OnceCell::new() };
+    static EXPIRY_POLICY: Parsed<ExpiryPolicy> = const { OnceCell::new() };
 }
 
 /// The deployment's record cache policy (`verify_cache_ms`; unset or empty is off). A value
@@ -43,6 +49,18 @@ pub async fn refetch_secs() -> Result<i64, Error> {
         &REFETCH_SECS,
         VAR_UPSTREAM_REFETCH_SECS,
         upstream::refetch_secs,
+    )
+    .await
+}
+
+/// The deployment's expiry policy (`max_key_lifetime_days`; unset or empty: none). A value
+/// out of range fails every request that needs it with a 500 whose log line names the
+/// variable and its range: keys are never created under a limit the operator did not choose.
+pub async fn expiry_policy() -> Result<ExpiryPolicy, Error> {
+    read_once(
+        &EXPIRY_POLICY,
+        VAR_MAX_KEY_LIFETIME_DAYS,
+        ExpiryPolicy::parse,
     )
     .await
 }

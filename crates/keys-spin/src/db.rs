@@ -28,6 +28,12 @@ pub type Step<'a> = crate::join::Boxed<'a, Result<(), Error>>;
 /// `0006_access_counts.sql` adds each key's calls by code, method and company per UTC day
 /// (`access_daily`) and the last day each key used each method (`access_methods`), both
 /// `crate::access`.
+/// `0007_webhooks.sql` adds the webhooks (`webhooks`, signing secrets sealed), their outbox
+/// (`webhook_messages`: one message per event and endpoint, written in the transaction of the
+/// change that causes it, `body` the bytes signed, `attempts` a JSON array), the time-based
+/// alerts already sent (`webhook_alerts`) and the dispatcher's one row (`webhook_dispatcher`:
+/// when it last looked for alerts, and the token with which the components that record key
+/// events ask it to send at once), all `crate::webhooks`.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_schema.sql"),
     include_str!("../../../migrations/0002_default_catalog.sql"),
@@ -35,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_limits_usage.sql"),
     include_str!("../../../migrations/0005_secret_hints.sql"),
     include_str!("../../../migrations/0006_access_counts.sql"),
+    include_str!("../../../migrations/0007_webhooks.sql"),
 ];
 
 const SQL_USER_VERSION: &str = "PRAGMA user_version";

@@ -13,8 +13,10 @@
 //! - `sqlite` (admin nodes only): the database answered.
 //!
 //! It also says how long after an admin call a change may take to reach every edge:
-//! `verify_cache_ms` (0: at once; see `keys_domain::cache`). A value of that variable out of
-//! its range fails the route with a 500, so that probes keep a misconfigured node out.
+//! `verify_cache_ms` (0: at once; see `keys_domain::cache`); and the longest a key may live,
+//! `max_key_lifetime_days` (0: no limit; see `keys_domain::expiry`), so that the screen can
+//! offer the allowed expiries. A value of either variable out of its range fails the route
+//! with a 500, so that probes keep a misconfigured node out.
 
 use crate::db::{self, Db};
 use crate::http::{Response, json};
@@ -58,6 +60,7 @@ struct Health {
     status: &'static str,
     checks: Checks,
     verify_cache_ms: u64,
+    max_key_lifetime_days: u32,
 }
 
 /// Answers the health route on a node without SQLite (an edge): the key-value store and the
@@ -125,6 +128,7 @@ async fn respond(
     sqlite: Option<Check>,
 ) -> Result<Response, Error> {
     let verify_cache_ms = crate::config::verify_cache().await?.millis();
+    let max_key_lifetime_days = crate::config::expiry_policy().await?.max_days();
     let status = if key_value != Check::Ok || sqlite.is_some_and(|s| s != Check::Ok) {
         "unavailable"
     } else if records == Check::Missing {
@@ -142,6 +146,7 @@ async fn respond(
         status,
         checks,
         verify_cache_ms,
+        max_key_lifetime_days,
     };
     json(code, &health)
 }

@@ -23,6 +23,7 @@
 
 use crate::db::{self, Db, Step};
 use crate::kv::Kv;
+use crate::webhooks;
 use keys_domain::Error;
 use keys_domain::events::{Changes, EventKind};
 use keys_domain::key::random_id;
@@ -279,7 +280,9 @@ async fn secrets_of(db: &Db, id: &str) -> Result<Vec<SecretRow>, Error> {
         .collect()
 }
 
-/// Appends an audit event.
+/// Appends an audit event, and writes its webhook messages in the same transaction (see
+/// [`webhooks::enqueue_key_event`]): call it after the change, within its transaction, so
+/// that the messages carry the key as changed (a deletion: before the key is deleted).
 pub async fn record_event(
     db: &Db,
     key_id: &str,
@@ -289,19 +292,29 @@ pub async fn record_event(
     changes: Changes,
 ) -> Result<(), Error> {
     let id = random_id(EVENT_ID_PREFIX).map_err(|e| Error::unexpected(format!("random: {e}")))?;
+    let changes = changes.into_json();
     db.exec(
         SQL_INSERT_EVENT,
         vec![
-            Value::Text(id),
+            Value::Text(id.clone()),
             Value::Text(key_id.to_owned()),
             Value::Text(kind.as_str().to_owned()),
             Value::Text(actor.id.clone()),
             db::opt_text_param(actor.name.as_deref()),
             Value::Integer(at.unix()),
-            Value::Text(changes.into_json()),
+            Value::Text(changes.clone()),
         ],
     )
-    .await
+    .await?;
+    let event = webhooks::KeyEvent {
+        id: &id,
+        key_id,
+        kind,
+        actor,
+        at,
+        changes: &changes,
+    };
+    webhooks::enqueue_key_event(db, event).await
 }
 
 /// Applies a change to one key under the consistency protocol described in the module

@@ -20,3 +20,4 @@ pub mod outbound;
 pub mod paging;
 pub mod routes;
 pub mod usage;
+pub mod webhooks;

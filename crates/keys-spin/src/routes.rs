@@ -148,8 +148,16 @@ impl Matched<'_> {
 }
 
 /// Answers `req` with the route of `routes` it matches (see the module's documentation).
+///
+/// Once a handler has answered, the webhook dispatcher is nudged to send the messages the
+/// request wrote, or, after an administrator's request, what is overdue
+/// ([`crate::webhooks::nudge`]); a refused request starts nothing.
 pub async fn serve(routes: &[Route], req: &ApiRequest) -> Result<Response, Error> {
-    serve_with(routes, req, require_platform_configuration).await
+    let answer = serve_with(routes, req, require_platform_configuration).await;
+    if let Some(access) = answer.1 {
+        crate::webhooks::nudge(access == Access::Admin);
+    }
+    answer.0
 }
 
 /// [`serve`] for a component whose routes are all public: the identity check is not linked
@@ -161,22 +169,30 @@ pub async fn serve_public(routes: &[Route], req: &ApiRequest) -> Result<Response
             "an admin route in the table of a component without the identity check",
         ))
     };
-    serve_with(routes, req, refuse).await
+    serve_with(routes, req, refuse).await.0
 }
 
+/// The answer, and the access of the route whose handler gave it (`None` when the request
+/// was refused before any handler ran).
 async fn serve_with<'r, A, Checked>(
     routes: &[Route],
     req: &'r ApiRequest,
     authenticate: A,
-) -> Result<Response, Error>
+) -> (Result<Response, Error>, Option<Access>)
 where
     A: FnOnce(&'r ApiRequest) -> Checked,
     Checked: Future<Output = Result<Actor, Error>> + 'r,
 {
     let segments = req.path_segments();
+    // A literal segment wins over a capture: `/webhooks/dispatch` is not `/webhooks/{id}`.
+    let best = routes
+        .iter()
+        .filter(|r| captures(r.path, &segments).is_some())
+        .map(|r| literals(r.path))
+        .max();
     let mut methods: Vec<&str> = Vec::new();
     let mut found = None;
-    for route in routes {
+    for route in routes.iter().filter(|r| Some(literals(r.path)) == best) {
         let Some(captured) = captures(route.path, &segments) else {
             continue;
         };
@@ -189,19 +205,26 @@ where
         }
     }
     let Some((route, captures)) = found else {
-        return Err(match methods.is_empty() {
+        let refused = match methods.is_empty() {
             true => route_not_found(&req.path),
             false => Error::MethodNotAllowed {
                 allow: methods.join(", "),
             },
-        });
+        };
+        return (Err(refused), None);
     };
     let query = match route.query {
-        Query::Only(accepted) => req.query_params(accepted)?,
+        Query::Only(accepted) => match req.query_params(accepted) {
+            Ok(query) => query,
+            Err(err) => return (Err(err), None),
+        },
         Query::Ignored => Vec::new(),
     };
     let actor = match route.access {
-        Access::Admin => Some(authenticate(req).await?),
+        Access::Admin => match authenticate(req).await {
+            Ok(actor) => Some(actor),
+            Err(err) => return (Err(err), None),
+        },
         Access::Public => None,
     };
     let matched = Matched {
@@ -210,7 +233,17 @@ where
         query,
         actor,
     };
-    (route.handler)(&matched).await
+    ((route.handler)(&matched).await, Some(route.access))
+}
+
+/// How many literal segments `pattern` has: of the patterns matching a path, those with
+/// the most serve it.
+fn literals(pattern: &str) -> usize {
+    pattern
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|part| !part.starts_with('{') && *part != "...")
+        .count()
 }
 
 /// The captures of `pattern` in `segments`, or `None` when it does not match.
@@ -261,6 +294,13 @@ mod tests {
         );
         assert_eq!(captures("/keys/{id}", &segments("/keys/")), None);
         assert_eq!(captures("/keys/{id}", &segments("/keys/a/b")), None);
+    }
+
+    #[test]
+    fn literal_segments_outnumber_captures_in_the_pattern_that_serves() {
+        assert_eq!(literals("/webhooks/dispatch"), 2);
+        assert_eq!(literals("/webhooks/{id}"), 1);
+        assert_eq!(literals("/authorize/..."), 1);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A small HTTP/1.1 server of the tests' own, on a free loopback port, playing a third party
 //! the components fetch from (an identity provider's JWKS, a secret scanner's public keys).
 //! Each path answers what the test last [`StubServer::set`] for it (404 otherwise); requests
-//! are counted per path. Dropping the server stops its thread and closes its socket, so a
+//! are counted per path and kept with their headers and body ([`StubServer::received`]: a
+//! webhook receiver). Dropping the server stops its thread and closes its socket, so a
 //! dropped server is a provider that is down (connection refused).
 
 use std::collections::HashMap;
@@ -28,10 +29,30 @@ pub struct StubResponse {
     pub body: Vec<u8>,
 }
 
+/// A request the server received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Its headers, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The value of header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 #[derive(Default)]
 struct Routes {
     responses: HashMap<String, StubResponse>,
     hits: HashMap<String, usize>,
+    received: HashMap<String, Vec<Received>>,
 }
 
 /// A running stub server.
@@ -101,6 +122,12 @@ impl StubServer {
         let routes = self.routes.lock().unwrap();
         routes.hits.get(path).copied().unwrap_or(0)
     }
+
+    /// The requests that reached `path`, oldest first.
+    pub fn received(&self, path: &str) -> Vec<Received> {
+        let routes = self.routes.lock().unwrap();
+        routes.received.get(path).cloned().unwrap_or_default()
+    }
 }
 
 impl Drop for StubServer {
@@ -123,19 +150,24 @@ fn serve_connection(stream: TcpStream, routes: &Mutex<Routes>) {
     };
     let mut reader = BufReader::new(stream);
     let mut writer = write_half;
-    while let Some((path, body_len)) = read_head(&mut reader) {
-        // Read and drop the request body.
-        if std::io::copy(
-            &mut (&mut reader).take(body_len as u64),
-            &mut std::io::sink(),
-        )
-        .is_err()
+    while let Some((path, headers, body_len)) = read_head(&mut reader) {
+        let mut body = Vec::with_capacity(body_len);
+        if (&mut reader)
+            .take(body_len as u64)
+            .read_to_end(&mut body)
+            .is_err()
         {
             return;
         }
         let response = {
             let mut routes = routes.lock().unwrap();
             *routes.hits.entry(path.clone()).or_default() += 1;
+            let received = Received { headers, body };
+            routes
+                .received
+                .entry(path.clone())
+                .or_default()
+                .push(received);
             routes.responses.get(&path).cloned()
         };
         let response = response.unwrap_or(StubResponse {
@@ -160,15 +192,18 @@ fn serve_connection(stream: TcpStream, routes: &Mutex<Routes>) {
     }
 }
 
-/// Reads a request head; returns its path and `content-length`, or `None` at the end of the
-/// connection or on a malformed head.
-fn read_head(reader: &mut BufReader<TcpStream>) -> Option<(String, usize)> {
+/// A request head: its path, headers and `content-length`.
+type Head = (String, Vec<(String, String)>, usize);
+
+/// Reads a request head, or `None` at the end of the connection or on a malformed head.
+fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Head> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
     }
     let path = request_line.split_whitespace().nth(1)?.to_owned();
     let mut body_len = 0;
+    let mut headers = Vec::new();
     let mut head_len = request_line.len();
     loop {
         let mut line = String::new();
@@ -179,12 +214,14 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Option<(String, usize)> {
         }
         let line = line.trim_end();
         if line.is_empty() {
-            return Some((path, body_len));
+            return Some((path, headers, body_len));
         }
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("content-length")
-        {
-            body_len = value.trim().parse().ok()?;
+        if let Some((name, value)) = line.split_once(':') {
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            if name == "content-length" {
+                body_len = value.parse().ok()?;
+            }
+            headers.push((name, value));
         }
     }
 }

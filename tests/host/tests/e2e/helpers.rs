@@ -138,11 +138,30 @@ impl Reply {
     }
 }
 
-/// `options` with the identity secret and then `variables` set through `set`.
+/// The webhook settings every app of the suite runs with unless a test sets its own: the
+/// sealing key (32 bytes, standard base64), an origin where nothing listens (the discard
+/// port: every attempt is refused at once) and the scheduler's dispatch token.
+pub const WEBHOOK_DEFAULTS: [(&str, &str); 3] = [
+    (
+        "webhook_encryption_key",
+        "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+    ),
+    ("webhook_origin", "http://127.0.0.1:9"),
+    ("webhook_dispatch_token", DISPATCH_TOKEN),
+];
+/// The scheduler's dispatch token of the suite (`webhook_dispatch_token`).
+pub const DISPATCH_TOKEN: &str = "e2e-dispatch-token";
+
+/// `options` with the identity secret, the webhook defaults a test does not set, and then
+/// `variables` set through `set`.
 fn with_variables<O>(options: O, variables: &[(&str, &str)], set: fn(O, &str, &str) -> O) -> O {
     let secret = [("identity_token_secret", TOKEN_SECRET)];
+    let defaults = WEBHOOK_DEFAULTS
+        .iter()
+        .filter(|(name, _)| !variables.iter().any(|(n, _)| n == name));
     secret
         .iter()
+        .chain(defaults)
         .chain(variables)
         .fold(options, |options, (name, value)| set(options, name, value))
 }
@@ -417,8 +436,9 @@ pub const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// Documented paths that need no identity token (the secret-scanning ones are signed by the
 /// scanners instead).
-pub const PUBLIC_PATHS: [&str; 8] = [
+pub const PUBLIC_PATHS: [&str; 9] = [
     "/leaks",
+    "/webhooks/dispatch",
     "/verify",
     "/authorize",
     "/introspect",
@@ -475,8 +495,8 @@ pub fn admin_operations() -> Vec<Operation> {
         .collect()
 }
 
-/// Real things to put in path parameters: a key and its secret, a registered company and a
-/// method of the catalog.
+/// Real things to put in path parameters: a key and its secret, a registered company, a
+/// method of the catalog, a webhook endpoint and one of its messages.
 pub struct Fixtures {
     /// A key's id.
     pub key_id: String,
@@ -486,6 +506,10 @@ pub struct Fixtures {
     pub company: String,
     /// A method name in the catalog.
     pub method: String,
+    /// A webhook endpoint's id (disabled: the fixtures make no background work).
+    pub webhook_id: String,
+    /// The id of a message of that endpoint (its test message).
+    pub message_id: String,
 }
 
 /// A request an operation accepts: the path with real ids, a valid body, extra headers.
@@ -526,7 +550,9 @@ pub fn fill_path(template: &str, fx: &Fixtures) -> String {
     let path = template
         .replace("{id}", &fx.key_id)
         .replace("{method}", &fx.method)
-        .replace("{company}", &fx.company);
+        .replace("{company}", &fx.company)
+        .replace("{webhook_id}", &fx.webhook_id)
+        .replace("{message_id}", &fx.message_id);
     assert!(!path.contains('{'), "unknown path parameter in {template}");
     format!("/api/v1{path}")
 }
@@ -548,9 +574,14 @@ pub fn sample_request(op: &Operation, fx: &Fixtures) -> Sample {
         ("POST", "/keys/{id}/access-review/simulate") => {
             Some(json!({ "methods": [fx.method], "companies": "all" }))
         }
+        ("POST", "/webhooks") => {
+            Some(json!({ "url": "http://127.0.0.1:9/sample", "events": ["key.unused"] }))
+        }
+        ("PATCH", "/webhooks/{webhook_id}") => Some(json!({ "description": "Renamed" })),
         _ => None,
     };
     let headers = match op.template.as_str() {
+        "/webhooks/dispatch" => vec![("authorization", format!("Bearer {DISPATCH_TOKEN}"))],
         "/authorize" => vec![("x-api-key", fx.secret.clone())],
         "/introspect" => vec![("authorization", basic(INTROSPECTION_CLIENT.1))],
         _ => Vec::new(),
@@ -605,11 +636,33 @@ impl App {
             )
             .await;
         assert_eq!(added.status, 201, "{}", added.text());
+        let webhook = self
+            .send(
+                self.call("POST", "/api/v1/webhooks")
+                    .bearer(token)
+                    .json(&json!({
+                        "url": format!("http://127.0.0.1:9/fixture-{tag}"),
+                        "events": ["key.unused"],
+                        "enabled": false,
+                    })),
+            )
+            .await;
+        assert_eq!(webhook.status, 201, "{}", webhook.text());
+        let webhook_id = webhook.json()["id"].as_str().unwrap().to_owned();
+        let test = self
+            .send(
+                self.call("POST", &format!("/api/v1/webhooks/{webhook_id}/test"))
+                    .bearer(token),
+            )
+            .await;
+        assert_eq!(test.status, 200, "{}", test.text());
         Fixtures {
             key_id: key["id"].as_str().unwrap().to_owned(),
             secret: key["key"].as_str().unwrap().to_owned(),
             company,
             method,
+            webhook_id,
+            message_id: test.json()["id"].as_str().unwrap().to_owned(),
         }
     }
 }

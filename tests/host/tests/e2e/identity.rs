@@ -27,9 +27,9 @@ fn token_signed_with(secret: &str) -> String {
     )
 }
 
-/// The twenty-four admin operations of the document (all of manage-keys, manage-permissions,
-/// key-usage and rebuild-records: everything but /verify, /authorize, /health,
-/// /openapi.json and the secret-scanning endpoints).
+/// The 33 admin operations of the document (all of manage-keys, manage-permissions,
+/// key-usage, rebuild-records and webhooks: everything but /verify, /authorize, /introspect,
+/// /health, /openapi.json, /leaks, /webhooks/dispatch and the secret-scanning endpoints).
 fn operations() -> Vec<Operation> {
     let ops = admin_operations();
     let mut names: Vec<String> = ops.iter().map(ToString::to_string).collect();
@@ -40,6 +40,7 @@ fn operations() -> Vec<Operation> {
             "DELETE /companies/{company}",
             "DELETE /keys/{id}",
             "DELETE /methods/{method}",
+            "DELETE /webhooks/{webhook_id}",
             "GET /companies",
             "GET /events",
             "GET /keys",
@@ -50,14 +51,22 @@ fn operations() -> Vec<Operation> {
             "GET /keys/{id}/usage",
             "GET /methods",
             "GET /usage",
+            "GET /webhooks",
+            "GET /webhooks/{webhook_id}",
+            "GET /webhooks/{webhook_id}/deliveries",
             "PATCH /keys/{id}",
             "PATCH /keys/{id}/permissions",
+            "PATCH /webhooks/{webhook_id}",
             "POST /keys",
             "POST /keys/{id}/access-review/simulate",
             "POST /keys/{id}/activate",
             "POST /keys/{id}/deactivate",
             "POST /keys/{id}/regenerate",
             "POST /verification-records/rebuild",
+            "POST /webhooks",
+            "POST /webhooks/{webhook_id}/deliveries/{message_id}/retry",
+            "POST /webhooks/{webhook_id}/rotate-secret",
+            "POST /webhooks/{webhook_id}/test",
             "PUT /companies/{company}",
             "PUT /keys/{id}/permissions",
             "PUT /methods/{method}",

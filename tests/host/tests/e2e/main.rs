@@ -7,11 +7,13 @@
 //! Build the components first with `scripts/build-components.sh` (the test command does).
 
 mod access_review;
+mod audit_export;
 mod authorize;
 mod bad_input;
 mod cache;
 mod concurrency;
 mod double_faults;
+mod expiry_policy;
 mod faults;
 mod hardening;
 mod helpers;
@@ -29,3 +31,4 @@ mod sso;
 mod story;
 mod topology;
 mod usage;
+mod webhooks;

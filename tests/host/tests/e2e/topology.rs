@@ -33,6 +33,7 @@ const ADMIN_COMPONENTS: &[&str] = &[
     "rebuild-records",
     "identity",
     "secret-scanning",
+    "webhooks",
     "admin-ui",
     "kv-proxy",
 ];
@@ -576,10 +577,10 @@ async fn a_new_deployment_reports_healthy_everywhere_once_its_admin_node_was_che
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
+        json!({ "status": "ok", "verify_cache_ms": 0, "max_key_lifetime_days": 0, "checks": {
             "key_value": "ok", "verification_records": "none", "sqlite": "ok" } })
     );
-    let present = json!({ "status": "ok", "verify_cache_ms": 0, "checks": {
+    let present = json!({ "status": "ok", "verify_cache_ms": 0, "max_key_lifetime_days": 0, "checks": {
         "key_value": "ok", "verification_records": "present" } });
     for edge in &t.edges {
         assert_eq!(health(edge).await, (200, present.clone()));

@@ -1,0 +1,6 @@
+CREATE TABLE webhooks (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, description TEXT, events TEXT NOT NULL, enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)), disabled_reason TEXT, failing_since INTEGER, secret TEXT NOT NULL, previous_secret TEXT, previous_secret_expires_at INTEGER, created_at INTEGER NOT NULL, created_by_id TEXT NOT NULL, created_by_name TEXT, updated_at INTEGER NOT NULL);
+CREATE TABLE webhook_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, webhook_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')), attempts TEXT NOT NULL DEFAULT '[]', next_attempt_at INTEGER);
+CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX webhook_messages_by_webhook ON webhook_messages (webhook_id, seq);
+CREATE TABLE webhook_alerts (key_id TEXT NOT NULL, kind TEXT NOT NULL, period TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (key_id, kind, period)) WITHOUT ROWID;
+CREATE TABLE webhook_dispatcher (id INTEGER PRIMARY KEY CHECK (id = 1), scanned_at INTEGER NOT NULL, internal_token TEXT NOT NULL);
