@@ -61,6 +61,24 @@ const ASSETS: &[Asset] = &[
         cache: "public, max-age=3600",
     },
     Asset {
+        path: "/assets/core.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/core.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/expiry.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/expiry.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/webhooks.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/webhooks.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
         path: "/assets/app.css",
         media_type: "text/css; charset=utf-8",
         body: include_bytes!("../ui/app.css"),

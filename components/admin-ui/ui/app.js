@@ -1,116 +1,17 @@
 // The "APIs externes" screen: plain DOM code, no framework, no inline script (strict CSP).
 // The identity token lives in memory only: read once from the URL fragment (#token=…) or
 // pasted on the sign-in form; never written to localStorage, sessionStorage or a cookie.
+// This module holds the keys' pages and the routing; core.js what the modules share,
+// expiry.js the keys' expiry field, webhooks.js the Webhooks tab.
 import { TEXTS } from "./i18n.js";
+import {
+  state, t, h, svg, locale, formatDate, formatNumber, plural, announce, ApiError, api, fail, render,
+  focusHeading, helpLinks, sectionTabs, statusBadge, dialog, showSecret, isRefusal, readHealth, onIdentityRefused,
+} from "./core.js";
+import { expiryDialog, expiryField, expiryPolicy } from "./expiry.js";
+import { webhookView, webhooksView } from "./webhooks.js";
 
-const API = "/api/v1";
 const LANG_KEY = "ingeneo.api-keys.lang"; // the language choice is the only thing stored
-
-const state = { token: null, lang: "fr", config: null, catalog: null };
-
-// ---------- helpers ----------
-
-function t(key, vars = {}) {
-  const value = key.split(".").reduce((o, k) => (o ? o[k] : undefined), TEXTS[state.lang]);
-  return typeof value === "string" ? fill(value, vars) : value ?? key;
-}
-
-/** Puts `vars` in the `{name}` places of `text`. */
-function fill(text, vars) {
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
-
-/** Gives `el` its attributes (`on…` are listeners) and children. */
-function build(el, attrs, children) {
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
-    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-    else if (name === "dataset") Object.assign(el.dataset, value);
-    else el.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-/** Builds an element: h("button", {class: "primary", onclick}, "text", child…). */
-function h(tag, attrs = {}, ...children) {
-  return build(document.createElement(tag), attrs, children);
-}
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-
-/** Builds an SVG element, as h() does an HTML one. */
-function svg(tag, attrs = {}, ...children) {
-  return build(document.createElementNS(SVG_NS, tag), attrs, children);
-}
-
-function locale() {
-  return state.lang === "fr" ? "fr-FR" : "en-GB";
-}
-
-function formatDate(value) {
-  if (!value) return null;
-  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(value));
-}
-
-function formatNumber(n) {
-  return new Intl.NumberFormat(locale()).format(n);
-}
-
-/** A count with its noun in the screen's language: plural("requests", 3) → "3 requêtes";
- *  `vars` fill the form's other places. */
-function plural(key, n, vars = {}) {
-  const forms = t(key);
-  return fill(forms[new Intl.PluralRules(locale()).select(n)] ?? forms.other, { ...vars, n: formatNumber(n) });
-}
-
-function announce(message, isError = false) {
-  const status = document.getElementById("status");
-  status.classList.toggle("error-status", isError);
-  status.textContent = "";
-  // A fresh text node so screen readers announce repeated messages too.
-  setTimeout(() => { status.textContent = message; }, 20);
-  clearTimeout(announce.timer);
-  announce.timer = setTimeout(() => { status.textContent = ""; }, 6000);
-}
-
-class ApiError extends Error {
-  constructor(status, code, detail) {
-    super(detail || `HTTP ${status}`);
-    Object.assign(this, { status, code });
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data?.code, data?.detail);
-  return data;
-}
-
-/** Shows an API error in words; 401 and 403 change page. */
-function fail(error) {
-  if (error instanceof ApiError && error.status === 401) return signOut(t("expired"));
-  if (error instanceof ApiError && error.status === 403) return render(forbiddenView());
-  if (error instanceof ApiError && error.status === 503) return announce(t("storeDown"), true);
-  announce(t("errorPrefix") + (error.message || String(error)), true);
-}
-
-function render(view) {
-  const main = document.getElementById("main");
-  main.replaceChildren(view);
-}
-
-function focusHeading() {
-  const heading = document.querySelector("main h1");
-  if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
-}
 
 // ---------- chrome ----------
 
@@ -126,13 +27,6 @@ function chrome() {
   const items = t("crumbs");
   document.getElementById("crumbs").replaceChildren(
     h("ol", {}, items.map((item, i) => h("li", i === items.length - 1 ? { "aria-current": "page" } : {}, item))));
-}
-
-function helpLinks() {
-  const config = state.config || { developer_docs_url: "/api/v1/openapi.json", sso_docs_url: "/sso.html" };
-  return h("p", { class: "help" },
-    h("a", { href: config.developer_docs_url, rel: "noopener" }, t("devDocs")),
-    h("a", { href: config.sso_docs_url, rel: "noopener" }, t("ssoDocs")));
 }
 
 // ---------- sign-in and refusal ----------
@@ -167,36 +61,12 @@ function signOut(message) {
   focusHeading();
 }
 
-// ---------- dialogs ----------
+// ---------- keys ----------
 
-function dialog(title, body, onClose) {
-  const d = h("dialog", { "aria-labelledby": "dialog-title" }, h("h2", { id: "dialog-title" }, title), body);
-  d.addEventListener("close", () => { d.remove(); onClose?.(); });
-  document.body.append(d);
-  d.showModal();
-  return d;
-}
-
-function showSecret(secret, then) {
-  const input = h("input", { type: "text", id: "secret", readonly: true, value: secret, class: "mono", "aria-describedby": "secret-warning" });
-  const copy = h("button", {
-    type: "button", class: "primary",
-    onclick: async () => {
-      try { await navigator.clipboard.writeText(secret); announce(t("copied")); } catch { input.select(); announce(t("copyFailed"), true); }
-    },
-  }, t("copy"));
-  const d = dialog(t("secretTitle"), h("form", { method: "dialog" },
-    h("p", { class: "warning", id: "secret-warning" }, t("secretWarning")),
-    h("label", { for: "secret" }, t("secretLabel")),
-    h("div", { class: "secret" }, input, copy),
-    h("p", { class: "actions" }, h("button", { type: "submit" }, t("secretDone")))), then);
-  input.select();
-  return d;
-}
-
-function addKeyDialog() {
+async function addKeyDialog() {
   const error = h("p", { class: "error", id: "label-error", role: "alert" });
   const input = h("input", { type: "text", id: "label", name: "label", required: true, maxlength: 200, autocomplete: "off", "aria-describedby": "label-help label-error" });
+  const expiry = expiryField(await expiryPolicy());
   const limits = limitFields(null);
   let d;
   const form = h("form", {
@@ -206,19 +76,22 @@ function addKeyDialog() {
       const label = input.value.trim();
       error.textContent = "";
       if (!label) { error.textContent = t("labelRequired"); input.focus(); return; }
+      const expires = expiry.value();
+      if (!expires) return;
       const changes = limits.changes();
       if (!changes) return;
       try {
-        const created = await api("POST", "/keys", { label, ...changes });
+        const created = await api("POST", "/keys", { label, ...(expires.expires_at ? expires : {}), ...changes });
         d.close();
         showSecret(created.key, () => { location.hash = `#/keys/${created.id}`; });
       } catch (err) {
-        if (!isRefusal(err)) { d.close(); fail(err); } else if (!limits.showRefusal(err)) { error.textContent = err.message; input.focus(); }
+        if (!isRefusal(err)) { d.close(); fail(err); } else if (!expiry.showRefusal(err) && !limits.showRefusal(err)) { error.textContent = err.message; input.focus(); }
       }
     },
   },
   h("label", { for: "label" }, t("labelField")), input,
   h("p", { class: "muted", id: "label-help" }, t("labelHelp")), error,
+  expiry.element,
   h("details", {}, h("summary", {}, t("limitsOptional")), limits.element),
   h("p", { class: "actions" }, h("button", { class: "primary", type: "submit" }, t("save")), h("button", { type: "button", onclick: () => d.close() }, t("cancel"))));
   d = dialog(t("addTitle"), form);
@@ -228,7 +101,7 @@ function addKeyDialog() {
 // ---------- key list ----------
 
 function badge(status) {
-  return h("span", { class: `badge ${status}` }, t(status));
+  return statusBadge(status, t(status));
 }
 
 /** The flag of a key a secret scanner reported as leaked (nothing otherwise). */
@@ -312,6 +185,7 @@ async function listView() {
   const view = h("section", {},
     h("h1", {}, t("title")),
     helpLinks(),
+    sectionTabs("keys"),
     h("div", { class: "toolbar" },
       h("div", { class: "grow" }, h("label", { for: "q" }, t("search")), search),
       h("div", {}, h("label", { for: "status-filter" }, t("statusFilter")), status),
@@ -411,11 +285,6 @@ function limitFields(key) {
     return true;
   }
   return { element, changes, showRefusal };
-}
-
-/** A refusal of the content sent (shown next to the fields), rather than a failure. */
-function isRefusal(error) {
-  return error instanceof ApiError && (error.status === 422 || error.status === 400);
 }
 
 function describeRate(rate) {
@@ -949,12 +818,8 @@ function deleteDialog(key) {
 /** How long an access change may take to reach the edges, in ms: the deployment's
  *  `verify_cache_ms` from the health route (0 when it is off or cannot be read). */
 async function propagationBound() {
-  try {
-    const health = await (await fetch(API + "/health")).json();
-    return Number.isInteger(health?.verify_cache_ms) ? health.verify_cache_ms : 0;
-  } catch {
-    return 0;
-  }
+  const health = await readHealth();
+  return Number.isInteger(health.verify_cache_ms) ? health.verify_cache_ms : 0;
 }
 
 /** The key's facts and its lifecycle actions; with an edge record cache, how long the
@@ -981,6 +846,7 @@ function factsPanel(key, boundMs) {
       f(t("facts.ipAllowlist"), describeAllowlist(key.ip_allowlist))),
     h("p", { class: "actions" },
       h("button", { type: "button", onclick: () => regenerateDialog(key) }, t("regenerate")),
+      h("button", { type: "button", onclick: () => expiryDialog(key, route) }, t("expiry.edit")),
       // A reported secret is published: the server refuses to reactivate it (409
       // leaked_secret) until a regeneration replaces it, so the screen offers that instead.
       key.leak && key.leak.live_secret !== false && key.status !== "active"
@@ -1038,15 +904,24 @@ async function detailView(id) {
 
 // ---------- routing ----------
 
+let routed = 0; // only the latest route draws the page: a slower earlier one is dropped
+
 async function route() {
+  const request = ++routed;
   chrome();
   if (!state.token) { render(signInView()); focusHeading(); return; }
-  const match = location.hash.match(/^#\/keys\/([A-Za-z0-9_]+)$/);
+  const key = location.hash.match(/^#\/keys\/([A-Za-z0-9_]+)$/);
+  const webhook = location.hash.match(/^#\/webhooks(?:\/([A-Za-z0-9_-]+))?$/);
   render(h("p", { class: "muted" }, t("loading")));
   try {
-    render(match ? await detailView(match[1]) : await listView());
+    let view;
+    if (key) view = await detailView(key[1]);
+    else if (webhook) view = webhook[1] ? await webhookView(webhook[1]) : await webhooksView();
+    else view = await listView();
+    if (request !== routed) return;
+    render(view);
     focusHeading();
-  } catch (err) { fail(err); }
+  } catch (err) { if (request === routed) fail(err); }
 }
 
 async function start() {
@@ -1064,6 +939,7 @@ async function start() {
     route();
   });
   document.getElementById("sign-out").addEventListener("click", () => signOut());
+  onIdentityRefused({ expired: () => signOut(t("expired")), forbidden: () => render(forbiddenView()) });
   window.addEventListener("hashchange", route);
   try { state.config = await (await fetch("/config.json")).json(); } catch { state.config = null; }
   await route();
