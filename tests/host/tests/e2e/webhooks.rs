@@ -141,8 +141,21 @@ async fn a_receiver_gets_signed_key_events_and_alerts_that_the_reference_library
     for _ in 0..5 {
         assert_eq!(app.code(&quota_secret, None, None).await, "VALID");
     }
-    // The alerts are found now (a dispatch the key creations started may find some first).
-    dispatch(&app).await;
+    let rate =
+        json!({ "label": "Throttled", "rate_limit": { "limit": 1, "window_seconds": 3600 } });
+    let (_, rate_secret) = app.create_key(rate).await;
+    assert_eq!(app.code(&rate_secret, None, None).await, "VALID");
+    assert_eq!(app.code(&rate_secret, None, None).await, "RATE_LIMITED");
+    // The alerts are found by a dispatch once the edge's usage batch is written (500 ms).
+    eventually("key.rate_limited is found", ARRIVAL, || async {
+        dispatch(&app).await;
+        let seen: Vec<String> = receiver.received(HOOK).iter().map(event_type).collect();
+        match seen.iter().any(|t| t == "key.rate_limited") {
+            true => Ok(()),
+            false => Err(format!("{seen:?}")),
+        }
+    })
+    .await;
 
     let types = [
         "key.created",
@@ -151,6 +164,7 @@ async fn a_receiver_gets_signed_key_events_and_alerts_that_the_reference_library
         "key.leak_reported",
         "key.expiring",
         "key.quota_threshold",
+        "key.rate_limited",
     ];
     let messages = received_types(&receiver, &types).await;
     let results = verified(secret, &messages);
@@ -204,6 +218,14 @@ async fn a_receiver_gets_signed_key_events_and_alerts_that_the_reference_library
         .collect();
     thresholds.sort_unstable();
     assert_eq!(thresholds, vec![80, 100]);
+
+    let throttled = body("key.rate_limited");
+    assert_eq!(throttled["data"]["key"]["label"], "Throttled");
+    assert_eq!(throttled["data"]["alert"]["refused_so_far"], 1);
+    let rate_limited = messages
+        .iter()
+        .filter(|m| event_type(m) == "key.rate_limited");
+    assert_eq!(rate_limited.count(), 1, "once per key and hour");
 
     // Each alert is sent once: a second dispatch finds nothing new.
     let again = dispatch(&app).await;
