@@ -56,6 +56,16 @@ let jwksHits = 0;
 function startProvider() {
   const jwk = { ...PROVIDER_KEY.publicKey.export({ format: "jwk" }), kid: PROVIDER_KID, alg: "ES256", use: "sig" };
   provider = createHttpServer((request, response) => {
+    if (request.method === "POST" && request.url === "/hook") {
+      // The webhook receiver of the real-server webhooks test.
+      const chunks = [];
+      request.on("data", (chunk) => chunks.push(chunk));
+      request.on("end", () => {
+        hooks.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
+        response.writeHead(204).end();
+      });
+      return;
+    }
     if (request.url !== "/certs") { response.writeHead(404).end(); return; }
     jwksHits += 1;
     response.writeHead(200, { "content-type": "application/jwk-set+json", "cache-control": "max-age=3600" });
@@ -74,6 +84,12 @@ const GITLAB_KEYS = JSON.stringify({ public_keys: [{ key_identifier: GITLAB_KEY_
 let server;
 let stateDir;
 let base;
+/** The identity provider's origin, which is also the webhook receiver's (`POST /hook`). */
+let providerOrigin;
+/** The webhook messages the receiver got: `{ headers, body }`. */
+const hooks = [];
+/** The key sealing webhook secrets in this run (32 bytes, standard base64). */
+const WEBHOOK_KEY = Buffer.alloc(32, 7).toString("base64");
 let browser;
 let page;
 const ADMIN = token();
@@ -94,6 +110,7 @@ function freePort() {
  *  state directory, in its own process group, and waits until it answers. */
 async function startServer() {
   const origin = await startProvider();
+  providerOrigin = origin;
   const port = await freePort();
   stateDir = mkdtempSync(path.join(tmpdir(), "ui-spin-"));
   const logPath = path.join(stateDir, "spin-up.log");
@@ -104,7 +121,9 @@ async function startServer() {
     "--variable", `identity_jwks_url=${origin}/certs`, "--variable", `identity_jwks_origin=${origin}`,
     "--variable", `identity_token_issuer=${ISSUER}`, "--variable", `identity_token_audience=${AUDIENCE}`,
     "--variable", "identity_rights_claim=realm_access.roles",
-    "--variable", `gitlab_secret_scanning_keys=${GITLAB_KEYS}`], { stdio: ["ignore", log, log], detached: true });
+    "--variable", `gitlab_secret_scanning_keys=${GITLAB_KEYS}`,
+    "--variable", `webhook_origin=${origin}`, "--variable", `webhook_encryption_key=${WEBHOOK_KEY}`],
+  { stdio: ["ignore", log, log], detached: true });
   const exited = new Promise((_, reject) => server.on("exit", (code) =>
     reject(new Error(`spin up exited with ${code}:\n${readFileSync(logPath, "utf8")}`))));
   exited.catch(() => {}); // only the wait below cares; an exit at teardown is expected
@@ -1288,6 +1307,50 @@ test("deleting a webhook asks for confirmation first", async () => {
     assert.equal(await page.getByRole("row", { name: /hooks\/wh_on/ }).count(), 0);
     assert.deepEqual(changesSent(service), [{ method: "DELETE", path: "/webhooks/wh_on", body: null }]);
   });
+});
+
+test("on the real server, a webhook added in the tab gets key.created signed with its secret, and its log and test say delivered", async () => {
+  await openWebhooks();
+  await page.getByRole("button", { name: "Ajouter un webhook" }).click();
+  const dialog = page.getByRole("dialog", { name: "Ajouter un webhook" });
+  await dialog.getByLabel("Adresse (URL HTTPS)").fill(`${providerOrigin}/hook`);
+  await dialog.getByLabel("Description (facultative)").fill("Récepteur réel");
+  await dialog.getByLabel(/Clé créée/).check();
+  await dialog.getByRole("button", { name: "Enregistrer" }).click();
+  const secretDialog = page.getByRole("dialog", { name: "Secret de signature du webhook" });
+  const shown = await secretDialog.getByLabel("Secret de signature").inputValue();
+  assert.match(shown, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  await secretDialog.getByRole("button", { name: "J'ai copié le secret" }).click();
+  await page.getByRole("heading", { name: "Récepteur réel", level: 1 }).waitFor();
+  const id = page.url().split("#/webhooks/")[1];
+  assert.match(id, /^wh_/);
+
+  const { body: key } = await api("POST", "/keys", { label: "Clé notifiée" });
+  const deadline = Date.now() + 10_000;
+  let message;
+  while (!(message = hooks.find((h) => JSON.parse(h.body).type === "key.created"))) {
+    assert.ok(Date.now() < deadline, "key.created never arrived");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(JSON.parse(message.body).data.key.id, key.id);
+  const signed = `${message.headers["webhook-id"]}.${message.headers["webhook-timestamp"]}.${message.body}`;
+  const expected = `v1,${createHmac("sha256", Buffer.from(shown.slice("whsec_".length), "base64")).update(signed).digest("base64")}`;
+  assert.deepEqual(message.headers["webhook-signature"].split(" "), [expected]);
+
+  for (;;) {
+    const { body: log } = await api("GET", `/webhooks/${id}/deliveries`);
+    if (log.data[0]?.status === "delivered") break;
+    assert.ok(Date.now() < deadline, `never delivered: ${JSON.stringify(log)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await openWebhook(id);
+  await page.getByRole("row", { name: /key\.created/ }).getByText("Livré", { exact: true }).waitFor();
+  await page.getByRole("button", { name: "Envoyer un test" }).click();
+  await page.getByText(/^Résultat du test : Livré \(HTTP 204, /).waitFor();
+  assert.ok(hooks.some((h) => JSON.parse(h.body).type === "webhook.test"));
+
+  assert.equal((await api("DELETE", `/webhooks/${id}`)).status, 204);
+  assert.equal((await api("DELETE", `/keys/${key.id}`)).status, 204);
 });
 
 test("on a deployment without the webhooks service, the tab says so", async () => {
