@@ -3,7 +3,7 @@
 # entrypoint of the container image (Containerfile), whose argument is the role.
 #
 #   deploy/spin-up.sh admin   # manage-keys, manage-permissions, key-usage, rebuild-records, identity, secret-scanning, webhooks, admin-ui, kv-proxy (the public leak report's counters)
-#   deploy/spin-up.sh edge    # verify-key, kv-proxy (its counter increments)
+#   deploy/spin-up.sh edge    # verify-key, kv-proxy (its counter increments), ext-authz (Envoy gRPC)
 #
 # Environment:
 #   SPIN_APP         the app: a registry reference (ghcr.io/ingeneo/api-keys:0.1.0) or a
@@ -52,7 +52,7 @@ case "${1:-}" in
         fi
         ;;
     edge)
-        COMPONENTS=(-c verify-key -c kv-proxy)
+        COMPONENTS=(-c verify-key -c kv-proxy -c ext-authz)
         if (( 10#$CACHE_MS > 0 )); then
             EXTRA=(--max-instance-reuse-count "${INSTANCE_REUSE:-1000000}"
                    --idle-instance-timeout "${IDLE_INSTANCE_TIMEOUT:-10s}")

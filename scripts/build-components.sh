@@ -9,7 +9,7 @@ if command -v rustup >/dev/null 2>&1; then
     rustup target add wasm32-wasip2 >/dev/null
 fi
 
-APP_COMPONENTS=(manage-keys manage-permissions key-usage verify-key kv-proxy rebuild-records identity admin-ui webhooks)
+APP_COMPONENTS=(manage-keys manage-permissions key-usage verify-key kv-proxy rebuild-records identity admin-ui webhooks ext-authz)
 # Built on its own, as `spin build` builds it: p256's dependencies would otherwise unify
 # features (sha2's) into the other components and grow them.
 SCANNING=(secret-scanning)

@@ -59,7 +59,7 @@ stage "build test fixtures (wasm32-wasip2, release)"
 scripts/build-components.sh
 
 stage "clippy (wasm components)"
-cargo clippy --locked --target wasm32-wasip2 -p keys-spin -p manage-keys -p manage-permissions -p key-usage -p verify-key -p kv-proxy -p rebuild-records -p admin-ui -p identity -p secret-scanning -p webhooks -- -D warnings
+cargo clippy --locked --target wasm32-wasip2 -p keys-spin -p manage-keys -p manage-permissions -p key-usage -p verify-key -p kv-proxy -p rebuild-records -p admin-ui -p identity -p secret-scanning -p webhooks -p ext-authz -- -D warnings
 cargo clippy --locked --target wasm32-wasip2 -p baseline -p probe -p one-read -- -D warnings
 
 stage "clippy (native crates)"

@@ -16,7 +16,7 @@ engine needed).
   `openAPIV3Schema` of the SpinApp CRD in shared/reference/spinkube/, with unknown fields
   refused (as `kubectl apply`'s strict field validation does), then against what the
   operator's webhook enforces (replicas vs enableAutoscaling) and against spin.toml: the
-  components and variables it names exist, the edge runs verify-key and kv-proxy only, every required
+  components and variables it names exist, the edge runs verify-key, kv-proxy and ext-authz only, every required
   variable is set, the Secrets, keys, volumes and claims it refers to are defined.
 * Runtime configurations (deploy/runtime-config/*.toml and the `runtime-config.toml` of
   each Secret a SpinApp loads) parse and have the tables Spin expects.
@@ -74,7 +74,7 @@ HEALTH_PATH = "/api/v1/health"
 # wasi:http 0.3.0 (docs/deployment.md).
 SHIM_MARK = "Waiting for a shim on Spin 4"
 
-EDGE_COMPONENTS = ["verify-key", "kv-proxy"]
+EDGE_COMPONENTS = ["verify-key", "kv-proxy", "ext-authz"]
 ADMIN_COMPONENTS = [
     "manage-keys", "manage-permissions", "key-usage", "rebuild-records", "identity", "secret-scanning", "webhooks",
     "admin-ui", "kv-proxy",

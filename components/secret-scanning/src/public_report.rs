@@ -8,23 +8,11 @@ use keys_domain::time::Timestamp;
 use keys_spin::http::ApiRequest;
 use keys_spin::kv::Kv;
 use leaks_domain::public_report::{Budget, Client};
-use spin_sdk::variables;
-
-/// Variable naming the request header that carries the caller's address (the one verify-key
-/// reads for IP allowlists, set by the gateway).
-const VAR_CLIENT_IP_HEADER: &str = "client_ip_header";
-/// The header that carries the caller's address when the variable is empty or unset.
-const DEFAULT_CLIENT_IP_HEADER: &str = "x-api-client-ip";
 
 /// The client a report is counted against, from the address header (see
 /// [`Client::of_header`]).
 pub async fn client(req: &ApiRequest) -> Client {
-    let name = variables::get(VAR_CLIENT_IP_HEADER)
-        .await
-        .ok()
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| DEFAULT_CLIENT_IP_HEADER.to_owned());
+    let name = keys_spin::config::client_ip_header().await;
     Client::of_header(req.last_header_line(&name))
 }
 

@@ -41,36 +41,12 @@ const HEADER_API_KEY: &str = "x-api-key";
 const HEADER_METHOD: &str = "x-api-method";
 /// Request header naming the company to check.
 const HEADER_COMPANY: &str = "x-api-company";
-/// Variable naming the request header of `/authorize` that carries the caller's address.
-const VAR_CLIENT_IP_HEADER: &str = "client_ip_header";
-/// The header that carries the caller's address when the variable is empty.
-const DEFAULT_CLIENT_IP_HEADER: &str = "x-api-client-ip";
 /// The limits of the key (draft-ietf-httpapi-ratelimit-headers).
 const HEADER_RATELIMIT_POLICY: &str = "ratelimit-policy";
 /// How the key's limits stand (draft-ietf-httpapi-ratelimit-headers).
 const HEADER_RATELIMIT: &str = "ratelimit";
 
 keys_spin::export_http_handler!(dispatch, usage::schedule);
-
-thread_local! {
-    /// The header carrying the caller's address, read once per instance.
-    static CLIENT_IP_HEADER: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
-}
-
-/// The name (lower case) of the header carrying the caller's address: `client_ip_header`,
-/// `x-api-client-ip` when empty or unset.
-async fn client_ip_header() -> String {
-    if let Some(name) = CLIENT_IP_HEADER.with(|h| h.get().cloned()) {
-        return name;
-    }
-    let name = spin_sdk::variables::get(VAR_CLIENT_IP_HEADER)
-        .await
-        .ok()
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| DEFAULT_CLIENT_IP_HEADER.to_owned());
-    CLIENT_IP_HEADER.with(|h| h.get_or_init(|| name).clone())
-}
 
 /// The caller's address in a header value: its last comma-separated entry, so that a list
 /// like `X-Forwarded-For` gives the address the nearest proxy appended.
@@ -219,7 +195,7 @@ async fn authorize(m: &Matched<'_>) -> Result<Response, Error> {
         company: named_in_header(req.single_header(HEADER_COMPANY)?),
         // The lines of a list header are one list in order: its last entry is in the last line.
         ip: req
-            .last_header_line(&client_ip_header().await)
+            .last_header_line(&keys_spin::config::client_ip_header().await)
             .map(last_address),
         strict: true,
     };

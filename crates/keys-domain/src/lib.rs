@@ -13,6 +13,8 @@ pub mod cloudevents;
 pub mod error;
 pub mod events;
 pub mod expiry;
+#[cfg(feature = "ext-authz")]
+pub mod ext_authz;
 pub mod identity;
 pub mod increments;
 pub mod introspection;

@@ -23,6 +23,13 @@ pub const VAR_MAX_KEY_LIFETIME_DAYS: &str = "max_key_lifetime_days";
 /// `id:secret` pairs, a secret variable; empty (the default) turns introspection off.
 pub const VAR_INTROSPECTION_CLIENTS: &str = "introspection_clients";
 
+/// Variable naming the request header that carries the caller's address, set by the gateway:
+/// `/authorize`'s IP allowlists and the public leak report's per-address limit read it, and
+/// ext-authz sends Envoy's peer address in it.
+pub const VAR_CLIENT_IP_HEADER: &str = "client_ip_header";
+/// The header that carries the caller's address when the variable is empty or unset.
+pub const DEFAULT_CLIENT_IP_HEADER: &str = "x-api-client-ip";
+
 /// A variable's parsed value, or why it is refused.
 type Parsed<T> = OnceCell<Result<T, String>>;
 
@@ -30,6 +37,7 @@ thread_local! {
     static VERIFY_CACHE: Parsed<CachePolicy> = const { OnceCell::new() };
     static REFETCH_SECS: Parsed<i64> = const { OnceCell::new() };
     static INTROSPECTION_CLIENTS: Parsed<IntrospectionClients> = const { OnceCell::new() };
+    static CLIENT_IP_HEADER: Parsed<String> = const { OnceCell::new() };
     static EXPIRY_POLICY: Parsed<ExpiryPolicy> = const { OnceCell::new() };
 }
 
@@ -75,6 +83,21 @@ pub async fn introspection_clients() -> Result<IntrospectionClients, Error> {
         IntrospectionClients::parse,
     )
     .await
+}
+
+/// The name (lower case) of the header carrying the caller's address (`client_ip_header`;
+/// unset or empty: `x-api-client-ip`), read once per instance.
+pub async fn client_ip_header() -> String {
+    let name = |text: &str| {
+        let name = text.trim().to_ascii_lowercase();
+        Ok(match name.is_empty() {
+            true => DEFAULT_CLIENT_IP_HEADER.to_owned(),
+            false => name,
+        })
+    };
+    read_once(&CLIENT_IP_HEADER, VAR_CLIENT_IP_HEADER, name)
+        .await
+        .unwrap_or_else(|_| DEFAULT_CLIENT_IP_HEADER.to_owned())
 }
 
 /// The variable `name` parsed with `parse`, read and parsed once per instance (unset reads

@@ -300,7 +300,7 @@ pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
     T::deserialize(d).map(Some)
 }
 
-/// A response to send: status, headers and a small body.
+/// A response to send: status, headers, a small body and trailers.
 pub struct Response {
     /// HTTP status.
     pub status: u16,
@@ -308,12 +308,20 @@ pub struct Response {
     pub headers: Vec<(&'static str, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Trailer names (lower case) and values, sent after the body (gRPC's `grpc-status`).
+    pub trailers: Vec<(&'static str, String)>,
 }
 
 impl Response {
     /// Adds a header.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Adds a trailer.
+    pub fn trailer(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.trailers.push((name, value.into()));
         self
     }
 
@@ -339,7 +347,20 @@ impl Response {
         let headers = Fields::from_list(&entries)
             .map_err(|e| ErrorCode::InternalError(Some(format!("response headers: {e:?}"))))?;
         let (trailers_writer, trailers) = wit_future::new(|| Ok(None));
-        let body = if self.body.is_empty() {
+        let trailer_fields = match self.trailers.is_empty() {
+            true => None,
+            false => {
+                let entries: Vec<(String, Vec<u8>)> = self
+                    .trailers
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v.into_bytes()))
+                    .collect();
+                Some(Fields::from_list(&entries).map_err(|e| {
+                    ErrorCode::InternalError(Some(format!("response trailers: {e:?}")))
+                })?)
+            }
+        };
+        let body = if self.body.is_empty() && trailer_fields.is_none() {
             drop(trailers_writer);
             None
         } else {
@@ -348,7 +369,12 @@ impl Response {
             spin_sdk::wit_bindgen::spawn(async move {
                 let _unwritten = writer.write_all(bytes).await;
                 drop(writer);
-                drop(trailers_writer);
+                match trailer_fields {
+                    Some(fields) => {
+                        let _unsent = trailers_writer.write(Ok(Some(fields))).await;
+                    }
+                    None => drop(trailers_writer),
+                }
             });
             Some(reader)
         };
@@ -377,6 +403,7 @@ pub fn empty(status: u16) -> Response {
         status,
         headers: Vec::new(),
         body: Vec::new(),
+        trailers: Vec::new(),
     }
 }
 
@@ -390,6 +417,7 @@ pub fn with_body(status: u16, media_type: &'static str, body: impl Into<Vec<u8>>
             ("x-content-type-options", "nosniff".into()),
         ],
         body: body.into(),
+        trailers: Vec::new(),
     }
 }
 

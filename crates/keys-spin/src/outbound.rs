@@ -34,6 +34,14 @@ pub struct Received {
 }
 
 impl Received {
+    /// Every header whose value is UTF-8, names lower case.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.to_ascii_lowercase(), String::from_utf8(v.clone()).ok()?)))
+            .collect()
+    }
+
     /// A header's value (case-insensitive name), when it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -14,6 +14,7 @@ mod cache;
 mod concurrency;
 mod double_faults;
 mod expiry_policy;
+mod ext_authz;
 mod faults;
 mod hardening;
 mod helpers;

@@ -38,7 +38,7 @@ const ADMIN_COMPONENTS: &[&str] = &[
     "kv-proxy",
 ];
 /// The edge's components.
-const EDGE_COMPONENTS: &[&str] = &["verify-key", "kv-proxy"];
+const EDGE_COMPONENTS: &[&str] = &["verify-key", "kv-proxy", "ext-authz"];
 /// During an outage, the longest an edge may take to answer.
 const EDGE_OUTAGE_BOUND: Duration = Duration::from_millis(250);
 /// During an outage, the longest the admin node may take to answer.
