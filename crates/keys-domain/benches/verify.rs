@@ -61,6 +61,7 @@ fn typical_record() -> VerificationRecord {
         ]),
         expires_at: Some(NOW.unix() + 86_400),
         valid_until: None,
+        created_at: NOW.unix() - 86_400,
         metadata: Some(r#"{"crm":"X-1"}"#.into()),
         limits: Default::default(),
     }

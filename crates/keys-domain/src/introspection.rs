@@ -199,8 +199,9 @@ fn form_decode(text: &str) -> Result<String, Error> {
 /// key has none), `client_id` and `sub` (the key's id), `token_type` ([`TOKEN_TYPE`]), `exp`
 /// (when this secret stops working, Unix seconds: the key's expiry or the end of a replaced
 /// secret's grace period, the earlier; absent when neither is set) and `companies` (`"all"`
-/// or the ids, as `/verify` gives them). No `iat`: the verification record holds no creation
-/// time. Written directly, like `/verify`'s answer.
+/// or the ids, as `/verify` gives them) and `iat` (the key's creation, Unix seconds; absent
+/// from a record written before records held it, until the key changes or the records are
+/// rebuilt). Written directly, like `/verify`'s answer.
 pub fn introspection_answer(code: VerifyCode, record: Option<&RecordView<'_>>) -> Vec<u8> {
     let Some(r) = record.filter(|_| code == VerifyCode::Valid) else {
         return INACTIVE.to_vec();
@@ -225,6 +226,9 @@ pub fn introspection_answer(code: VerifyCode, record: Option<&RecordView<'_>>) -
     json_string(&mut out, TOKEN_TYPE);
     if let Some(exp) = r.expires_at.into_iter().chain(r.valid_until).min() {
         out.extend_from_slice(format!(",\"exp\":{exp}").as_bytes());
+    }
+    if let Some(iat) = r.created_at {
+        out.extend_from_slice(format!(",\"iat\":{iat}").as_bytes());
     }
     out.extend_from_slice(b",\"companies\":");
     out.extend_from_slice(r.companies.as_bytes());
@@ -423,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_key_is_active_with_its_scope_id_companies_and_expiry() {
+    fn a_valid_key_is_active_with_its_scope_id_companies_expiry_and_creation() {
         let mut r = record();
         r.expires_at = Some(1_893_456_000);
         assert_eq!(
@@ -435,6 +439,7 @@ mod tests {
                 "sub": "key_1",
                 "token_type": "api_key",
                 "exp": 1_893_456_000,
+                "iat": 1_796_000_000,
                 "companies": ["ACME"],
             })
         );
@@ -455,10 +460,25 @@ mod tests {
                 "client_id": "key_1",
                 "sub": "key_1",
                 "token_type": "api_key",
+                "iat": 1_796_000_000,
                 "companies": "all",
             }),
             "no grant, no scope; no expiry, no exp"
         );
+    }
+
+    #[test]
+    fn a_record_of_the_previous_layout_gives_no_iat() {
+        let current = String::from_utf8(record().encode().unwrap()).unwrap();
+        let mut lines: Vec<&str> = current.split('\n').collect();
+        lines.remove(6);
+        lines[0] = "ingk-record/3";
+        let v3 = lines.join("\n");
+        let view = RecordView::decode(v3.as_bytes()).unwrap();
+        let answer: Value =
+            serde_json::from_slice(&introspection_answer(VerifyCode::Valid, Some(&view))).unwrap();
+        assert_eq!(answer["active"], true);
+        assert!(answer.get("iat").is_none(), "{answer}");
     }
 
     #[test]

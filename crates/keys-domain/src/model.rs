@@ -598,6 +598,7 @@ impl StoredKey {
             companies: self.companies.clone(),
             expires_at: self.expires_at.map(Timestamp::unix),
             valid_until: valid_until.map(Timestamp::unix),
+            created_at: self.created_at.unix(),
             metadata: self.metadata.as_ref().map(|m| m.as_json().to_owned()),
             limits: self.limits.clone(),
         }

@@ -3,15 +3,16 @@
 //!
 //! # Stored layout
 //!
-//! A record is UTF-8 text of thirteen lines separated by `\n` (no trailing newline):
+//! A record is UTF-8 text of fourteen lines separated by `\n` (no trailing newline):
 //!
 //! ```text
-//! ingk-record/3
+//! ingk-record/4
 //! key_1a2b…                      key id
 //! ingk_...Ab3d                   hint of the secret
 //! 1                              1 active, 0 deactivated
 //! 1893456000                     expiry, Unix seconds, or empty
 //!                                end of a replaced secret's grace period, or empty
+//! 1796000000                     the key's creation, Unix seconds (introspection's `iat`)
 //! Welyb production               label (never holds a control character)
 //! {"crm":"X-1"}                  metadata, compact JSON object, or empty
 //! 100/60                         rate limit `limit/window_seconds`, or empty
@@ -28,8 +29,9 @@
 //! when `x` is an item. The arrays and the metadata go into `/verify`'s answer as they are.
 //! Records are written only by the admin components; verify-key checks the layout (tag,
 //! line count, brackets, numbers, limits) and refuses a record it cannot read (fail closed).
-//! It also reads the ten-line layout `ingk-record/2` of earlier versions (no limits), so that
-//! edges can be upgraded before the admin components.
+//! It also reads the layouts of earlier versions, so that edges can be upgraded before the
+//! admin components: `ingk-record/3` (thirteen lines, no creation time) and `ingk-record/2`
+//! (ten lines, no limits either).
 
 use crate::allowlist::IpAllowlist;
 use crate::error::Error;
@@ -48,12 +50,15 @@ pub const RECORDS_MARKER_KEY: &str = "meta:records-complete";
 /// `last_used_at` is written at most once per this many seconds per key.
 pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
 /// First line of every record: the layout's name and version.
-pub const RECORD_FORMAT: &str = "ingk-record/3";
+pub const RECORD_FORMAT: &str = "ingk-record/4";
+/// First line of the records of the previous version: thirteen lines, no creation time.
+const RECORD_FORMAT_3: &str = "ingk-record/3";
 /// First line of the records of earlier versions: ten lines, no limits.
 const RECORD_FORMAT_2: &str = "ingk-record/2";
 /// The company restriction of a key that may touch every company, as stored.
 const ALL_COMPANIES: &str = "\"all\"";
-const RECORD_LINES: usize = 13;
+const RECORD_LINES: usize = 14;
+const RECORD_LINES_3: usize = 13;
 const RECORD_LINES_2: usize = 10;
 
 /// The key-value key of the record of the secret with this hash (hex).
@@ -105,6 +110,8 @@ pub struct VerificationRecord {
     pub expires_at: Option<i64>,
     /// For a regenerated key's previous secret: end of its grace period, Unix seconds.
     pub valid_until: Option<i64>,
+    /// When the key was created, Unix seconds.
+    pub created_at: i64,
     /// The key's free-form metadata, compact JSON text of an object.
     pub metadata: Option<String>,
     /// The key's rate limit, quota and IP allowlist.
@@ -160,6 +167,7 @@ impl VerificationRecord {
             companies: self.companies.meet(&other.companies),
             expires_at: earlier(self.expires_at, other.expires_at),
             valid_until: earlier(self.valid_until, other.valid_until),
+            created_at: self.created_at,
             metadata: self.metadata.clone(),
             limits: Limits {
                 rate_limit: RateLimit::stricter(self.limits.rate_limit, other.limits.rate_limit),
@@ -195,6 +203,7 @@ impl VerificationRecord {
             if self.active { "1" } else { "0" }.to_owned(),
             number(self.expires_at),
             number(self.valid_until),
+            self.created_at.to_string(),
             self.label.clone(),
             self.metadata.clone().unwrap_or_default(),
             self.limits
@@ -226,6 +235,8 @@ pub struct RecordView<'a> {
     pub expires_at: Option<i64>,
     /// End of a replaced secret's grace period, Unix seconds.
     pub valid_until: Option<i64>,
+    /// When the key was created, Unix seconds (`None` in a record of an earlier layout).
+    pub created_at: Option<i64>,
     /// The key's label.
     pub label: &'a str,
     /// Compact JSON object, if any.
@@ -247,15 +258,11 @@ impl<'a> RecordView<'a> {
     pub fn decode(bytes: &'a [u8]) -> Option<Self> {
         let text = std::str::from_utf8(bytes).ok()?;
         let (format, rest) = text.split_once('\n')?;
-        let with_limits = match format {
-            RECORD_FORMAT => true,
-            RECORD_FORMAT_2 => false,
+        let (count, with_created, with_limits) = match format {
+            RECORD_FORMAT => (RECORD_LINES, true, true),
+            RECORD_FORMAT_3 => (RECORD_LINES_3, false, true),
+            RECORD_FORMAT_2 => (RECORD_LINES_2, false, false),
             _ => return None,
-        };
-        let count = if with_limits {
-            RECORD_LINES
-        } else {
-            RECORD_LINES_2
         };
         let mut lines = rest.splitn(count - 1, '\n');
         let mut next = || lines.next();
@@ -276,6 +283,10 @@ impl<'a> RecordView<'a> {
             },
             expires_at: number(next()?)?,
             valid_until: number(next()?)?,
+            created_at: match with_created {
+                true => Some(next()?.parse().ok()?),
+                false => None,
+            },
             label: next()?,
             metadata: Some(next()?).filter(|m| !m.is_empty()),
             rate_limit: None,
@@ -388,6 +399,7 @@ pub(crate) mod test_support {
             companies: companies(&["ACME"]),
             expires_at: None,
             valid_until: None,
+            created_at: 1_796_000_000,
             metadata: None,
             limits: Limits::default(),
         }
@@ -493,9 +505,9 @@ mod tests {
         r.label = "Welyb \"prod\" — paie".into();
         let bytes = r.encode().unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
-        assert_eq!(text.lines().count(), 13, "{text}");
+        assert_eq!(text.lines().count(), 14, "{text}");
         assert!(
-            text.starts_with("ingk-record/3\nkey_1\ningk_...abcd\n1\n"),
+            text.starts_with("ingk-record/4\nkey_1\ningk_...abcd\n1\n"),
             "{text}"
         );
         let view = RecordView::decode(&bytes).unwrap();
@@ -507,6 +519,7 @@ mod tests {
                 active: true,
                 expires_at: Some(NOW.unix() + 3600),
                 valid_until: Some(NOW.unix() + 60),
+                created_at: Some(1_796_000_000),
                 label: "Welyb \"prod\" — paie",
                 metadata: Some(r#"{"crm":"X-1","n":[1,2]}"#),
                 methods: r#"["employees.read","payroll.*"]"#,
@@ -549,8 +562,11 @@ mod tests {
         let good = String::from_utf8(record().encode().unwrap()).unwrap();
         let bad = [
             String::new(),
-            good.replacen("ingk-record/3", "ingk-record/1", 1),
-            good.replacen("ingk-record/3", "ingk-record/2", 1),
+            good.replacen("ingk-record/4", "ingk-record/1", 1),
+            good.replacen("ingk-record/4", "ingk-record/2", 1),
+            good.replacen("ingk-record/4", "ingk-record/3", 1),
+            good.replacen("\n1796000000\n", "\nyesterday\n", 1),
+            good.replacen("\n1796000000\n", "\n\n", 1),
             good.replacen("\n1\n", "\nyes\n", 1),
             good.rsplit_once('\n').unwrap().0.to_owned(),
             good.replacen("[\"employees", "\"employees", 1),
@@ -756,8 +772,29 @@ mod tests {
             (view.rate_limit, view.quota, view.ip_allowlist),
             (None, None, "")
         );
-        // The ten lines under the new tag, or thirteen under the old, are refused.
+        // The ten lines under a later tag are refused.
         assert!(RecordView::decode(v2.replace("/2", "/3").as_bytes()).is_none());
+        assert!(RecordView::decode(v2.replace("/2", "/4").as_bytes()).is_none());
+    }
+
+    #[test]
+    fn records_of_the_previous_layout_decode_without_a_creation_time() {
+        let current = String::from_utf8(limited().encode().unwrap()).unwrap();
+        let mut lines: Vec<&str> = current.split('\n').collect();
+        lines.remove(6);
+        lines[0] = "ingk-record/3";
+        let v3 = lines.join("\n");
+        let view = RecordView::decode(v3.as_bytes()).unwrap();
+        let now = RecordView::decode(current.as_bytes()).unwrap();
+        assert_eq!(view.created_at, None);
+        assert_eq!(now.created_at, Some(1_796_000_000));
+        assert_eq!(
+            RecordView {
+                created_at: None,
+                ..now
+            },
+            view
+        );
     }
 
     #[test]

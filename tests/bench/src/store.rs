@@ -61,6 +61,7 @@ fn synthetic_record(n: usize, secret: &NewSecret) -> anyhow::Result<Verification
         companies: CompanyScope::Only(vec![company]),
         expires_at: None,
         valid_until: None,
+        created_at: keys_domain::time::Timestamp::now().unix(),
         metadata: None,
         limits: Limits::default(),
     })

@@ -969,6 +969,7 @@ fn seed(host: &TestHost, n: usize, tag: u8, last_use_writes: bool) -> Vec<String
             ]),
             expires_at: None,
             valid_until: None,
+            created_at: 1_796_000_000,
             metadata: None,
             limits: Default::default(),
         };

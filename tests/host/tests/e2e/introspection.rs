@@ -46,7 +46,7 @@ async fn ask(app: &App, form: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_valid_key_is_active_with_its_scope_subject_companies_and_expiry() {
+async fn a_valid_key_is_active_with_its_scope_subject_companies_expiry_and_creation() {
     let app = start();
     app.register_company("ACME", "Acme").await;
     let exp = Timestamp::now().unix() + 86_400;
@@ -59,6 +59,9 @@ async fn a_valid_key_is_active_with_its_scope_subject_companies_and_expiry() {
         }))
         .await;
     let id = key["id"].as_str().unwrap();
+    let iat = Timestamp::parse_rfc3339(key["created_at"].as_str().unwrap())
+        .unwrap()
+        .unix();
 
     let answer = ask(
         &app,
@@ -75,6 +78,7 @@ async fn a_valid_key_is_active_with_its_scope_subject_companies_and_expiry() {
             "sub": id,
             "token_type": "api_key",
             "exp": exp,
+            "iat": iat,
             "companies": ["ACME"],
         })
     );
