@@ -85,6 +85,10 @@ thread_local! {
     /// When this instance last nudged the dispatcher (or, before its first nudge, served its
     /// first request), in monotonic nanoseconds.
     static LAST_NUDGE: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Whether this instance's nudge is under way.
+    static IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
+    /// The token of messages enqueued while the nudge was under way: one more round after it.
+    static AGAIN: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 fn unexpected(what: &str) -> Error {
@@ -259,7 +263,8 @@ pub async fn set_scanned(db: &Db, now: Timestamp) -> Result<(), Error> {
 /// Once a request is answered: asks the dispatcher to send, in a task of its own, when this
 /// request enqueued messages, or, when `may_check` (an administrator's request), at most once
 /// a minute per instance (the first time a minute after its first request), when a message
-/// is due or the alerts were not looked for in a minute. Failures are logged: the next nudge or the scheduled dispatch sends what this one
+/// is due or the alerts were not looked for in a minute. One nudge per instance is under way
+/// at a time; messages enqueued meanwhile make it ask once more when it ends. Failures are logged: the next nudge or the scheduled dispatch sends what this one
 /// did not.
 pub fn nudge(may_check: bool) {
     let enqueued = ENQUEUED.with(|e| e.borrow_mut().take());
@@ -276,11 +281,28 @@ pub fn nudge(may_check: bool) {
     if enqueued.is_none() && !overdue_check {
         return;
     }
+    if IN_FLIGHT.get() {
+        // Folded into one more round once the nudge under way ends: a burst of changes makes
+        // a few dispatches that each send many messages, not one dispatch per change.
+        if enqueued.is_some() {
+            AGAIN.with(|a| *a.borrow_mut() = enqueued);
+        }
+        return;
+    }
+    IN_FLIGHT.set(true);
     LAST_NUDGE.with(|l| l.set(Some(now_ns)));
     spin_sdk::wit_bindgen::spawn(async move {
-        if let Err(err) = send_nudge(enqueued).await {
-            eprintln!("warning: the webhook dispatcher was not reached: {err:#}");
+        let mut round = enqueued;
+        loop {
+            if let Err(err) = send_nudge(round).await {
+                eprintln!("warning: the webhook dispatcher was not reached: {err:#}");
+            }
+            round = AGAIN.with(|a| a.borrow_mut().take());
+            if round.is_none() {
+                break;
+            }
         }
+        IN_FLIGHT.set(false);
     });
 }
 
