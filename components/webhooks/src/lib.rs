@@ -254,7 +254,10 @@ async fn test(m: &Matched<'_>) -> Result<Response, Error> {
     };
     let body = delivery::body(EventType::WebhookTest.as_str(), now, &data);
     let message_id = webhooks::enqueue_one(&db, id, EventType::WebhookTest, &body, now).await?;
-    let sent = send::attempt(&db, &key, &origin, &hook, &message_id).await?;
+    let message = webhooks::message(&db, &message_id)
+        .await?
+        .ok_or_else(|| send::no_message(&message_id))?;
+    let sent = send::attempt(&db, &key, &origin, &hook, &message).await?;
     webhooks::dispatched();
     json(200, &sent)
 }
@@ -282,15 +285,15 @@ async fn retry(m: &Matched<'_>) -> Result<Response, Error> {
     let origin = origin().await?;
     let db = Db::open(SQLITE_DEADLINE).await?;
     let hook = webhooks::load_or_404(&db, id).await?;
-    match webhooks::message(&db, message_id).await? {
-        Some(message) if message.webhook_id == hook.id => {}
+    let message = match webhooks::message(&db, message_id).await? {
+        Some(message) if message.webhook_id == hook.id => message,
         _ => {
             return Err(Error::NotFound(format!(
                 "no message {message_id} of webhook {id}"
             )));
         }
-    }
-    let sent = send::attempt(&db, &key, &origin, &hook, message_id).await?;
+    };
+    let sent = send::attempt(&db, &key, &origin, &hook, &message).await?;
     json(200, &sent)
 }
 
@@ -320,8 +323,7 @@ async fn dispatch_due(m: &Matched<'_>) -> Result<Response, Error> {
         return json(200, &done);
     }
     let scanned = webhooks::scanned_at(&db).await?;
-    let overdue = scanned.is_none_or(|at| now.unix() - at.unix() >= webhooks::SCAN_INTERVAL_SECS);
-    if caller == Caller::Scheduler || overdue {
+    if caller == Caller::Scheduler || webhooks_domain::alerts::scan_due(scanned, now) {
         webhooks::set_scanned(&db, now).await?;
         done.alerts = alerts::find(&db, now).await?;
     }
@@ -349,11 +351,7 @@ enum Caller {
 /// The dispatch route takes the internal token of the components' nudges, the scheduler's
 /// `webhook_dispatch_token`, or an administrator's identity token.
 async fn authorize_dispatch(req: &ApiRequest, db: &Db) -> Result<Caller, Error> {
-    let presented = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !presented.is_empty() {
+    if let Ok(presented) = keys_domain::identity::bearer_token(req.header("authorization")) {
         let matches = |token: &str| keys_domain::key::tokens_equal(token, presented);
         let scheduler = keys_spin::auth::variable(VAR_DISPATCH_TOKEN).await?;
         if scheduler.as_deref().is_some_and(matches) {

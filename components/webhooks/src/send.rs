@@ -24,31 +24,37 @@ const UNSEALABLE: &str = "not sent: the signing secret does not open with webhoo
 /// The `user-agent` of every attempt.
 const USER_AGENT: &str = "INGENEO-API-Keys-Webhooks/1";
 
-/// Makes one attempt at message `message_id` of `hook` now and records it; returns the
-/// message as recorded.
+/// The 404 of a message that is not there (or no longer).
+pub fn no_message(id: &str) -> Error {
+    Error::NotFound(format!("no message {id}"))
+}
+
+/// Makes one attempt at `message` of `hook` now and records it; returns the message as
+/// recorded.
 pub async fn attempt(
     db: &Db,
     key: &SealingKey,
     origin: &Origin,
     hook: &Webhook,
-    message_id: &str,
+    message: &Message,
 ) -> Result<DeliveryView, Error> {
-    let message = webhooks::message(db, message_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no message {message_id}")))?;
-    let attempt = match signing_secrets(db, key, hook).await {
-        Ok(secrets) => deliver(origin, hook, &message, &secrets).await,
+    let id = message.view.id.as_str();
+    let attempt = match signing_secrets(db, key, hook).await? {
+        Some(secrets) => deliver(origin, hook, message, &secrets).await,
         // Unsendable until the key is put back: the attempt says so, and the schedule goes
         // on (a message is never retried endlessly).
-        Err(Error::Unexpected(why)) => {
-            eprintln!("error: {why}");
+        None => {
+            eprintln!(
+                "error: the signing secret of webhook {} does not open with \
+                 webhook_encryption_key (was the key changed?)",
+                hook.id
+            );
             Attempt::unanswered(Timestamp::now(), UNSEALABLE, 0)
         }
-        Err(err) => return Err(err),
     };
-    webhooks::record_attempt(db, message_id, attempt)
+    webhooks::record_attempt(db, id, attempt)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("no message {message_id}")))
+        .ok_or_else(|| no_message(id))
 }
 
 /// Sends the claimed messages, [`AT_ONCE`] at a time; returns whether each was delivered
@@ -84,39 +90,32 @@ async fn claimed_one(
 ) -> Result<DeliveryView, Error> {
     let message = webhooks::message(db, id)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("no message {id}")))?;
+        .ok_or_else(|| no_message(id))?;
     let hook = webhooks::load_or_404(db, &message.webhook_id).await?;
-    attempt(db, key, origin, &hook, id).await
+    attempt(db, key, origin, &hook, &message).await
 }
 
 /// The secrets that sign for `hook` now: the current one, and the one before the last
-/// rotation while it still signs.
+/// rotation while it still signs; `None` when one does not open with the sealing key.
 async fn signing_secrets(
     db: &Db,
     key: &SealingKey,
     hook: &Webhook,
-) -> Result<Vec<SigningSecret>, Error> {
+) -> Result<Option<Vec<SigningSecret>>, Error> {
     let sealed = webhooks::secrets(db, &hook.id).await?;
-    let open = |stored: &str| {
-        key.open(&hook.id, stored)
-            .map(SigningSecret::from_bytes)
-            .ok_or_else(|| {
-                Error::unexpected(format!(
-                    "the signing secret of webhook {} does not open with \
-                     webhook_encryption_key (was the key changed?)",
-                    hook.id
-                ))
-            })
-    };
-    let mut secrets = vec![open(&sealed.current)?];
-    if let Some((previous, _)) = sealed
+    let open = |stored: &str| key.open(&hook.id, stored).map(SigningSecret::from_bytes);
+    let previous = sealed
         .previous
         .as_ref()
-        .filter(|_| hook.previous_secret_signs(Timestamp::now()))
-    {
-        secrets.push(open(previous)?);
+        .filter(|_| hook.previous_secret_signs(Timestamp::now()));
+    let mut secrets = Vec::with_capacity(2);
+    for stored in std::iter::once(&sealed.current).chain(previous.map(|(p, _)| p)) {
+        match open(stored) {
+            Some(secret) => secrets.push(secret),
+            None => return Ok(None),
+        }
     }
-    Ok(secrets)
+    Ok(Some(secrets))
 }
 
 /// One attempt: the signed `POST` and what came of it.

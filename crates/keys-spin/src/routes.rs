@@ -184,23 +184,28 @@ where
     Checked: Future<Output = Result<Actor, Error>> + 'r,
 {
     let segments = req.path_segments();
-    // A literal segment wins over a capture: `/webhooks/dispatch` is not `/webhooks/{id}`.
-    let best = routes
-        .iter()
-        .filter(|r| captures(r.path, &segments).is_some())
-        .map(|r| literals(r.path))
-        .max();
+    // Of the patterns matching the path, those with the most literal segments serve it:
+    // `/webhooks/dispatch` is not `/webhooks/{id}`. One pass, each pattern matched once.
+    let mut best = None;
     let mut methods: Vec<&str> = Vec::new();
     let mut found = None;
-    for route in routes.iter().filter(|r| Some(literals(r.path)) == best) {
+    for route in routes {
         let Some(captured) = captures(route.path, &segments) else {
             continue;
         };
-        if route.method == req.method {
-            found = Some((route, captured));
-            break;
+        let weight = literals(route.path);
+        match best {
+            Some(top) if weight < top => continue,
+            Some(top) if weight == top => {}
+            _ => {
+                best = Some(weight);
+                methods.clear();
+                found = None;
+            }
         }
-        if !methods.contains(&route.method) {
+        if found.is_none() && route.method == req.method {
+            found = Some((route, captured));
+        } else if !methods.contains(&route.method) {
             methods.push(route.method);
         }
     }

@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 use spin_sdk::sqlite::{RowResult, Value};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
+use webhooks_domain::alerts;
 use webhooks_domain::delivery::{self, Attempt, DeliveryView, MESSAGE_ID_PREFIX, Next, Status};
 use webhooks_domain::events::{EventType, Subscription};
 use webhooks_domain::webhook::{DisabledReason, Webhook};
@@ -36,14 +37,38 @@ const SQL_DISPATCHER: &str =
 const SQL_INIT_DISPATCHER: &str =
     "INSERT OR IGNORE INTO webhook_dispatcher (id, scanned_at, internal_token) VALUES (1, 0, ?)";
 const SQL_SET_SCANNED: &str = "UPDATE webhook_dispatcher SET scanned_at = ? WHERE id = 1";
-const SQL_ANY_DUE: &str = "SELECT 1 FROM webhook_messages m JOIN webhooks w ON w.id = m.webhook_id \
-     WHERE m.next_attempt_at IS NOT NULL AND m.next_attempt_at <= ? AND w.enabled = 1 LIMIT 1";
-const SQL_SELECT_WEBHOOK: &str = "SELECT id, url, description, events, enabled, disabled_reason, \
-     failing_since, previous_secret_expires_at, created_at, created_by_id, created_by_name, updated_at, seq \
-     FROM webhooks WHERE id = ?";
-const SQL_WEBHOOK_PAGE: &str = "SELECT id, url, description, events, enabled, disabled_reason, \
-     failing_since, previous_secret_expires_at, created_at, created_by_id, created_by_name, updated_at, seq \
-     FROM webhooks WHERE seq > ? ORDER BY seq LIMIT ?";
+/// The messages of enabled endpoints due at `?1`, the oldest due first.
+macro_rules! due_messages {
+    () => {
+        "SELECT m.id FROM webhook_messages m JOIN webhooks w ON w.id = m.webhook_id \
+         WHERE m.next_attempt_at IS NOT NULL AND m.next_attempt_at <= ?1 AND w.enabled = 1 \
+         ORDER BY m.next_attempt_at, m.seq"
+    };
+}
+/// The columns [`webhook_from_row`] reads.
+macro_rules! webhook_columns {
+    () => {
+        "SELECT id, url, description, events, enabled, disabled_reason, failing_since, \
+         previous_secret_expires_at, created_at, created_by_id, created_by_name, updated_at, seq \
+         FROM webhooks"
+    };
+}
+/// The columns [`message_from_row`] reads.
+macro_rules! message_columns {
+    () => {
+        "SELECT id, type, status, created_at, attempts, next_attempt_at, seq, body, webhook_id \
+         FROM webhook_messages"
+    };
+}
+const SQL_ANY_DUE: &str = concat!(due_messages!(), " LIMIT 1");
+/// Puts the due messages off by the claim (`?2`), at most `?3` of them; returns their ids.
+const SQL_CLAIM_DUE: &str = concat!(
+    "UPDATE webhook_messages SET next_attempt_at = ?2 WHERE id IN (",
+    due_messages!(),
+    " LIMIT ?3) RETURNING id"
+);
+const SQL_SELECT_WEBHOOK: &str = concat!(webhook_columns!(), " WHERE id = ?");
+const SQL_WEBHOOK_PAGE: &str = concat!(webhook_columns!(), " WHERE seq > ? ORDER BY seq LIMIT ?");
 const SQL_INSERT_WEBHOOK: &str = "INSERT INTO webhooks (id, url, description, events, enabled, \
      disabled_reason, failing_since, secret, created_at, created_by_id, created_by_name, updated_at) \
      VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?)";
@@ -55,14 +80,11 @@ const SQL_ROTATE: &str = "UPDATE webhooks SET previous_secret = secret, previous
      secret = ?, updated_at = ? WHERE id = ?";
 const SQL_DELETE_WEBHOOK: &str = "DELETE FROM webhooks WHERE id = ?";
 const SQL_DELETE_MESSAGES_OF_WEBHOOK: &str = "DELETE FROM webhook_messages WHERE webhook_id = ?";
-const SQL_MESSAGES_PAGE: &str = "SELECT id, type, status, created_at, attempts, next_attempt_at, seq, \
-     body, webhook_id FROM webhook_messages WHERE webhook_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?";
-const SQL_MESSAGE: &str = "SELECT id, type, status, created_at, attempts, next_attempt_at, seq, body, \
-     webhook_id FROM webhook_messages WHERE id = ?";
-const SQL_DUE_MESSAGES: &str = "SELECT m.id FROM webhook_messages m JOIN webhooks w ON w.id = m.webhook_id \
-     WHERE m.next_attempt_at IS NOT NULL AND m.next_attempt_at <= ? AND w.enabled = 1 \
-     ORDER BY m.next_attempt_at, m.seq LIMIT ?";
-const SQL_CLAIM: &str = "UPDATE webhook_messages SET next_attempt_at = ? WHERE id = ?";
+const SQL_MESSAGES_PAGE: &str = concat!(
+    message_columns!(),
+    " WHERE webhook_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+);
+const SQL_MESSAGE: &str = concat!(message_columns!(), " WHERE id = ?");
 const SQL_RECORD_ATTEMPT: &str =
     "UPDATE webhook_messages SET status = ?, attempts = ?, next_attempt_at = ? WHERE id = ?";
 const SQL_INSERT_ALERT: &str = "INSERT INTO webhook_alerts (key_id, kind, period, at) VALUES (?, ?, ?, ?) \
@@ -76,8 +98,6 @@ pub const DISPATCH_PATH: &str = "/api/v1/webhooks/dispatch";
 const NUDGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a nudge may take: the dispatcher sends what is due before it answers.
 const NUDGE_DEADLINE: Duration = Duration::from_secs(120);
-/// How often the dispatcher looks for time-based alerts at most, in seconds.
-pub const SCAN_INTERVAL_SECS: i64 = 60;
 
 thread_local! {
     /// The internal token, once this request enqueued a message (taken by [`nudge`]).
@@ -173,8 +193,8 @@ pub async fn subscribed(db: &Db, event_type: EventType) -> Result<Vec<String>, E
     Ok(ids)
 }
 
-/// Writes one message of `body` per endpoint of `webhook_ids`, due at once; returns their
-/// ids. The request then nudges the dispatcher ([`nudge`]).
+/// Writes one message of `body` per endpoint of `webhook_ids`, due at once. The request then
+/// nudges the dispatcher ([`nudge`]).
 pub async fn enqueue(
     db: &Db,
     webhook_ids: &[String],
@@ -209,8 +229,10 @@ pub async fn enqueue_one(
         ],
     )
     .await?;
-    let token = internal_token(db).await?;
-    ENQUEUED.with(|e| *e.borrow_mut() = Some(token));
+    if ENQUEUED.with(|e| e.borrow().is_none()) {
+        let token = internal_token(db).await?;
+        ENQUEUED.with(|e| *e.borrow_mut() = Some(token));
+    }
     Ok(id)
 }
 
@@ -247,10 +269,12 @@ async fn dispatcher_row(db: &Db) -> Result<Option<(String, Timestamp)>, Error> {
 
 /// When the dispatcher last looked for time-based alerts (`None`: never).
 pub async fn scanned_at(db: &Db) -> Result<Option<Timestamp>, Error> {
-    Ok(dispatcher_row(db)
-        .await?
-        .map(|(_, at)| at)
-        .filter(|at| at.unix() > 0))
+    Ok(dispatcher_row(db).await?.and_then(|(_, at)| last_scan(at)))
+}
+
+/// The stored time of the last look for alerts, `None` while there was none (stored as 0).
+fn last_scan(stored: Timestamp) -> Option<Timestamp> {
+    (stored.unix() > 0).then_some(stored)
 }
 
 /// Records that the dispatcher looked for time-based alerts at `now`.
@@ -264,8 +288,8 @@ pub async fn set_scanned(db: &Db, now: Timestamp) -> Result<(), Error> {
 /// request enqueued messages, or, when `may_check` (an administrator's request), at most once
 /// a minute per instance (the first time a minute after its first request), when a message
 /// is due or the alerts were not looked for in a minute. One nudge per instance is under way
-/// at a time; messages enqueued meanwhile make it ask once more when it ends. Failures are logged: the next nudge or the scheduled dispatch sends what this one
-/// did not.
+/// at a time; messages enqueued meanwhile make it ask once more when it ends. Failures are
+/// logged: the next nudge or the scheduled dispatch sends what this one did not.
 pub fn nudge(may_check: bool) {
     let enqueued = ENQUEUED.with(|e| e.borrow_mut().take());
     let now_ns = spin_sdk::wasip3::clocks::monotonic_clock::now();
@@ -330,7 +354,7 @@ async fn send_nudge(enqueued: Option<String>) -> Result<(), Error> {
                 .rows(SQL_ANY_DUE, vec![Value::Integer(now.unix())])
                 .await?
                 .is_empty();
-            if !due && now.unix() - scanned_at.unix() < SCAN_INTERVAL_SECS {
+            if !due && !alerts::scan_due(last_scan(scanned_at), now) {
                 return Ok(());
             }
             token
@@ -357,7 +381,7 @@ async fn send_nudge(enqueued: Option<String>) -> Result<(), Error> {
     }
 }
 
-/// Reads an endpoint from a row of [`SQL_SELECT_WEBHOOK`]'s columns; returns it with its `seq`.
+/// Reads an endpoint from a row of `webhook_columns!`; returns it with its `seq`.
 fn webhook_from_row(row: &RowResult) -> Result<(Webhook, i64), Error> {
     let time = |i| db::opt_int(row, i).map(Timestamp::from_unix);
     let hook = Webhook {
@@ -578,33 +602,20 @@ pub async fn message(db: &Db, id: &str) -> Result<Option<Message>, Error> {
     rows.first().map(message_from_row).transpose()
 }
 
-/// Claims up to `limit` due messages of enabled endpoints: each is put off by
-/// [`delivery::CLAIM_SECS`] so that no other dispatcher takes it meanwhile.
+/// Claims up to `limit` due messages of enabled endpoints, in one statement: each is put
+/// off by [`delivery::CLAIM_SECS`] so that no other dispatcher takes it meanwhile.
 pub async fn claim_due(db: &Db, now: Timestamp, limit: u32) -> Result<Vec<String>, Error> {
-    let mut claimed = Vec::new();
-    db.transaction(Box::pin(async {
-        let rows = db
-            .rows(
-                SQL_DUE_MESSAGES,
-                vec![Value::Integer(now.unix()), Value::Integer(i64::from(limit))],
-            )
-            .await?;
-        for row in &rows {
-            let id = db::text(row, 0)?;
-            db.exec(
-                SQL_CLAIM,
-                vec![
-                    Value::Integer(now.unix() + delivery::CLAIM_SECS),
-                    Value::Text(id.clone()),
-                ],
-            )
-            .await?;
-            claimed.push(id);
-        }
-        Ok(())
-    }))
-    .await?;
-    Ok(claimed)
+    let rows = db
+        .rows(
+            SQL_CLAIM_DUE,
+            vec![
+                Value::Integer(now.unix()),
+                Value::Integer(now.unix() + delivery::CLAIM_SECS),
+                Value::Integer(i64::from(limit)),
+            ],
+        )
+        .await?;
+    rows.iter().map(|row| db::text(row, 0)).collect()
 }
 
 /// Records an attempt at message `id`: its new status and next attempt, and its endpoint's
@@ -642,13 +653,7 @@ pub async fn record_attempt(
             ],
         )
         .await?;
-        let (failing_since, disable) =
-            delivery::endpoint_after_attempt(hook.failing_since, &attempt);
-        if failing_since != hook.failing_since || (disable && hook.enabled) {
-            hook.failing_since = failing_since;
-            if disable && hook.enabled {
-                hook.disable_for_failing(attempt.at);
-            }
+        if hook.after_attempt(&attempt) {
             update(db, &hook).await?;
         }
         recorded = Some(message.view);

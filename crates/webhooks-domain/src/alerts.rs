@@ -12,6 +12,10 @@ pub const DEFAULT_UNUSED_DAYS: i64 = 90;
 /// The most reminder thresholds, and the largest day count any of these variables takes.
 const MAX_REMINDERS: usize = 10;
 const MAX_DAYS: i64 = 3_650;
+/// The least time between two looks for alerts by the components' nudges, in seconds (a
+/// scheduler or an administrator makes the dispatcher look whenever it calls).
+pub const SCAN_INTERVAL_SECS: i64 = 60;
+
 /// The quota thresholds, in percent of the period's quota.
 pub const QUOTA_THRESHOLDS: [u64; 2] = [80, 100];
 
@@ -68,6 +72,12 @@ fn whole_days(text: &str) -> Option<i64> {
         .then(|| text.parse::<i64>().ok())
         .flatten()
         .filter(|d| (1..=MAX_DAYS).contains(d))
+}
+
+/// Whether a nudge should look for alerts at `now`, the last look having been at
+/// `scanned_at` (`None`: never).
+pub fn scan_due(scanned_at: Option<Timestamp>, now: Timestamp) -> bool {
+    scanned_at.is_none_or(|at| now.unix() - at.unix() >= SCAN_INTERVAL_SECS)
 }
 
 /// A time-based event about one key.
@@ -274,6 +284,13 @@ mod tests {
             Some(("unused", used.unix().to_string()))
         );
         assert_eq!(unused(NOW.plus_seconds(-days(10)), None, NOW, 90), None);
+    }
+
+    #[test]
+    fn alerts_are_looked_for_at_first_and_then_once_a_minute() {
+        assert!(scan_due(None, NOW));
+        assert!(!scan_due(Some(NOW.plus_seconds(-59)), NOW));
+        assert!(scan_due(Some(NOW.plus_seconds(-60)), NOW));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! apart, sealed (see [`crate::sealing`]), and never part of a view but the answer that
 //! creates or rotates one.
 
+use crate::delivery::{Attempt, endpoint_after_attempt};
 use crate::events::Subscription;
 use crate::origin::Origin;
 use keys_domain::Error;
@@ -162,6 +163,20 @@ impl Webhook {
         self.enabled = false;
         self.disabled_reason = Some(DisabledReason::Failing);
         self.updated_at = now;
+    }
+
+    /// The endpoint's standing after `attempt`: its failing streak, and disabled for failing
+    /// once every attempt has failed for 5 days. Returns whether anything changed (and must
+    /// be stored).
+    pub fn after_attempt(&mut self, attempt: &Attempt) -> bool {
+        let (failing_since, disable) = endpoint_after_attempt(self.failing_since, attempt);
+        let disabling = disable && self.enabled;
+        let changed = failing_since != self.failing_since || disabling;
+        self.failing_since = failing_since;
+        if disabling {
+            self.disable_for_failing(attempt.at);
+        }
+        changed
     }
 
     /// Whether the secret before the last rotation still signs at `now`.
@@ -365,6 +380,32 @@ mod tests {
         hook.edit(edit, &origin, NOW.plus_seconds(20)).unwrap();
         assert!(hook.enabled);
         assert_eq!((hook.disabled_reason, hook.failing_since), (None, None));
+    }
+
+    #[test]
+    fn attempts_keep_the_failing_streak_and_disable_after_five_days() {
+        let mut hook = created();
+        let failed = |at: Timestamp| Attempt::answered(at, 500, 1);
+        assert!(hook.after_attempt(&failed(NOW)), "a streak starts");
+        assert_eq!(hook.failing_since, Some(NOW));
+        assert!(
+            !hook.after_attempt(&failed(NOW.plus_seconds(60))),
+            "nothing new"
+        );
+        let five_days = NOW.plus_seconds(crate::delivery::DISABLE_AFTER_FAILING_SECS);
+        assert!(hook.after_attempt(&failed(five_days)));
+        assert_eq!(
+            (hook.enabled, hook.disabled_reason),
+            (false, Some(DisabledReason::Failing))
+        );
+        assert_eq!(hook.updated_at, five_days);
+        assert!(
+            !hook.after_attempt(&failed(five_days.plus_seconds(1))),
+            "already disabled"
+        );
+        assert!(hook.after_attempt(&Attempt::answered(five_days, 204, 1)));
+        assert_eq!(hook.failing_since, None, "a delivery ends the streak");
+        assert!(!hook.enabled, "only an administrator enables it again");
     }
 
     #[test]

@@ -257,6 +257,14 @@ impl SpinApp {
         crate::stores::dump_database(&crate::stores::open_reader(&path)?)
     }
 
+    /// Runs one statement on the `default` database while Spin serves it (SQLite's locking
+    /// orders it with the components' writes); returns the rows it changed. For tests that
+    /// stand in for time passing, e.g. a scheduled retry made due now instead of waited for.
+    pub fn sqlite_execute(&self, sql: &str) -> anyhow::Result<usize> {
+        let path = self.state_dir.join(SQLITE_DEFAULT_FILE);
+        Ok(crate::stores::open_reader(&path)?.execute(sql, [])?)
+    }
+
     /// Everything the components wrote to stdout and stderr so far.
     pub fn logs(&self) -> String {
         let mut out = String::new();
