@@ -180,3 +180,16 @@ async fn asset(m: &Matched<'_>) -> Result<Response, Error> {
             .header("etag", tag),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented(
+            "admin-ui",
+            super::ROUTES,
+            // The screen's assets, and the OpenAPI document among them.
+            &["GET /...", "HEAD /..."],
+        );
+    }
+}

@@ -135,3 +135,16 @@ fn grpc_error(code: i32, message: &str) -> Response {
         .header("grpc-status", code.to_string())
         .header("grpc-message", message)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented(
+            "ext-authz",
+            super::ROUTES,
+            // gRPC's Check, documented in docs/gateway.md (not an HTTP/JSON operation).
+            &["POST /envoy.service.auth.v3.Authorization/Check"],
+        );
+    }
+}

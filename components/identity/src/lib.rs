@@ -175,3 +175,16 @@ fn parsed(document: &str) -> Result<(Rc<Jwks>, u64), Error> {
     PARSED.set(Some((document.to_owned(), Rc::clone(&jwks), generation)));
     Ok((jwks, generation))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented(
+            "identity",
+            super::ROUTES,
+            // A private route (service chaining from the admin components).
+            &["GET /verify"],
+        );
+    }
+}

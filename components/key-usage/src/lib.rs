@@ -188,3 +188,11 @@ async fn simulate(m: &Matched<'_>) -> Result<Response, Error> {
     };
     json(200, &review::simulate(&counts, &proposed))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented("key-usage", super::ROUTES, &[]);
+    }
+}

@@ -74,3 +74,16 @@ fn failed(what: &str, err: store::Error) -> Error {
     BUCKET.with(|b| b.borrow_mut().take());
     Error::store(format!("key-value: {what}: {err:?}"))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented(
+            "kv-proxy",
+            super::ROUTES,
+            // A private route (service chaining from verify-key and secret-scanning).
+            &["POST /increment"],
+        );
+    }
+}

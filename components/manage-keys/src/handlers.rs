@@ -530,3 +530,17 @@ fn wants_cloudevents(req: &ApiRequest) -> bool {
         .collect();
     cloudevents::wants_batch(&lines.join(","))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented(
+            "manage-keys",
+            super::ROUTES,
+            // Served where verify-key is not deployed beside it (an admin node: spin.toml sends
+            // /api/v1/health to verify-key when both run).
+            &["GET /health"],
+        );
+    }
+}

@@ -559,3 +559,16 @@ async fn delete_company(m: &Matched<'_>) -> Result<Response, Error> {
     remove_entry(&db, SQL_KEYS_RESTRICTED_TO, SQL_DELETE_COMPANY, id, narrow).await?;
     Ok(empty(204))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented(
+            "manage-permissions",
+            super::ROUTES,
+            // The lists also answer with a trailing slash (spin.toml's `/methods/...` route).
+            &["GET /methods/", "GET /companies/"],
+        );
+    }
+}

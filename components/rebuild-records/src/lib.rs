@@ -44,3 +44,11 @@ async fn rebuild(m: &Matched<'_>) -> Result<Response, Error> {
     );
     json(200, &report)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented("rebuild-records", super::ROUTES, &[]);
+    }
+}

@@ -107,3 +107,11 @@ async fn leak_action() -> Result<LeakAction, Error> {
 fn misconfigured(name: &str) -> Error {
     Error::unexpected(format!("the variable {name} is missing or invalid"))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented("secret-scanning", super::ROUTES, &[]);
+    }
+}

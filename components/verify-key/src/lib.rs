@@ -270,3 +270,11 @@ fn unauthorized(code: VerifyCode, detail: &str) -> Response {
     problem_with(401, "Unauthorized", code.as_str(), detail)
         .header("www-authenticate", "Bearer error=\"invalid_token\"")
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented("verify-key", super::ROUTES, &[]);
+    }
+}

@@ -365,3 +365,11 @@ async fn authorize_dispatch(req: &ApiRequest, db: &Db) -> Result<Caller, Error> 
     keys_spin::auth::require_platform_configuration(req).await?;
     Ok(Caller::Scheduler)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_route_table_serves_the_documented_operations_spin_routes_here() {
+        keys_spin::conformance::assert_documented("webhooks", super::ROUTES, &[]);
+    }
+}

@@ -9,6 +9,8 @@ pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod db;
 pub mod deadline;
 pub mod health;

@@ -183,40 +183,13 @@ where
     A: FnOnce(&'r ApiRequest) -> Checked,
     Checked: Future<Output = Result<Actor, Error>> + 'r,
 {
-    let segments = req.path_segments();
-    // Of the patterns matching the path, those with the most literal segments serve it:
-    // `/webhooks/dispatch` is not `/webhooks/{id}`. One pass, each pattern matched once.
-    let mut best = None;
-    let mut methods: Vec<&str> = Vec::new();
-    let mut found = None;
-    for route in routes {
-        let Some(captured) = captures(route.path, &segments) else {
-            continue;
-        };
-        let weight = literals(route.path);
-        match best {
-            Some(top) if weight < top => continue,
-            Some(top) if weight == top => {}
-            _ => {
-                best = Some(weight);
-                methods.clear();
-                found = None;
-            }
+    let (route, captures) = match select(routes, &req.method, &req.path_segments()) {
+        Selected::Route(route, captures) => (route, captures),
+        Selected::NoRoute => return (Err(route_not_found(&req.path)), None),
+        Selected::NoMethod(methods) => {
+            let allow = methods.join(", ");
+            return (Err(Error::MethodNotAllowed { allow }), None);
         }
-        if found.is_none() && route.method == req.method {
-            found = Some((route, captured));
-        } else if !methods.contains(&route.method) {
-            methods.push(route.method);
-        }
-    }
-    let Some((route, captures)) = found else {
-        let refused = match methods.is_empty() {
-            true => route_not_found(&req.path),
-            false => Error::MethodNotAllowed {
-                allow: methods.join(", "),
-            },
-        };
-        return (Err(refused), None);
     };
     let query = match route.query {
         Query::Only(accepted) => match req.query_params(accepted) {
@@ -239,6 +212,50 @@ where
         actor,
     };
     ((route.handler)(&matched).await, Some(route.access))
+}
+
+/// What a route table makes of a method and a path.
+pub(crate) enum Selected<'r> {
+    /// The route that serves them, and the pattern's captures.
+    Route(&'r Route, Vec<String>),
+    /// No pattern matches the path (404).
+    NoRoute,
+    /// Patterns match the path, with these methods but not this one (405 + `Allow`).
+    NoMethod(Vec<&'static str>),
+}
+
+/// The route of `routes` serving `method` on the path of `segments`: of the patterns
+/// matching the path, those with the most literal segments serve it (`/webhooks/dispatch`
+/// is not `/webhooks/{id}`). One pass, each pattern matched once.
+pub(crate) fn select<'r>(routes: &'r [Route], method: &str, segments: &[String]) -> Selected<'r> {
+    let mut best = None;
+    let mut methods: Vec<&'static str> = Vec::new();
+    let mut found = None;
+    for route in routes {
+        let Some(captured) = captures(route.path, segments) else {
+            continue;
+        };
+        let weight = literals(route.path);
+        match best {
+            Some(top) if weight < top => continue,
+            Some(top) if weight == top => {}
+            _ => {
+                best = Some(weight);
+                methods.clear();
+                found = None;
+            }
+        }
+        if found.is_none() && route.method == method {
+            found = Some((route, captured));
+        } else if !methods.contains(&route.method) {
+            methods.push(route.method);
+        }
+    }
+    match (found, methods.is_empty()) {
+        (Some((route, captured)), _) => Selected::Route(route, captured),
+        (None, true) => Selected::NoRoute,
+        (None, false) => Selected::NoMethod(methods),
+    }
 }
 
 /// How many literal segments `pattern` has: of the patterns matching a path, those with
@@ -281,6 +298,58 @@ mod tests {
             .split('/')
             .map(str::to_owned)
             .collect()
+    }
+
+    async fn nothing(_: &Matched<'_>) -> Result<Response, Error> {
+        Err(Error::unexpected("not called"))
+    }
+
+    const TABLE: &[Route] = &[
+        Route::admin("GET", "/webhooks", NO_QUERY, crate::handler!(nothing)),
+        Route::admin("POST", "/webhooks", NO_QUERY, crate::handler!(nothing)),
+        Route::admin("GET", "/webhooks/{id}", NO_QUERY, crate::handler!(nothing)),
+        Route::public(
+            "POST",
+            "/webhooks/dispatch",
+            NO_QUERY,
+            crate::handler!(nothing),
+        ),
+    ];
+
+    fn selected(
+        method: &str,
+        path: &str,
+    ) -> Result<(&'static str, Vec<String>), Vec<&'static str>> {
+        match select(TABLE, method, &segments(path)) {
+            Selected::Route(route, captures) => Ok((route.path, captures)),
+            Selected::NoRoute => Err(Vec::new()),
+            Selected::NoMethod(methods) => Err(methods),
+        }
+    }
+
+    #[test]
+    fn the_pattern_with_the_most_literal_segments_serves_a_path() {
+        assert_eq!(
+            selected("POST", "/webhooks/dispatch"),
+            Ok(("/webhooks/dispatch", vec![]))
+        );
+        assert_eq!(
+            selected("GET", "/webhooks/wh_1"),
+            Ok(("/webhooks/{id}", vec!["wh_1".to_owned()]))
+        );
+    }
+
+    #[test]
+    fn a_path_served_without_the_method_names_the_methods_it_has() {
+        assert_eq!(selected("DELETE", "/webhooks"), Err(vec!["GET", "POST"]));
+        // The literal route alone serves /webhooks/dispatch: GET is not borrowed from {id}.
+        assert_eq!(selected("GET", "/webhooks/dispatch"), Err(vec!["POST"]));
+    }
+
+    #[test]
+    fn a_path_no_pattern_matches_has_no_route() {
+        assert_eq!(selected("GET", "/webhook"), Err(vec![]));
+        assert_eq!(selected("GET", "/webhooks/wh_1/extra"), Err(vec![]));
     }
 
     #[test]
