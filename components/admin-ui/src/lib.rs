@@ -79,6 +79,48 @@ const ASSETS: &[Asset] = &[
         cache: "public, max-age=3600",
     },
     Asset {
+        path: "/assets/key-list.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/key-list.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/key-page.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/key-page.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/leaks.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/leaks.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/limits.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/limits.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/permissions.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/permissions.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/review.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/review.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
+        path: "/assets/usage.js",
+        media_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../ui/usage.js"),
+        cache: "public, max-age=3600",
+    },
+    Asset {
         path: "/assets/app.css",
         media_type: "text/css; charset=utf-8",
         body: include_bytes!("../ui/app.css"),

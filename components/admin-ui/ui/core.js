@@ -1,5 +1,6 @@
 // What the screen's modules share: the page state, the texts, DOM building, API calls,
-// feedback and dialogs. Plain DOM code, no framework, no inline script (strict CSP).
+// feedback, redrawing the page, and dialogs. Plain DOM code, no framework, no inline script
+// (strict CSP).
 import { TEXTS } from "./i18n.js";
 
 export const API = "/api/v1";
@@ -131,6 +132,18 @@ export function onIdentityRefused(handlers) {
   Object.assign(identityRefused, handlers);
 }
 
+/** What redraws the current page; app.js sets it (its router). */
+let redrawPage = async () => {};
+
+export function onRedraw(draw) {
+  redrawPage = draw;
+}
+
+/** Draws the current page again, from what the server answers now. */
+export function redraw() {
+  return redrawPage();
+}
+
 /** Shows an API error in words; 401 and 403 change page. */
 export function fail(error) {
   if (error instanceof ApiError && error.status === 401) return identityRefused.expired();
@@ -156,6 +169,14 @@ export function sectionTabs(current) {
 
 export function statusBadge(kind, text) {
   return h("span", { class: `badge ${kind}` }, text);
+}
+
+/** A switch of radio buttons named `name` (ids `name-value`), `choices` being [value, text]
+ *  pairs; `onchange` runs when another is chosen. */
+export function segmented(name, legend, choices, checked, onchange) {
+  return h("fieldset", { class: "segmented" }, h("legend", { class: "sr-only" }, legend),
+    choices.map(([value, text]) => h("label", { for: `${name}-${value}` },
+      h("input", { type: "radio", name, id: `${name}-${value}`, value, checked: value === checked, onchange }), text)));
 }
 
 // ---------- dialogs ----------
