@@ -96,7 +96,7 @@ pub async fn find(db: &Db, now: Timestamp) -> Result<usize, Error> {
             }
         }
         for (key, alert, detail) in found {
-            let event_type = event_type(&alert);
+            let event_type = alert.event_type();
             let body = delivery::body(
                 event_type.as_str(),
                 now,
@@ -118,16 +118,6 @@ pub async fn find(db: &Db, now: Timestamp) -> Result<usize, Error> {
             Some(cursor) => filter.after = Some(cursor),
             None => return Ok(written),
         }
-    }
-}
-
-fn event_type(alert: &Alert) -> EventType {
-    match alert {
-        Alert::Expiring { .. } => EventType::KeyExpiring,
-        Alert::Expired { .. } => EventType::KeyExpired,
-        Alert::QuotaThreshold { .. } => EventType::KeyQuotaThreshold,
-        Alert::RateLimited { .. } => EventType::KeyRateLimited,
-        Alert::Unused { .. } => EventType::KeyUnused,
     }
 }
 
@@ -183,28 +173,30 @@ async fn rate_alerts<'k>(
     page: &'k [StoredKey],
     now: Timestamp,
 ) -> Result<Vec<(&'k StoredKey, Alert, serde_json::Value)>, Error> {
-    let hour = now.unix().div_euclid(3_600);
+    let hours = alerts::rate_hours(now);
     let limited: Vec<&StoredKey> = page
         .iter()
         .filter(|k| k.limits.rate_limit.is_some())
         .collect();
     let names: Vec<String> = limited
         .iter()
-        .flat_map(|k| [hour - 1, hour].map(|h| counter_key(h, &k.id, VerifyCode::RateLimited)))
+        .flat_map(|k| hours.map(|h| counter_key(h, &k.id, VerifyCode::RateLimited)))
         .collect();
     let counts = kv.get_many(&names).await?;
     let mut found = Vec::new();
     for (key, pair) in limited.into_iter().zip(counts.chunks(2)) {
-        for (h, count) in [hour - 1, hour].into_iter().zip(pair) {
-            let refused = count.as_deref().and_then(counter_value).unwrap_or(0);
-            if refused > 0 {
-                let detail = json!({
-                    "rate_limit": key.limits.rate_limit,
-                    "hour_start": keys_domain::time::Timestamp::from_unix(h * 3_600),
-                    "refused_so_far": refused,
-                });
-                found.push((key, Alert::RateLimited { hour: h }, detail));
-            }
+        let refused = |n: usize| pair[n].as_deref().and_then(counter_value).unwrap_or(0);
+        let refusals = [(hours[0], refused(0)), (hours[1], refused(1))];
+        for (alert, refused) in alerts::rate_limited(refusals) {
+            let Alert::RateLimited { hour } = alert else {
+                continue;
+            };
+            let detail = json!({
+                "rate_limit": key.limits.rate_limit,
+                "hour_start": alerts::hour_start(hour),
+                "refused_so_far": refused,
+            });
+            found.push((key, alert, detail));
         }
     }
     Ok(found)

@@ -2,6 +2,7 @@
 //! rate limiting and disuse. Each is sent once: an alert is identified by its key, its kind
 //! and a *period* ([`Alert::period`]), and the dispatcher records which it has sent.
 
+use crate::events::EventType;
 use keys_domain::time::{SECONDS_PER_DAY, Timestamp};
 
 /// Reminder thresholds when `expiry_reminder_days` is unset: 30, 7 and 1 day(s) before.
@@ -15,6 +16,9 @@ const MAX_DAYS: i64 = 3_650;
 /// The least time between two looks for alerts by the components' nudges, in seconds (a
 /// scheduler or an administrator makes the dispatcher look whenever it calls).
 pub const SCAN_INTERVAL_SECS: i64 = 60;
+
+/// Seconds in an hour: rate limits count refusals per hour.
+const SECONDS_PER_HOUR: i64 = 3_600;
 
 /// The quota thresholds, in percent of the period's quota.
 pub const QUOTA_THRESHOLDS: [u64; 2] = [80, 100];
@@ -115,6 +119,17 @@ pub enum Alert {
 }
 
 impl Alert {
+    /// The event type it is sent as.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Self::Expiring { .. } => EventType::KeyExpiring,
+            Self::Expired { .. } => EventType::KeyExpired,
+            Self::QuotaThreshold { .. } => EventType::KeyQuotaThreshold,
+            Self::RateLimited { .. } => EventType::KeyRateLimited,
+            Self::Unused { .. } => EventType::KeyUnused,
+        }
+    }
+
     /// The kind, as the record of sent alerts names it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -172,6 +187,28 @@ pub fn quota(limit: u64, used: u64, period_index: i64) -> Vec<Alert> {
         .collect()
 }
 
+/// The hours (since the epoch) whose rate-limit refusals are looked at, at `now`: the last
+/// one and this one, so that a dispatch at least hourly misses none.
+pub fn rate_hours(now: Timestamp) -> [i64; 2] {
+    let hour = now.unix().div_euclid(SECONDS_PER_HOUR);
+    [hour - 1, hour]
+}
+
+/// The rate-limiting alerts of a key, from its refusals counted in each hour of
+/// [`rate_hours`]: one per hour with any, with that hour's refusals.
+pub fn rate_limited(refusals: [(i64, i64); 2]) -> Vec<(Alert, i64)> {
+    refusals
+        .into_iter()
+        .filter(|(_, refused)| *refused > 0)
+        .map(|(hour, refused)| (Alert::RateLimited { hour }, refused))
+        .collect()
+}
+
+/// When hour `hour` (since the epoch) starts.
+pub fn hour_start(hour: i64) -> Timestamp {
+    Timestamp::from_unix(hour * SECONDS_PER_HOUR)
+}
+
 /// The disuse alert of a key created at `created_at` and last verified at `last_used_at`,
 /// when that was `days` days or more before `now`.
 pub fn unused(
@@ -192,6 +229,58 @@ mod tests {
 
     fn days(n: i64) -> i64 {
         n * SECONDS_PER_DAY
+    }
+
+    #[test]
+    fn every_alert_is_sent_as_its_own_key_event_type() {
+        let alerts = [
+            Alert::Expiring {
+                days: 7,
+                expires_at: NOW,
+            },
+            Alert::Expired { expires_at: NOW },
+            Alert::QuotaThreshold {
+                percent: 80,
+                period_index: 1,
+            },
+            Alert::RateLimited { hour: 1 },
+            Alert::Unused { since: NOW },
+        ];
+        let types: Vec<&str> = alerts.iter().map(|a| a.event_type().as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "key.expiring",
+                "key.expired",
+                "key.quota_threshold",
+                "key.rate_limited",
+                "key.unused"
+            ]
+        );
+    }
+
+    #[test]
+    fn rate_limiting_is_looked_for_in_the_last_hour_and_this_one() {
+        let hour = NOW.unix() / 3_600;
+        assert_eq!(rate_hours(NOW), [hour - 1, hour]);
+        assert_eq!(rate_hours(hour_start(hour)), [hour - 1, hour]);
+        assert_eq!(hour_start(hour).unix() % 3_600, 0);
+    }
+
+    #[test]
+    fn an_hour_with_refusals_gives_one_rate_limiting_alert() {
+        assert_eq!(
+            rate_limited([(10, 3), (11, 0)]),
+            [(Alert::RateLimited { hour: 10 }, 3)]
+        );
+        assert_eq!(
+            rate_limited([(10, 1), (11, 250)]),
+            [
+                (Alert::RateLimited { hour: 10 }, 1),
+                (Alert::RateLimited { hour: 11 }, 250)
+            ]
+        );
+        assert!(rate_limited([(10, 0), (11, 0)]).is_empty());
     }
 
     #[test]
