@@ -1,50 +1,43 @@
 //! The app on `spin up` for one group of scenarios: the repository's spin.toml with absolute
 //! component paths plus the two fixtures at their own routes, served by one `spin up`
-//! (through a runtime config on a `redis-server` of its own for the Redis store); the
-//! admin-created key the scenarios verify; and a check that each scenario is answered as it
-//! should be before it is measured.
+//! (through a runtime config on a `redis-server` of its own for the Redis store, beside an
+//! identity provider of its own when the group needs one); the keys the scenarios carry, made
+//! through the admin API (on `spin up` or in the test host); and a check that each scenario is
+//! answered as it should be before it is measured.
 
-use crate::scenarios::{COMPANY, Config, METHOD, Rendered, Store};
+use crate::identity::{IDENTITY_SECRET, IDENTITY_SECRET_VARIABLE, Provider, admin_token};
+use crate::scenarios::{
+    CALLER_IP, COMPANY, Config, Keys, KvBackend, LISTED_VERIFICATIONS, METHOD, Rendered, Scenario,
+    Store,
+};
+use crate::store::SyntheticKey;
 use anyhow::{Context, bail};
-use keys_domain::identity::{PLATFORM_CONFIGURATION, sign_token};
-use keys_domain::time::Timestamp;
 use serde_json::{Value, json};
+use spin_test_host::TestHost;
 use spin_test_host::manifest::Manifest;
 use spin_test_host::redis_server::RedisServer;
 use spin_test_host::spin_cli::{SpinApp, SpinOptions};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// The identity-token secret the app runs with.
-const IDENTITY_SECRET: &str = "bench-identity-secret";
-/// The variable holding it.
-const IDENTITY_SECRET_VARIABLE: &str = "identity_token_secret";
-/// How long the admin token lives, in seconds: the setup's few calls.
-const TOKEN_LIFETIME_SECS: i64 = 600;
 /// The app's manifest, relative to the repository root.
-const APP_MANIFEST: &str = "spin.toml";
+pub const APP_MANIFEST: &str = "spin.toml";
 /// Where the release `.wasm` files are, relative to the repository root.
-const WASM_DIR: &str = "target/wasm32-wasip2/release";
+pub const WASM_DIR: &str = "target/wasm32-wasip2/release";
 /// How `source` lines start in a manifest.
 const SOURCE_PREFIX: &str = "source = \"";
 /// The admin API.
 const API: &str = "/api/v1";
 
-/// A running `spin up` (stopped before its Redis when dropped: fields drop in order).
+/// A running `spin up` (stopped before its Redis and its identity provider when dropped:
+/// fields drop in order).
 pub struct Running {
     /// The app.
     pub app: SpinApp,
     /// The Redis behind Spin's `default` store, for [`Store::Redis`].
     pub redis: Option<RedisServer>,
-}
-
-/// The key the scenarios verify, created through the admin API.
-pub struct AdminKey {
-    /// Its id.
-    pub id: String,
-    /// The key, granted [`METHOD`] on [`COMPANY`].
-    pub valid: String,
-    /// The same key with its last checksum character changed.
-    pub malformed: String,
+    /// The identity provider, for a configuration with one.
+    pub provider: Option<Provider>,
 }
 
 /// The manifest `spin up` serves: `app` (the text of the repository's spin.toml) with every
@@ -137,8 +130,81 @@ pub fn write_manifest(
     Ok((path, manifest.variables.into_keys().collect()))
 }
 
-/// Starts `spin up` on `manifest` with `config`'s variables and arguments, its `default` store on `store`
-/// (a runtime config in `dir` for Redis).
+/// The fixtures' component ids, served beside a selective deployment's components.
+pub const FIXTURE_COMPONENTS: &[&str] = &["bench-noop", "bench-one-read"];
+
+/// What requests are sent to: `spin up`, or the test host in process.
+pub trait Server {
+    /// Sends one request and collects the answer.
+    fn send_request(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> impl Future<Output = anyhow::Result<http::Response<Vec<u8>>>>;
+}
+
+impl Server for SpinApp {
+    fn send_request(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> impl Future<Output = anyhow::Result<http::Response<Vec<u8>>>> {
+        self.request(request)
+    }
+}
+
+impl Server for TestHost {
+    fn send_request(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> impl Future<Output = anyhow::Result<http::Response<Vec<u8>>>> {
+        self.request(request)
+    }
+}
+
+/// The `spin up` arguments and variables of `config`, beyond the identity secret: its
+/// components with the fixtures, its variables, and those naming `provider` and, for
+/// `kv_backend = redis`, `redis`.
+pub fn spin_options(
+    mut options: SpinOptions,
+    config: &Config,
+    redis: Option<&RedisServer>,
+    provider: Option<&Provider>,
+) -> anyhow::Result<SpinOptions> {
+    for (name, value) in config.variables {
+        options = options.variable(name, value);
+    }
+    if let Some(provider) = provider {
+        for (name, value) in provider.variables() {
+            options = options.variable(name, &value);
+        }
+    }
+    if config.kv_backend == KvBackend::Redis {
+        let redis = redis.context("kv_backend = redis needs the Redis store (--store redis)")?;
+        options = options
+            .variable(KV_BACKEND_VARIABLE, KV_BACKEND_REDIS)
+            .variable(REDIS_HOST_VARIABLE, &redis.host());
+    }
+    if !config.components.is_empty() {
+        options.components = config
+            .components
+            .iter()
+            .chain(FIXTURE_COMPONENTS)
+            .map(|c| c.to_string())
+            .collect();
+    }
+    options.args = config.spin_args.iter().map(|a| a.to_string()).collect();
+    Ok(options)
+}
+
+/// The variable choosing how verify-key reaches the records (one of
+/// [`crate::scenarios::DIRECT_REDIS_VARIABLES`]).
+const KV_BACKEND_VARIABLE: &str = "kv_backend";
+/// Its value for Redis, reached directly.
+const KV_BACKEND_REDIS: &str = "redis";
+/// The variable naming the Redis of `kv_backend = redis` (the other).
+const REDIS_HOST_VARIABLE: &str = "redis_host";
+
+/// Starts `spin up` on `manifest` with `config`, its `default` store on `store` (a runtime
+/// config in `dir` for Redis), with an identity provider of its own when `config` has one.
 pub fn start(
     manifest: &Path,
     spin: &Path,
@@ -149,10 +215,6 @@ pub fn start(
     let mut options = SpinOptions::new(manifest)
         .binary(spin)
         .variable(IDENTITY_SECRET_VARIABLE, IDENTITY_SECRET);
-    for (name, value) in config.variables {
-        options = options.variable(name, value);
-    }
-    options.args = config.spin_args.iter().map(|a| a.to_string()).collect();
     let redis = match store {
         Store::Spin => None,
         Store::Redis => {
@@ -169,49 +231,75 @@ pub fn start(
             Some(redis)
         }
     };
+    let provider = match config.provider {
+        true => Some(Provider::start()?),
+        false => None,
+    };
+    let options = spin_options(options, config, redis.as_ref(), provider.as_ref())?;
     let app = SpinApp::start(options)?;
-    Ok(Running { app, redis })
+    Ok(Running {
+        app,
+        redis,
+        provider,
+    })
 }
 
-/// An identity token of an administrator, for the setup's admin calls.
-pub fn admin_token() -> String {
-    let now = Timestamp::now().unix();
-    let claims = json!({
-        "sub": "bench-admin",
-        "name": "Benchmark",
-        "iat": now,
-        "exp": now + TOKEN_LIFETIME_SECS,
-        "rights": [PLATFORM_CONFIGURATION],
-    });
-    sign_token(&claims, IDENTITY_SECRET)
+/// The HTTP request `method path` with `headers` and `body`.
+fn build(
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &str,
+) -> anyhow::Result<http::Request<Vec<u8>>> {
+    let mut request = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    Ok(request.body(body.as_bytes().to_vec())?)
+}
+
+/// The HTTP request of `rendered`.
+pub fn http_request(rendered: &Rendered) -> anyhow::Result<http::Request<Vec<u8>>> {
+    build(
+        rendered.method,
+        &rendered.path,
+        &rendered.headers,
+        &rendered.body,
+    )
 }
 
 /// Sends one request and collects the answer.
-async fn send(
-    app: &SpinApp,
+async fn send<S: Server>(
+    server: &S,
     method: &str,
     path: &str,
     headers: &[(String, String)],
     body: &str,
 ) -> anyhow::Result<http::Response<Vec<u8>>> {
-    let mut request = http::Request::builder().method(method).uri(path);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let request = request.body(body.as_bytes().to_vec())?;
-    app.request(request)
+    server
+        .send_request(build(method, path, headers, body)?)
         .await
         .with_context(|| format!("{method} {path}"))
 }
 
-/// One admin call; its JSON answer, which must come with 200 or 201.
-async fn admin(app: &SpinApp, method: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-    let headers = [
-        ("authorization".into(), format!("Bearer {}", admin_token())),
-        ("content-type".into(), "application/json".into()),
-    ];
+/// One admin call with a JSON body (none for `null`); its JSON answer, which must come with
+/// 200 or 201.
+async fn admin<S: Server>(
+    server: &S,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let mut headers = vec![("authorization".into(), format!("Bearer {}", admin_token()))];
+    let body = match body {
+        Value::Null => String::new(),
+        body => {
+            headers.push(("content-type".into(), "application/json".into()));
+            body.to_string()
+        }
+    };
     let path = format!("{API}{path}");
-    let response = send(app, method, &path, &headers, &body.to_string()).await?;
+    let response = send(server, method, &path, &headers, &body).await?;
     let text = String::from_utf8_lossy(response.body());
     if !matches!(response.status().as_u16(), 200 | 201) {
         bail!("{method} {path} answered {}: {text}", response.status());
@@ -219,34 +307,216 @@ async fn admin(app: &SpinApp, method: &str, path: &str, body: Value) -> anyhow::
     serde_json::from_str(&text).with_context(|| format!("{method} {path} answered {text}"))
 }
 
-/// Registers [`COMPANY`] and creates a key granted [`METHOD`] on it.
-pub async fn create_key(app: &SpinApp) -> anyhow::Result<AdminKey> {
+/// A key the setup creates through the admin API, granted [`METHOD`] on [`COMPANY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// No limits.
+    Plain,
+    /// A rate limit and a quota of [`FAR_LIMIT`] each: every answer stays `VALID`.
+    Limited,
+    /// An IP allowlist of [`ALLOWLIST_LEN`] blocks, [`CALLER_IP`] the last.
+    Allowlisted,
+}
+
+/// The limit and quota of a [`KeyKind::Limited`] key: never reached in a run.
+const FAR_LIMIT: u64 = 1_000_000_000;
+/// The rate limit's window, in seconds (the longest accepted).
+const LIMIT_WINDOW_SECS: u64 = 86_400;
+/// Blocks in a [`KeyKind::Allowlisted`] key's allowlist (the most accepted).
+pub const ALLOWLIST_LEN: usize = 100;
+
+impl KeyKind {
+    /// The body of `POST /keys` creating it, labelled `label`.
+    pub fn body(self, label: &str) -> Value {
+        let mut body = json!({"label": label, "methods": [METHOD], "companies": [COMPANY]});
+        match self {
+            KeyKind::Plain => {}
+            KeyKind::Limited => {
+                body["rate_limit"] =
+                    json!({"limit": FAR_LIMIT, "window_seconds": LIMIT_WINDOW_SECS});
+                body["quota"] = json!({"limit": FAR_LIMIT, "period": "month"});
+            }
+            KeyKind::Allowlisted => {
+                let mut blocks: Vec<String> = (0..ALLOWLIST_LEN - 1)
+                    .map(|i| format!("10.{i}.0.0/16"))
+                    .collect();
+                blocks.push(CALLER_IP.to_owned());
+                body["ip_allowlist"] = json!(blocks);
+            }
+        }
+        body
+    }
+}
+
+/// A key created through the admin API.
+pub struct CreatedKey {
+    /// Its id.
+    pub id: String,
+    /// The key itself.
+    pub secret: String,
+}
+
+/// Registers [`COMPANY`], which every created key is restricted to.
+pub async fn register_company<S: Server>(server: &S) -> anyhow::Result<()> {
     admin(
-        app,
+        server,
         "PUT",
         &format!("/companies/{COMPANY}"),
         json!({"name": "Acme"}),
     )
     .await?;
-    let created = admin(
-        app,
-        "POST",
-        "/keys",
-        json!({"label": "Bench", "methods": [METHOD], "companies": [COMPANY]}),
-    )
-    .await?;
-    let valid = created["key"]
-        .as_str()
-        .context("the created key's answer has no `key`")?
-        .to_owned();
-    let id = created["id"]
-        .as_str()
-        .context("the created key's answer has no `id`")?
-        .to_owned();
-    Ok(AdminKey {
-        id,
-        malformed: with_wrong_checksum(&valid),
-        valid,
+    Ok(())
+}
+
+/// Creates a key of `kind` labelled `label` (after [`register_company`]).
+pub async fn create_key<S: Server>(
+    server: &S,
+    kind: KeyKind,
+    label: &str,
+) -> anyhow::Result<CreatedKey> {
+    let created = admin(server, "POST", "/keys", kind.body(label)).await?;
+    let field = |name: &str| {
+        created[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the created key's answer has no `{name}`"))
+    };
+    Ok(CreatedKey {
+        id: field("id")?,
+        secret: field("key")?,
+    })
+}
+
+/// How long a listed key's usage counters may take to show in the list: verify-key writes an
+/// instance's batch 500 ms after its first count, later on a loaded machine.
+const USAGE_WAIT: Duration = Duration::from_secs(20);
+/// How often the list is read while waiting for them.
+const USAGE_POLL: Duration = Duration::from_millis(200);
+
+/// Creates `count` plain keys and verifies each [`LISTED_VERIFICATIONS`] times, so that the
+/// list reads usage counters and last uses. One key at a time, each until the list shows its
+/// verifications counted: an instance's batch of many keys' first counts (a few increments
+/// each) can miss the store deadline on Spin's SQLite store, and its counts are then lost.
+pub async fn create_listed<S: Server>(server: &S, count: usize) -> anyhow::Result<()> {
+    let headers = [("content-type".to_owned(), "application/json".to_owned())];
+    for n in 0..count {
+        let key = create_key(server, KeyKind::Plain, &format!("Bench listed {n}")).await?;
+        let body = json!({"key": key.secret, "method": METHOD, "company": COMPANY}).to_string();
+        for _ in 0..LISTED_VERIFICATIONS {
+            let answer = send(server, "POST", VERIFY_PATH, &headers, &body).await?;
+            let text = String::from_utf8_lossy(answer.body());
+            anyhow::ensure!(
+                text.contains(r#""code":"VALID""#),
+                "a listed key does not verify: {text}"
+            );
+        }
+        wait_counted(server).await?;
+    }
+    Ok(())
+}
+
+/// Waits until the newest key shows its [`LISTED_VERIFICATIONS`] verifications counted, at
+/// most [`USAGE_WAIT`].
+async fn wait_counted<S: Server>(server: &S) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let page = admin(server, "GET", "/keys?limit=1", Value::Null).await?;
+        if fully_counted(&page) == 1 {
+            return Ok(());
+        }
+        if started.elapsed() > USAGE_WAIT {
+            bail!(
+                "a listed key does not show its {LISTED_VERIFICATIONS} verifications after \
+                 {USAGE_WAIT:?} (its counts were lost?): {page}"
+            );
+        }
+        tokio::time::sleep(USAGE_POLL).await;
+    }
+}
+
+/// How many keys of a `GET /keys` page count [`LISTED_VERIFICATIONS`] requests.
+fn fully_counted(page: &Value) -> usize {
+    page["data"].as_array().map_or(0, |keys| {
+        keys.iter()
+            .filter(|key| key["requests_24h"] == json!(LISTED_VERIFICATIONS))
+            .count()
+    })
+}
+
+/// `/verify`, for the listed keys' verifications.
+const VERIFY_PATH: &str = "/api/v1/verify";
+
+/// The keys a group's requests carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupKeys {
+    /// The valid key: created through the admin API, or on an edge the first synthetic key.
+    pub valid: String,
+    /// The valid key with a wrong checksum character.
+    pub malformed: String,
+    /// The admin-created valid key's id (none on an edge).
+    pub id: Option<String>,
+    /// A [`KeyKind::Limited`] key, when a scenario of the group carries one.
+    pub limited: Option<String>,
+    /// A [`KeyKind::Allowlisted`] key, likewise.
+    pub allowlisted: Option<String>,
+}
+
+/// Makes the keys `scenarios` (of one group, on `config`) carry: through the admin API when
+/// `config` serves it (and the listed keys), else from the first of `synthetic`.
+pub async fn make_keys<S: Server>(
+    server: &S,
+    config: &Config,
+    scenarios: &[&Scenario],
+    synthetic: &[SyntheticKey],
+) -> anyhow::Result<GroupKeys> {
+    if !config.serves_admin_api() {
+        if let Some(scenario) = scenarios.iter().find(|s| s.keys.need_admin_api()) {
+            bail!(
+                "{} carries a key made through the admin API, which its deployment does not serve",
+                scenario.name
+            );
+        }
+        let valid = synthetic
+            .first()
+            .context("a deployment without the admin API needs synthetic records")?
+            .secret
+            .clone();
+        return Ok(GroupKeys {
+            malformed: with_wrong_checksum(&valid),
+            valid,
+            id: None,
+            limited: None,
+            allowlisted: None,
+        });
+    }
+    register_company(server).await?;
+    let plain = create_key(server, KeyKind::Plain, "Bench").await?;
+    let carried = |keys: Keys| scenarios.iter().any(|s| s.keys == keys);
+    let limited = match carried(Keys::Limited) {
+        true => Some(
+            create_key(server, KeyKind::Limited, "Bench limited")
+                .await?
+                .secret,
+        ),
+        false => None,
+    };
+    let allowlisted = match carried(Keys::Allowlisted) {
+        true => Some(
+            create_key(server, KeyKind::Allowlisted, "Bench allowlist")
+                .await?
+                .secret,
+        ),
+        false => None,
+    };
+    if config.listed_keys > 0 {
+        create_listed(server, config.listed_keys).await?;
+    }
+    Ok(GroupKeys {
+        malformed: with_wrong_checksum(&plain.secret),
+        valid: plain.secret,
+        id: Some(plain.id),
+        limited,
+        allowlisted,
     })
 }
 
@@ -257,22 +527,23 @@ fn with_wrong_checksum(key: &str) -> String {
     format!("{body}{other}")
 }
 
-/// Sends `request` once and checks its status and that its body contains `contains`.
-pub async fn check(
-    app: &SpinApp,
+/// Sends `request` once, checks its status and that its body contains `contains`, and
+/// returns the body.
+pub async fn check<S: Server>(
+    server: &S,
     request: &Rendered,
     status: u16,
     contains: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let response = send(
-        app,
+        server,
         request.method,
         &request.path,
         &request.headers,
         &request.body,
     )
     .await?;
-    let body = String::from_utf8_lossy(response.body());
+    let body = String::from_utf8_lossy(response.body()).into_owned();
     if response.status().as_u16() != status || !body.contains(contains) {
         bail!(
             "{} {} answered {} {body:?}; expected {status} with {contains:?}",
@@ -281,68 +552,8 @@ pub async fn check(
             response.status()
         );
     }
-    Ok(())
+    Ok(body)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use keys_domain::key::{KeyFormatError, NewSecret, PresentedKey};
-
-    const APP: &str = "spin_manifest_version = 2\n\n[component.a]\n\
-                       source = \"target/wasm32-wasip2/release/a.wasm\"\n\
-                       [component.b]\nsource = \"/abs/b.wasm\"\n";
-
-    #[test]
-    fn the_bench_manifest_makes_relative_sources_absolute_and_leaves_absolute_ones() {
-        let manifest = bench_manifest(APP, Path::new("/repo"));
-        assert!(manifest.contains("source = \"/repo/target/wasm32-wasip2/release/a.wasm\"\n"));
-        assert!(manifest.contains("source = \"/abs/b.wasm\"\n"));
-    }
-
-    #[test]
-    fn the_bench_manifest_routes_both_fixtures_and_lets_one_read_open_the_default_store() {
-        let manifest = bench_manifest(APP, Path::new("/repo"));
-        let parsed = Manifest::parse(&manifest, Path::new("/")).unwrap();
-        let route = |path: &str| {
-            parsed
-                .routes
-                .iter()
-                .find(|r| r.route == path)
-                .map(|r| r.component.clone())
-        };
-        assert_eq!(route("/bench/noop").as_deref(), Some("bench-noop"));
-        assert_eq!(route("/bench/one-read").as_deref(), Some("bench-one-read"));
-        let one_read = &parsed.components["bench-one-read"];
-        assert_eq!(
-            one_read.source,
-            Path::new("/repo/target/wasm32-wasip2/release/one_read.wasm")
-        );
-        assert!(one_read.key_value_stores.contains("default"));
-        assert!(parsed.components["bench-noop"].key_value_stores.is_empty());
-    }
-
-    #[test]
-    fn the_base_manifest_takes_verify_key_and_nothing_else_from_the_other_build() {
-        let app = "[component.verify-key]\nsource = \"target/wasm32-wasip2/release/verify_key.wasm\"\n\
-                   [component.kv-proxy]\nsource = \"target/wasm32-wasip2/release/kv_proxy.wasm\"\n";
-        let ours = bench_manifest(app, Path::new("/repo"));
-        let theirs = base_manifest(&ours, Path::new("/repo"), Path::new("/old"));
-        assert!(theirs.contains("source = \"/old/verify_key.wasm\"\n"));
-        assert!(theirs.contains("source = \"/repo/target/wasm32-wasip2/release/kv_proxy.wasm\"\n"));
-        assert!(!theirs.contains("/repo/target/wasm32-wasip2/release/verify_key.wasm"));
-    }
-
-    #[test]
-    fn a_key_with_a_wrong_checksum_character_is_refused_by_its_checksum() {
-        for random in [[0u8; 32], [7u8; 32], [255u8; 32]] {
-            let secret = NewSecret::from_random_bytes(random);
-            let malformed = with_wrong_checksum(secret.expose());
-            assert_eq!(malformed.len(), secret.expose().len());
-            assert_eq!(
-                PresentedKey::parse(&malformed).err(),
-                Some(KeyFormatError::BadChecksum)
-            );
-        }
-    }
-}
+mod tests;

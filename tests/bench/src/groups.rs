@@ -1,37 +1,51 @@
 //! The scenarios grouped by `spin up` configuration: one `spin up` per group, the two
-//! fixtures measured in each.
+//! fixtures measured in each group that has a load scenario.
 
-use crate::scenarios::{Config, NOOP, ONE_READ, SCENARIOS, Scenario, is_fixture};
+use crate::scenarios::{Config, Measure, NOOP, ONE_READ, SCENARIOS, Scenario, is_fixture};
 
-/// The scenarios of one `spin up`: the fixtures, then the selected others, in table order.
+/// The scenarios of one `spin up`: the fixtures when any is a load scenario, then the
+/// selected others, in table order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     /// The configuration they share.
     pub config: Config,
-    /// [`NOOP`], [`ONE_READ`], then the others.
+    /// [`NOOP`], [`ONE_READ`], then the others (no fixtures for timed scenarios alone).
     pub scenarios: Vec<&'static Scenario>,
 }
 
 /// Groups `selected` by configuration, in the order each configuration first appears in
-/// [`SCENARIOS`]; every group measures the two fixtures first.
-pub fn groups(selected: &[&'static Scenario]) -> Vec<Group> {
+/// [`SCENARIOS`], each group's scenarios in table order.
+pub fn by_config(selected: &[&'static Scenario]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for scenario in SCENARIOS.iter().filter(|s| selected.contains(s)) {
-        let at = match groups.iter().position(|g| g.config == scenario.config) {
-            Some(at) => at,
-            None => {
-                groups.push(Group {
-                    config: scenario.config,
-                    scenarios: vec![&NOOP, &ONE_READ],
-                });
-                groups.len() - 1
-            }
-        };
-        if !is_fixture(scenario) {
-            groups[at].scenarios.push(scenario);
+        match groups.iter_mut().find(|g| g.config == scenario.config) {
+            Some(group) => group.scenarios.push(scenario),
+            None => groups.push(Group {
+                config: scenario.config,
+                scenarios: vec![scenario],
+            }),
         }
     }
     groups
+}
+
+/// Groups `selected` as [`by_config`] does; every group with a load scenario measures the two
+/// fixtures first.
+pub fn groups(selected: &[&'static Scenario]) -> Vec<Group> {
+    by_config(selected)
+        .into_iter()
+        .map(|group| {
+            if !group.scenarios.iter().any(|s| s.measure == Measure::Load) {
+                return group;
+            }
+            let mut scenarios = vec![&NOOP, &ONE_READ];
+            scenarios.extend(group.scenarios.into_iter().filter(|s| !is_fixture(s)));
+            Group {
+                config: group.config,
+                scenarios,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,6 +103,24 @@ mod tests {
             assert_eq!(names(group)[..2], ["noop", "one-read"]);
             assert_eq!(group.scenarios.len(), 3);
         }
+    }
+
+    #[test]
+    fn timed_scenarios_alone_run_without_the_fixtures() {
+        let groups = groups(&named(&["rebuild-1k", "verify-valid"]));
+        assert_eq!(groups.len(), 2);
+        assert_eq!(names(&groups[0]), ["noop", "one-read", "verify-valid"]);
+        assert_eq!(names(&groups[1]), ["rebuild-1k"]);
+    }
+
+    #[test]
+    fn grouping_by_configuration_alone_adds_no_fixture() {
+        let groups = by_config(&named(&["verify-limited", "verify-valid", "admin-get"]));
+        let listed: Vec<Vec<&str>> = groups.iter().map(names).collect();
+        assert_eq!(
+            listed,
+            [vec!["verify-valid", "verify-limited"], vec!["admin-get"]]
+        );
     }
 
     #[test]

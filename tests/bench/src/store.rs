@@ -1,10 +1,11 @@
-//! Synthetic verification records, written straight into the store a `spin up` reads: Spin's
-//! key-value SQLite file in its state directory, or Redis over RESP. Each record grants
-//! [`METHOD`] on [`COMPANY`], as the admin API would have written it for such a key.
+//! Data written straight into the stores a `spin up` reads, faster than through the admin
+//! API: synthetic verification records (into Spin's key-value SQLite file in its state
+//! directory, or Redis over RESP), each granting [`METHOD`] on [`COMPANY`] as the admin API
+//! would have written it for such a key; access counts and keys in the app's SQLite database.
 
 use crate::scenarios::{COMPANY, METHOD};
 use anyhow::{Context, bail};
-use keys_domain::key::{NewSecret, random_id};
+use keys_domain::key::{KeyHash, NewSecret, random_id};
 use keys_domain::permissions::{CompanyId, CompanyScope};
 use keys_domain::record::{Limits, VerificationRecord, record_key};
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +22,15 @@ const CATALOG_METHODS: &str = "SELECT name FROM api_methods ORDER BY name";
 /// Adds one day's count of one method and company, as the fold writes them.
 const SQL_ADD_ACCESS: &str = "INSERT INTO access_daily \
      (key_id, day, code, method, company, n, last_hour) VALUES (?1, ?2, 'VALID', ?3, ?4, ?5, ?6)";
+/// Adds a key written straight into SQLite, active, granted [`METHOD`] on [`COMPANY`].
+const SQL_ADD_KEY: &str = "INSERT INTO api_keys (id, label, hint, status, methods, companies, \
+     metadata, expires_at, created_at, created_by_id, created_by_name, updated_at) \
+     VALUES (?1, ?2, ?3, 'active', ?4, ?5, NULL, NULL, ?6, 'bench', 'Benchmark', ?6)";
+/// Adds its one live secret.
+const SQL_ADD_SECRET: &str =
+    "INSERT INTO key_secrets (hash, key_id, created_at, valid_until) VALUES (?1, ?2, ?3, NULL)";
+/// The hint of the keys written into SQLite (their secrets are never known).
+const SQLITE_KEY_HINT: &str = "ingk_...bnch";
 /// The store label of the records.
 const STORE_LABEL: &str = "default";
 /// Writes one record into Spin's one key-value table (created by Spin on its first write).
@@ -156,6 +166,50 @@ pub fn fill_access_history(
     Ok(rows)
 }
 
+/// Writes `count` keys, each with one live secret, straight into the app's SQLite database in
+/// `state_dir` (its schema applied by the admin calls made before), in one transaction: what
+/// the rebuild rewrites into the key-value store.
+pub fn fill_sqlite_keys(state_dir: &Path, count: usize) -> anyhow::Result<()> {
+    let path = state_dir.join(SPIN_SQLITE_FILE);
+    let mut conn = rusqlite::Connection::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    add_sqlite_keys(&mut conn, count)
+}
+
+/// [`fill_sqlite_keys`] on an open connection.
+fn add_sqlite_keys(conn: &mut rusqlite::Connection, count: usize) -> anyhow::Result<()> {
+    let methods = serde_json::json!([METHOD]).to_string();
+    let companies = serde_json::json!([COMPANY]).to_string();
+    let now = keys_domain::time::Timestamp::now().unix();
+    let transaction = conn.transaction()?;
+    {
+        let mut add_key = transaction
+            .prepare(SQL_ADD_KEY)
+            .context("the keys' table is not the one expected")?;
+        let mut add_secret = transaction
+            .prepare(SQL_ADD_SECRET)
+            .context("the secrets' table is not the one expected")?;
+        for n in 0..count {
+            let id = format!("key_bench{n:07}");
+            let hash = KeyHash::of(&format!("bench-{n}")).to_hex();
+            add_key.execute((
+                &id,
+                format!("Bench {n}"),
+                SQLITE_KEY_HINT,
+                &methods,
+                &companies,
+                now,
+            ))?;
+            add_secret.execute((&hash, &id, now))?;
+        }
+    }
+    transaction
+        .commit()
+        .context("cannot commit the keys written into SQLite")?;
+    Ok(())
+}
+
 /// A Redis command in RESP: an array of bulk strings.
 fn resp_command(arguments: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", arguments.len()).into_bytes();
@@ -244,6 +298,43 @@ mod tests {
             assert_eq!(key.record_key, record_key(&hash));
         }
         assert_ne!(keys[0].secret, keys[1].secret);
+    }
+
+    /// A database with the app's schema, as the admin components apply it.
+    fn migrated() -> rusqlite::Connection {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for file in files {
+            conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        }
+        conn
+    }
+
+    #[test]
+    fn keys_written_into_sqlite_are_active_with_one_live_secret_each_granted_the_bench_method() {
+        let mut conn = migrated();
+        add_sqlite_keys(&mut conn, 5).unwrap();
+        let live: i64 = conn
+            .query_row(
+                "SELECT COUNT(DISTINCT k.id) FROM key_secrets s JOIN api_keys k ON k.id = s.key_id \
+                 WHERE s.valid_until IS NULL AND k.status = 'active' AND k.methods = ?1 \
+                 AND k.companies = ?2",
+                (r#"["employees.read"]"#, r#"["ACME"]"#),
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(live, 5);
+        let secrets: i64 = conn
+            .query_row("SELECT COUNT(*) FROM key_secrets", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(secrets, 5);
     }
 
     #[test]
