@@ -132,11 +132,12 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../ui/favicon.svg"),
         cache: "public, max-age=86400",
     },
-    // Routed from /api/v1/openapi.json (the request reader strips /api/v1).
+    // Routed from /api/v1/openapi.json (the request reader strips /api/v1); build.rs embeds
+    // docs/openapi.json without its indentation.
     Asset {
         path: "/openapi.json",
         media_type: "application/json",
-        body: include_bytes!("../../../docs/openapi.json"),
+        body: include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json")),
         cache: "no-cache",
     },
 ];
