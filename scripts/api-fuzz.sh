@@ -14,8 +14,8 @@
 #
 # Assumes the components are built (scripts/build-components.sh); set API_FUZZ_BUILD=1 to
 # build them first. Knobs: API_FUZZ_MAX_EXAMPLES (per operation and phase, default 25),
-# API_FUZZ_MAX_TIME (seconds of schemathesis, default 150), API_FUZZ_SEED (default random),
-# API_FUZZ_PORT (default: the first free port from 3200).
+# API_FUZZ_MAX_TIME (seconds of schemathesis, default 100), API_FUZZ_WORKERS (default 2),
+# API_FUZZ_SEED (default random), API_FUZZ_PORT (default: the first free port from 3200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,7 +25,10 @@ VENV=target/api-fuzz-venv
 SPIN=${SPIN_BIN:-$(scripts/ensure-spin.sh)}
 HOST=127.0.0.1
 MAX_EXAMPLES=${API_FUZZ_MAX_EXAMPLES:-25}
-MAX_TIME=${API_FUZZ_MAX_TIME:-150}
+MAX_TIME=${API_FUZZ_MAX_TIME:-100}
+# Operations fuzzed at once: schemathesis generates in Python while Spin answers, so two
+# workers keep both cores busy.
+WORKERS=${API_FUZZ_WORKERS:-2}
 # Seconds to wait for Spin to answer after starting it.
 STARTUP_TIMEOUT=60
 
@@ -132,7 +135,7 @@ if [[ -n "${API_FUZZ_SEED:-}" ]]; then
     seed_args=(--seed "$API_FUZZ_SEED")
 fi
 
-echo "api-fuzz: schemathesis $SCHEMATHESIS_VERSION, every check, ≤ $MAX_EXAMPLES examples, ≤ ${MAX_TIME}s"
+echo "api-fuzz: schemathesis $SCHEMATHESIS_VERSION, every check, ≤ $MAX_EXAMPLES examples, ≤ ${MAX_TIME}s, $WORKERS workers"
 status=0
 mkdir -p "$REPORT_DIR"
 # Run from the report directory: schemathesis and Hypothesis keep their caches in the working
@@ -143,7 +146,7 @@ mkdir -p "$REPORT_DIR"
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --request-timeout 10 \
-    --workers 1 \
+    --workers "$WORKERS" \
     --generation-database none \
     --header "Authorization: Bearer $TOKEN" \
     --report junit --report-dir . \
