@@ -14,7 +14,6 @@ use keys_domain::permissions::CompanyScope;
 use keys_domain::time::Timestamp;
 use keys_domain::usage::{Bucket, Granularity, Range, TOP_KEYS};
 use keys_spin::db::Db;
-use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::kv::Kv;
@@ -80,10 +79,7 @@ struct TopKey<'a> {
 
 /// Opens both stores and folds the hours due (`keys_spin::usage::fold`).
 async fn folded() -> Result<(Db, Kv, usage::Cursor), Error> {
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let cursor = usage::fold(&db, &kv, Timestamp::now()).await?;
     Ok((db, kv, cursor))
 }

@@ -22,7 +22,6 @@ use keys_spin::handler;
 use keys_spin::health;
 use keys_spin::http::{API_BASE, ApiRequest, Response, empty, json, with_body};
 use keys_spin::keys::{self, ListFilter};
-use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, Page, parse_cursor, parse_limit};
 use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
 use keys_spin::{access, usage};
@@ -150,10 +149,7 @@ async fn create(m: &Matched<'_>) -> Result<Response, Error> {
     }
     let limits =
         parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?.apply(&Limits::default());
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     catalog::check_grants(&db, &grants).await?;
     catalog::check_companies(&db, &companies).await?;
 
@@ -227,10 +223,7 @@ async fn list(m: &Matched<'_>) -> Result<Response, Error> {
             _ => filter.after = Some(parse_cursor(&value)?),
         }
     }
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let (found, next) = match unused_grants {
         None => keys::list(&db, &filter).await?,
         Some(wanted) => {
@@ -289,10 +282,7 @@ struct ListedKey<'a> {
 
 async fn get(m: &Matched<'_>) -> Result<Response, Error> {
     let id = m.capture(0);
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let key = keys::load_or_404(&db, id).await?;
     let grace = keys::grace_secrets(&db, id, Timestamp::now()).await?;
     let last_used = keys::last_used(&kv, &key.id).await?;
@@ -339,10 +329,7 @@ async fn update(m: &Matched<'_>) -> Result<Response, Error> {
         metadata: body.metadata,
         limits: parse_limits(&body.rate_limit, &body.quota, &body.ip_allowlist)?,
     };
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     // The limits before the change, when it changes them (otherwise none abandoned).
     let mut old_limits = Limits::default();
     let updated = keys::change(
@@ -377,10 +364,7 @@ async fn delete(m: &Matched<'_>) -> Result<Response, Error> {
     let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     req.require_empty_body()?;
     let now = Timestamp::now();
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let mut gone_limits = Limits::default();
     keys::change(
         &db,
@@ -423,10 +407,7 @@ async fn regenerate(m: &Matched<'_>) -> Result<Response, Error> {
     let grace_secs = lifecycle::grace_period(body.grace_period_seconds)?;
     let now = Timestamp::now();
     let secret = NewSecret::generate().map_err(internal)?;
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let key = keys::change(
         &db,
         &kv,
@@ -451,10 +432,7 @@ async fn set_status(m: &Matched<'_>, status: Status) -> Result<Response, Error> 
     let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
     req.require_empty_body()?;
     let now = Timestamp::now();
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let key = keys::change(
         &db,
         &kv,

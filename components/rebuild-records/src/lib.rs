@@ -7,12 +7,9 @@
 
 use keys_domain::Error;
 use keys_domain::time::Timestamp;
-use keys_spin::db::Db;
-use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, json};
 use keys_spin::keys;
-use keys_spin::kv::Kv;
 use keys_spin::routes::{self, Matched, NO_QUERY, Route};
 
 keys_spin::export_http_handler!(dispatch);
@@ -32,10 +29,7 @@ async fn dispatch(req: &ApiRequest) -> Result<Response, Error> {
 async fn rebuild(m: &Matched<'_>) -> Result<Response, Error> {
     let actor = m.actor()?;
     m.req.require_empty_body()?;
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let report = keys::rebuild(&db, &kv, Timestamp::now()).await?;
     keys_spin::health::mark_records_complete(&kv).await?;
     eprintln!(

@@ -26,6 +26,7 @@ mod list;
 pub use list::{EventView, ListFilter, escape_like, list, list_events, list_where};
 
 use crate::db::{self, Db, Step};
+use crate::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
 use crate::kv::Kv;
 use crate::webhooks;
 use keys_domain::Error;
@@ -124,6 +125,15 @@ fn key_from_row(row: &RowResult) -> Result<(StoredKey, i64), Error> {
             .unwrap_or_default(),
     };
     Ok((key, db::int(row, 12)?))
+}
+
+/// Opens the two stores a key change on an admin route uses: SQLite, each statement within
+/// [`SQLITE_DEADLINE`], and the key-value store, each call within [`ADMIN_STORE_DEADLINE`].
+pub async fn open_stores() -> Result<(Db, Kv), Error> {
+    Ok((
+        Db::open(SQLITE_DEADLINE).await?,
+        Kv::open(ADMIN_STORE_DEADLINE).await?,
+    ))
 }
 
 /// Loads a key, or `None`.
