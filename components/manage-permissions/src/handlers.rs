@@ -7,11 +7,10 @@ use keys_domain::permissions::{CompanyId, CompanyScope, GrantsChange, MethodGran
 use keys_domain::time::Timestamp;
 use keys_spin::catalog;
 use keys_spin::db::{self, Db};
-use keys_spin::deadline::{ADMIN_STORE_DEADLINE, SQLITE_DEADLINE};
+use keys_spin::deadline::SQLITE_DEADLINE;
 use keys_spin::handler;
 use keys_spin::http::{ApiRequest, Response, empty, json};
 use keys_spin::keys;
-use keys_spin::kv::Kv;
 use keys_spin::paging::{DEFAULT_LIMIT, List, Page, cut_page, parse_limit};
 use keys_spin::routes::{self, Matched, NO_QUERY, Query, Route};
 use serde::{Deserialize, Serialize};
@@ -113,7 +112,7 @@ async fn get_permissions(m: &Matched<'_>) -> Result<Response, Error> {
 struct PutBody {
     methods: Vec<String>,
     companies: CompanyScope,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     reason: Option<String>,
 }
 
@@ -141,7 +140,7 @@ struct PatchBody {
     remove_methods: Vec<String>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     companies: Option<CompanyScope>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     reason: Option<String>,
 }
 
@@ -186,10 +185,7 @@ async fn apply(
     companies: Companies,
     reason: Option<Reason>,
 ) -> Result<Response, Error> {
-    let (db, kv) = (
-        Db::open(SQLITE_DEADLINE).await?,
-        Kv::open(ADMIN_STORE_DEADLINE).await?,
-    );
+    let (db, kv) = keys::open_stores().await?;
     let now = Timestamp::now();
     let key = keys::change(
         &db,

@@ -102,7 +102,7 @@ struct CreateBody {
     events: Vec<String>,
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     enabled: Option<bool>,
 }
 
@@ -110,13 +110,13 @@ struct CreateBody {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EditBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     events: Option<Vec<String>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
     enabled: Option<bool>,
 }
 

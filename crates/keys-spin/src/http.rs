@@ -292,8 +292,9 @@ impl ApiRequest {
 }
 
 /// Reads a JSON field that is present as `Some` (with `#[serde(default, deserialize_with =
-/// "keys_spin::http::present")]` on an `Option<Option<T>>`), so `null` and absence can be
-/// told apart.
+/// "keys_spin::http::present")]`): on an `Option<Option<T>>`, `null` and absence can be told
+/// apart; on an `Option<T>` whose `T` is not nullable, an optional field sent as `null` is
+/// refused like any other value of the wrong type, as the document's schema says.
 pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {

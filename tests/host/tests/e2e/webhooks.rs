@@ -372,6 +372,27 @@ async fn endpoints_outside_the_origin_and_bad_subscriptions_are_refused() {
     let list = app.admin("GET", "/api/v1/webhooks", None).await.json();
     assert_eq!(list["data"], json!([]), "nothing was written");
 
+    // Optional fields the document does not make nullable refuse `null` (400), on a create
+    // and on an edit, and the endpoint is left as it was.
+    let url = receiver.url(HOOK);
+    let null_enabled = json!({ "url": url, "events": ["*"], "enabled": null });
+    let reply = app
+        .admin("POST", "/api/v1/webhooks", Some(null_enabled))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["code"], "invalid_request");
+    let created = register(&app, &receiver, json!(["*"])).await;
+    let path = format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap());
+    let before = app.admin("GET", &path, None).await.json();
+    for field in ["url", "events", "enabled"] {
+        let reply = app
+            .admin("PATCH", &path, Some(json!({ field: null })))
+            .await;
+        assert_eq!(reply.status, 400, "{field}: {}", reply.text());
+        assert_eq!(reply.json()["code"], "invalid_request", "{field}");
+    }
+    assert_eq!(app.admin("GET", &path, None).await.json(), before);
+
     let anonymous = app
         .send(app.call("POST", "/api/v1/webhooks/dispatch"))
         .await;

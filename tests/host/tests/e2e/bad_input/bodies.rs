@@ -187,6 +187,17 @@ async fn wrong_types_and_missing_fields_are_a_400() {
             world.key("/permissions"),
             json!({ "companies": null }),
         ),
+        // `reason` is optional but never null (the document's `Reason` is a string).
+        (
+            "PATCH",
+            world.key("/permissions"),
+            json!({ "add_methods": [], "reason": null }),
+        ),
+        (
+            "PUT",
+            world.key("/permissions"),
+            json!({ "methods": [], "companies": "all", "reason": null }),
+        ),
         ("PUT", method.clone(), json!({ "label": 5, "group": "e2e" })),
         ("PUT", method.clone(), json!({ "label": "x" })),
         ("PUT", method.clone(), json!({ "label": "x", "group": 5 })),
