@@ -2,7 +2,6 @@
 //! listed in `introspection_clients`, with `/verify`'s decision, limits and usage counting.
 
 use crate::helpers::{self, App, INTROSPECTION_CLIENT, Reply, basic};
-use crate::limits::clear_of_boundary;
 use keys_domain::key::NewSecret;
 use keys_domain::time::Timestamp;
 use serde_json::{Value, json};
@@ -253,45 +252,47 @@ async fn a_request_that_is_not_a_well_formed_introspection_is_a_400_problem() {
 
 #[tokio::test]
 async fn an_introspection_consumes_the_limits_and_counts_in_usage_as_a_verification_does() {
-    let app = start();
-    let (key, secret) = app
-        .create_key(json!({
-            "label": "Metered",
-            "methods": ["employees.read"],
-            "quota": { "limit": 2, "period": "day" },
-        }))
+    crate::limits::within_one_day(|| async move {
+        let app = start();
+        let (key, secret) = app
+            .create_key(json!({
+                "label": "Metered",
+                "methods": ["employees.read"],
+                "quota": { "limit": 2, "period": "day" },
+            }))
+            .await;
+        let form = format!("token={secret}&method=employees.read");
+
+        assert_eq!(ask(&app, &form).await["active"], true);
+        assert_eq!(
+            app.code(&secret, Some("employees.read"), None).await,
+            "VALID"
+        );
+        assert_eq!(
+            ask(&app, &form).await,
+            json!({ "active": false }),
+            "the quota is used up"
+        );
+        assert_eq!(
+            app.code(&secret, Some("employees.read"), None).await,
+            "QUOTA_EXCEEDED"
+        );
+
+        let path = format!(
+            "/api/v1/keys/{}/usage?granularity=day",
+            key["id"].as_str().unwrap()
+        );
+        let expected = json!({ "VALID": 2, "QUOTA_EXCEEDED": 2 });
+        helpers::eventually("introspections counted", COUNTING_DELAY, || async {
+            let usage = app.admin("GET", &path, None).await.json();
+            let counts = usage["data"].as_array().unwrap().last().unwrap()["counts"].clone();
+            if counts == expected {
+                Ok(())
+            } else {
+                Err(counts.to_string())
+            }
+        })
         .await;
-    clear_of_boundary(86_400).await;
-    let form = format!("token={secret}&method=employees.read");
-
-    assert_eq!(ask(&app, &form).await["active"], true);
-    assert_eq!(
-        app.code(&secret, Some("employees.read"), None).await,
-        "VALID"
-    );
-    assert_eq!(
-        ask(&app, &form).await,
-        json!({ "active": false }),
-        "the quota is used up"
-    );
-    assert_eq!(
-        app.code(&secret, Some("employees.read"), None).await,
-        "QUOTA_EXCEEDED"
-    );
-
-    let path = format!(
-        "/api/v1/keys/{}/usage?granularity=day",
-        key["id"].as_str().unwrap()
-    );
-    let expected = json!({ "VALID": 2, "QUOTA_EXCEEDED": 2 });
-    helpers::eventually("introspections counted", COUNTING_DELAY, || async {
-        let usage = app.admin("GET", &path, None).await.json();
-        let counts = usage["data"].as_array().unwrap().last().unwrap()["counts"].clone();
-        if counts == expected {
-            Ok(())
-        } else {
-            Err(counts.to_string())
-        }
     })
     .await;
 }

@@ -268,68 +268,70 @@ async fn a_new_deployment_reports_healthy_everywhere_once_its_admin_node_was_che
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_edges_on_one_redis_together_admit_no_more_than_the_limit_and_count_every_verification()
 {
-    // One edge through Spin's key-value API (wasi:keyvalue increment on Redis), the other
-    // direct (INCRBY): both count in the same Redis counters.
-    let t = Topology::start(Via::Direct, [Via::SpinKeyValue, Via::Direct]);
-    let (key, secret) = t
-        .admin
-        .create_key(json!({
-            "label": "Burst",
-            "rate_limit": { "limit": 25, "window_seconds": 3600 },
-            "quota": { "limit": 1000, "period": "day" }
-        }))
-        .await;
-    let id = id_of(&key);
-    crate::limits::clear_of_boundary(86_400).await;
-    let calls: Vec<_> = (0..80)
-        .map(|i| {
-            let (edge, secret) = (t.edges[i % 2].clone(), secret.clone());
-            tokio::spawn(async move { edge.code(&secret, None, None).await })
-        })
-        .collect();
-    let mut valid = 0;
-    for call in calls {
-        let code = call.await.unwrap();
-        assert!(code == "VALID" || code == "RATE_LIMITED", "{code}");
-        valid += usize::from(code == "VALID");
-    }
-    assert_eq!(valid, 25, "the two edges together admit exactly the limit");
-    // Only the admitted verifications consumed the quota, once the edges have given back the
-    // quota units their instances leased and did not use (with their usage batches).
-    let given_back = || async {
-        let after = t.edges[0].verify(&secret, None, None).await;
-        assert_eq!(after["code"], "RATE_LIMITED");
-        match after["quota"]["remaining"] == 975 {
-            true => Ok(()),
-            false => Err(after.to_string()),
+    crate::limits::within_one_day(|| async move {
+        // One edge through Spin's key-value API (wasi:keyvalue increment on Redis), the other
+        // direct (INCRBY): both count in the same Redis counters.
+        let t = Topology::start(Via::Direct, [Via::SpinKeyValue, Via::Direct]);
+        let (key, secret) = t
+            .admin
+            .create_key(json!({
+                "label": "Burst",
+                "rate_limit": { "limit": 25, "window_seconds": 3600 },
+                "quota": { "limit": 1000, "period": "day" }
+            }))
+            .await;
+        let id = id_of(&key);
+        let calls: Vec<_> = (0..80)
+            .map(|i| {
+                let (edge, secret) = (t.edges[i % 2].clone(), secret.clone());
+                tokio::spawn(async move { edge.code(&secret, None, None).await })
+            })
+            .collect();
+        let mut valid = 0;
+        for call in calls {
+            let code = call.await.unwrap();
+            assert!(code == "VALID" || code == "RATE_LIMITED", "{code}");
+            valid += usize::from(code == "VALID");
         }
-    };
-    let what = "the leased quota units given back";
-    eventually(what, Duration::from_secs(10), given_back).await;
+        assert_eq!(valid, 25, "the two edges together admit exactly the limit");
+        // Only the admitted verifications consumed the quota, once the edges have given back the
+        // quota units their instances leased and did not use (with their usage batches).
+        let given_back = || async {
+            let after = t.edges[0].verify(&secret, None, None).await;
+            assert_eq!(after["code"], "RATE_LIMITED");
+            match after["quota"]["remaining"] == 975 {
+                true => Ok(()),
+                false => Err(after.to_string()),
+            }
+        };
+        let what = "the leased quota units given back";
+        eventually(what, Duration::from_secs(10), given_back).await;
 
-    // Both edges' batches reach the same counters; the admin node reads them.
-    let path = format!("/api/v1/keys/{id}/usage");
-    let path_counts = |counts: &Value| {
-        (
-            counts["VALID"].as_u64(),
-            counts["RATE_LIMITED"].as_u64().unwrap_or(0),
+        // Both edges' batches reach the same counters; the admin node reads them.
+        let path = format!("/api/v1/keys/{id}/usage");
+        let path_counts = |counts: &Value| {
+            (
+                counts["VALID"].as_u64(),
+                counts["RATE_LIMITED"].as_u64().unwrap_or(0),
+            )
+        };
+        let added_up = || async {
+            let usage = t.admin.admin("GET", &path, None).await.json();
+            let counts = &usage["data"].as_array().unwrap().last().unwrap()["counts"];
+            // The 80 of the burst and the checks above, all counted at one of the two edges.
+            let (valid, limited) = path_counts(counts);
+            match valid == Some(25) && limited >= 56 && counts.as_object().unwrap().len() == 2 {
+                true => Ok(()),
+                false => Err(counts.to_string()),
+            }
+        };
+        eventually(
+            "the edges' counts adding up",
+            Duration::from_secs(10),
+            added_up,
         )
-    };
-    let added_up = || async {
-        let usage = t.admin.admin("GET", &path, None).await.json();
-        let counts = &usage["data"].as_array().unwrap().last().unwrap()["counts"];
-        // The 80 of the burst and the checks above, all counted at one of the two edges.
-        let (valid, limited) = path_counts(counts);
-        match valid == Some(25) && limited >= 56 && counts.as_object().unwrap().len() == 2 {
-            true => Ok(()),
-            false => Err(counts.to_string()),
-        }
-    };
-    eventually(
-        "the edges' counts adding up",
-        Duration::from_secs(10),
-        added_up,
-    )
+        .await;
+    })
     .await;
 }
 

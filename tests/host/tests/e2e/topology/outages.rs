@@ -282,26 +282,28 @@ async fn assert_recovers(t: &Topology, secret: &str, expected: &str, phase: &str
 /// [`RECOVERY_BOUND`] of the fault's end, and the limited key never admitted more than its
 /// limit. Redis is stopped last: it comes back empty.
 async fn every_fault_on_warm_nodes(via: Via, recovers: &[StoreFault]) -> (Topology, OutageKeys) {
-    let mut t = Topology::start(via, [via, via]);
-    crate::limits::clear_of_boundary(86_400).await;
-    let keys = OutageKeys::create(&t).await;
-    let mut admitted = traffic(&t, &keys).await;
-    batches_written(&t, &keys).await;
-    for fault in [StoreFault::Slow, StoreFault::Paused, StoreFault::Stopped] {
-        admitted += traffic(&t, &keys).await;
-        t.inject(fault);
-        tokio::time::sleep(FAULT_SETTLES).await;
-        let phase = format!("{via:?}, Redis {fault:?}");
-        assert_outage_answers(&t, &keys, &phase).await;
-        t.lift(fault);
-        if matches!(fault, StoreFault::Stopped) || !recovers.contains(&fault) {
-            continue;
+    crate::limits::within_one_day(|| async move {
+        let mut t = Topology::start(via, [via, via]);
+        let keys = OutageKeys::create(&t).await;
+        let mut admitted = traffic(&t, &keys).await;
+        batches_written(&t, &keys).await;
+        for fault in [StoreFault::Slow, StoreFault::Paused, StoreFault::Stopped] {
+            admitted += traffic(&t, &keys).await;
+            t.inject(fault);
+            tokio::time::sleep(FAULT_SETTLES).await;
+            let phase = format!("{via:?}, Redis {fault:?}");
+            assert_outage_answers(&t, &keys, &phase).await;
+            t.lift(fault);
+            if matches!(fault, StoreFault::Stopped) || !recovers.contains(&fault) {
+                continue;
+            }
+            assert_recovers(&t, &keys.plain, "VALID", &phase).await;
         }
-        assert_recovers(&t, &keys.plain, "VALID", &phase).await;
-    }
-    // Leases taken before the outages granted nothing beyond the limit.
-    assert!(admitted <= OUTAGE_LIMIT, "{admitted} admitted");
-    (t, keys)
+        // Leases taken before the outages granted nothing beyond the limit.
+        assert!(admitted <= OUTAGE_LIMIT, "{admitted} admitted");
+        (t, keys)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
