@@ -14,7 +14,7 @@
 #
 # Assumes the components are built (scripts/build-components.sh); set API_FUZZ_BUILD=1 to
 # build them first. Knobs: API_FUZZ_MAX_EXAMPLES (per operation and phase, default 25),
-# API_FUZZ_MAX_TIME (seconds of schemathesis, default 100), API_FUZZ_WORKERS (default 2),
+# API_FUZZ_MAX_TIME (seconds of schemathesis, default 150), API_FUZZ_WORKERS (default 2),
 # API_FUZZ_SEED (default random), API_FUZZ_PORT (default: the first free port from 3200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ VENV=target/api-fuzz-venv
 SPIN=${SPIN_BIN:-$(scripts/ensure-spin.sh)}
 HOST=127.0.0.1
 MAX_EXAMPLES=${API_FUZZ_MAX_EXAMPLES:-25}
-MAX_TIME=${API_FUZZ_MAX_TIME:-100}
+MAX_TIME=${API_FUZZ_MAX_TIME:-150}
 # Operations fuzzed at once: schemathesis generates in Python while Spin answers, so two
 # workers keep both cores busy.
 WORKERS=${API_FUZZ_WORKERS:-2}

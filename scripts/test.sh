@@ -7,7 +7,7 @@
 # CRD and spin.toml; Spin runtime configs; scripts/validate-manifests.sh installs its pinned
 # jsonschema, PyYAML and kubernetes-validate into target/manifests-venv), builds the app with
 # `spin build`, then the container image with podman or buildah where one is installed
-# (scripts/build-image.sh), and the test fixtures with cargo, runs clippy on the workspace,
+# (scripts/build-image.sh), and the test host's fixtures with cargo, runs clippy on the workspace,
 # then every test:
 #   - domain unit tests, the components' route tables against docs/openapi.json and
 #     spin.toml, and the test host's own tests;
@@ -56,8 +56,10 @@ stage "spin build"
 "$SPIN_BIN" build
 stage "container image (Containerfile; skipped without podman/buildah or its base image)"
 scripts/build-image.sh
-stage "build test fixtures (wasm32-wasip2, release)"
-scripts/build-components.sh
+stage "build the test host's fixtures (wasm32-wasip2, release)"
+# Only the fixtures: the suites run the components `spin build` made, as users do
+# (scripts/build-components.sh would build them again in one cargo invocation).
+cargo build --locked --target wasm32-wasip2 --release -p baseline -p probe
 
 # One clippy run over the whole workspace, natively: the components and fixtures have no
 # target-specific code, so their native build is the code `spin build` compiles for
