@@ -179,6 +179,24 @@ export function segmented(name, legend, choices, checked, onchange) {
       h("input", { type: "radio", name, id: `${name}-${value}`, value, checked: value === checked, onchange }), text)));
 }
 
+/** A panel's loader: each call reads `path()` and fills `host` with `render(answer)`, `host`
+ *  busy meanwhile; only the latest call's answer or failure is shown (a period chosen
+ *  quickly twice shows the second), a failure going to `failed` (the page's error notice by
+ *  default). */
+export function latestInto(host, path, render, failed = fail) {
+  let latest = 0;
+  return async function load() {
+    const request = ++latest;
+    host.setAttribute("aria-busy", "true");
+    try {
+      const answer = await api("GET", path());
+      if (request === latest) host.replaceChildren(render(answer));
+    } catch (err) {
+      if (request === latest) failed(err);
+    } finally { if (request === latest) host.removeAttribute("aria-busy"); }
+  };
+}
+
 // ---------- dialogs ----------
 
 export function dialog(title, body, onClose) {

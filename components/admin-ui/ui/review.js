@@ -1,6 +1,6 @@
 // A key's access review: over 30, 90 or 365 days, what the key used of its permissions, what
 // it was refused, and the narrowest permissions covering its traffic, applied after a dry run.
-import { t, h, formatDate, formatNumber, plural, announce, ApiError, api, fail, dialog, segmented, redraw } from "./core.js";
+import { t, h, formatDate, formatNumber, plural, announce, ApiError, api, fail, dialog, segmented, redraw, latestInto } from "./core.js";
 import { methodLabel } from "./permissions.js";
 import { codeName } from "./usage.js";
 
@@ -183,22 +183,13 @@ async function applySuggestion(key, review, catalog) {
 export function reviewPanel(key, catalog) {
   const host = h("div", { "aria-live": "polite" }, h("p", { class: "muted" }, t("loading")));
   const range = segmented("review", t("review.period"), REVIEW_DAYS.map((days) => [String(days), plural("review.dayCount", days)]), "90", () => load());
-  let latest = 0; // only the answer to the latest request is shown
-  async function load() {
-    const request = ++latest;
-    const days = range.querySelector("input:checked").value;
-    host.setAttribute("aria-busy", "true");
-    try {
-      const review = await api("GET", `/keys/${key.id}/access-review?days=${days}`);
-      if (request === latest) host.replaceChildren(reviewBody(key, review, catalog));
-    } catch (err) {
-      if (request !== latest) return;
-      // The review is one panel among others: its failure is told here, the page stays.
-      const unavailable = err instanceof ApiError && (err.status === 404 || err.status === 503);
-      if (!unavailable) { fail(err); return; }
-      host.replaceChildren(h("p", { class: "warning" }, t(err.status === 404 ? "review.notFound" : "review.unavailable")));
-    } finally { if (request === latest) host.removeAttribute("aria-busy"); }
-  }
+  const days = () => range.querySelector("input:checked").value;
+  // The review is one panel among others: its failure is told here, the page stays.
+  const load = latestInto(host, () => `/keys/${key.id}/access-review?days=${days()}`, (review) => reviewBody(key, review, catalog), (err) => {
+    const unavailable = err instanceof ApiError && (err.status === 404 || err.status === 503);
+    if (!unavailable) { fail(err); return; }
+    host.replaceChildren(h("p", { class: "warning" }, t(err.status === 404 ? "review.notFound" : "review.unavailable")));
+  });
   load();
   const element = h("section", { class: "panel review", id: "access-review", "aria-labelledby": "access-review-title" },
     h("h2", { id: "access-review-title" }, t("review.title")), h("p", { class: "muted" }, t("review.intro")), range, host);

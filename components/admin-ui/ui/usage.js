@@ -1,7 +1,7 @@
 // A key's usage: its verifications by code over the last 48 hours (hourly) or the last 30
 // days (daily, UTC days), as a stacked bar chart drawn in inline SVG.
 import { TEXTS } from "./i18n.js";
-import { state, t, h, svg, locale, formatNumber, plural, api, fail, segmented } from "./core.js";
+import { state, t, h, svg, locale, formatNumber, plural, segmented, latestInto } from "./core.js";
 
 /** Verification codes in the order the bars stack them (bottom first). */
 const CODES = ["VALID", "METHOD_NOT_ALLOWED", "COMPANY_NOT_ALLOWED", "IP_NOT_ALLOWED", "RATE_LIMITED", "QUOTA_EXCEEDED", "EXPIRED", "DISABLED"];
@@ -91,17 +91,9 @@ function usageChart(usage) {
 /** The key page's usage panel: the chart over the last 48 hours or the last 30 days. */
 export function usagePanel(key) {
   const host = h("div", { class: "chart-host", "aria-live": "polite" }, h("p", { class: "muted" }, t("loading")));
-  const range = segmented("usage", t("usageRange"), [["hour", t("usageHours")], ["day", t("usageDays")]], "hour", load);
-  let latest = 0; // only the answer to the latest request is drawn
-  async function load() {
-    const request = ++latest;
-    const granularity = range.querySelector("input:checked").value;
-    host.setAttribute("aria-busy", "true");
-    try {
-      const usage = await api("GET", `/keys/${key.id}/usage?granularity=${granularity}`);
-      if (request === latest) host.replaceChildren(usageChart(usage));
-    } catch (err) { fail(err); } finally { if (request === latest) host.removeAttribute("aria-busy"); }
-  }
+  const range = segmented("usage", t("usageRange"), [["hour", t("usageHours")], ["day", t("usageDays")]], "hour", () => load());
+  const granularity = () => range.querySelector("input:checked").value;
+  const load = latestInto(host, () => `/keys/${key.id}/usage?granularity=${granularity()}`, usageChart);
   load();
   return h("section", { class: "panel", id: "usage" }, h("h2", {}, t("usageTitle")), range, host);
 }

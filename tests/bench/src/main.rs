@@ -169,16 +169,7 @@ fn bench(options: &Options) -> anyhow::Result<()> {
         options.rounds,
         options.secs,
     );
-    let mut report = Report {
-        header,
-        rows: Vec::new(),
-        records_ratio: None,
-        timed: Vec::new(),
-        sizes: Vec::new(),
-        memory: Vec::new(),
-        notes: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let mut report = Report::new(header);
     if let Some(spin) = &spin {
         let setup = runner::Setup {
             manifest: &manifest,

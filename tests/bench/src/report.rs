@@ -309,6 +309,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report of a run described by `header`.
+    pub fn new(header: Header) -> Self {
+        Self {
+            header,
+            rows: Vec::new(),
+            records_ratio: None,
+            timed: Vec::new(),
+            sizes: Vec::new(),
+            memory: Vec::new(),
+            notes: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
     /// The report as markdown: a header line, then each table that has rows (load scenarios
     /// with a line on the method and the record-count ratio, timed scenarios, sizes, memory),
     /// the notes and the skipped scenarios.
@@ -517,25 +531,12 @@ mod tests {
         }
     }
 
-    fn report(header: Header) -> Report {
-        Report {
-            header,
-            rows: Vec::new(),
-            records_ratio: None,
-            timed: Vec::new(),
-            sizes: Vec::new(),
-            memory: Vec::new(),
-            notes: Vec::new(),
-            skipped: Vec::new(),
-        }
-    }
-
     #[test]
     fn the_markdown_table_has_one_line_per_row_under_the_header_line() {
         let report = Report {
             rows: vec![row("noop", 2000.0, 1.0)],
             skipped: vec!["verify-valid-cache (no variable verify_cache_ms)".into()],
-            ..report(header("spin 4.1.0", false))
+            ..Report::new(header("spin 4.1.0", false))
         };
         let text = report.markdown();
         let lines: Vec<&str> = text.lines().collect();
@@ -551,7 +552,7 @@ mod tests {
 
     #[test]
     fn the_header_names_the_nodelay_build_and_a_run_without_spin() {
-        let nodelay = report(header("spin 4.1.0", true)).markdown();
+        let nodelay = Report::new(header("spin 4.1.0", true)).markdown();
         assert!(
             nodelay
                 .lines()
@@ -559,7 +560,7 @@ mod tests {
                 .unwrap()
                 .contains("spin 4.1.0, spin-nodelay")
         );
-        let none = report(header("", false)).markdown();
+        let none = Report::new(header("", false)).markdown();
         assert!(none.lines().next().unwrap().contains(": Spin not run,"));
         assert!(!none.contains("wrk"));
     }
@@ -615,7 +616,7 @@ mod tests {
                 budget: Some(2 << 20),
             }],
             notes: vec!["the JWKS was fetched 1 time(s)".into()],
-            ..report(header("spin 4.1.0", false))
+            ..Report::new(header("spin 4.1.0", false))
         };
         let text = report.markdown();
         assert!(text.contains(
