@@ -91,12 +91,17 @@ fn internal(err: impl std::fmt::Display) -> Error {
     Error::unexpected(err)
 }
 
+/// The body of a create or an edit: the fields of a key a client sets. A create needs
+/// `label`; an edit may not send `methods` or `companies` (a key's permissions change through
+/// `/keys/{id}/permissions`). Where an edit may clear a field, `null` and absence differ; an
+/// optional field that is never null refuses `null` (see [`keys_spin::http::present`]).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
-    label: String,
-    #[serde(default)]
-    methods: Vec<String>,
+struct KeyBody {
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    label: Option<String>,
+    #[serde(default, deserialize_with = "keys_spin::http::present")]
+    methods: Option<Vec<String>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     companies: Option<CompanyScope>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
@@ -109,6 +114,30 @@ struct CreateBody {
     quota: Option<Option<Box<RawValue>>>,
     #[serde(default, deserialize_with = "keys_spin::http::present")]
     ip_allowlist: Option<Option<Box<RawValue>>>,
+}
+
+impl KeyBody {
+    /// The label a create must send (400 without it, as for any missing field).
+    fn required_label(&self) -> Result<&str, Error> {
+        self.label
+            .as_deref()
+            .ok_or_else(|| Error::bad_request("the JSON body is invalid: missing field `label`"))
+    }
+
+    /// Refuses, on an edit, the fields only a create sets (400, as for any unknown field).
+    fn check_edit(&self) -> Result<(), Error> {
+        let sent = [
+            ("methods", self.methods.is_some()),
+            ("companies", self.companies.is_some()),
+        ];
+        match sent.iter().find(|(_, sent)| *sent) {
+            Some((name, _)) => Err(Error::bad_request(format!(
+                "the JSON body is invalid: unknown field `{name}`: a key's permissions \
+                 change through /keys/{{id}}/permissions"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Reads the limit fields of a create or an edit, kept as raw JSON so that a value of the
@@ -130,10 +159,10 @@ fn raw(field: &Option<Option<Box<RawValue>>>) -> Option<&str> {
 
 async fn create(m: &Matched<'_>) -> Result<Response, Error> {
     let (req, actor) = (m.req, m.actor()?);
-    let body: CreateBody = req.json()?;
+    let body: KeyBody = req.json()?;
     let now = Timestamp::now();
-    let label = Label::parse(&body.label)?;
-    let grants = parse_grants(&body.methods)?;
+    let label = Label::parse(body.required_label()?)?;
+    let grants = parse_grants(body.methods.as_deref().unwrap_or_default())?;
     let companies = body.companies.unwrap_or(CompanyScope::All);
     check_companies(&companies)?;
     let companies = companies.normalized();
@@ -289,26 +318,10 @@ async fn get(m: &Matched<'_>) -> Result<Response, Error> {
     json(200, &key.view(last_used).with_grace_secrets(grace))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateBody {
-    #[serde(default, deserialize_with = "keys_spin::http::present")]
-    label: Option<String>,
-    #[serde(default, deserialize_with = "keys_spin::http::present")]
-    expires_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "keys_spin::http::present")]
-    metadata: Option<Option<Metadata>>,
-    #[serde(default, deserialize_with = "keys_spin::http::present")]
-    rate_limit: Option<Option<Box<RawValue>>>,
-    #[serde(default, deserialize_with = "keys_spin::http::present")]
-    quota: Option<Option<Box<RawValue>>>,
-    #[serde(default, deserialize_with = "keys_spin::http::present")]
-    ip_allowlist: Option<Option<Box<RawValue>>>,
-}
-
 async fn update(m: &Matched<'_>) -> Result<Response, Error> {
     let (req, id, actor) = (m.req, m.capture(0), m.actor()?);
-    let body: UpdateBody = req.json()?;
+    let body: KeyBody = req.json()?;
+    body.check_edit()?;
     let now = Timestamp::now();
     let label = body.label.as_deref().map(Label::parse).transpose()?;
     let expires_at = body

@@ -124,6 +124,9 @@ async fn wrong_types_and_missing_fields_are_a_400() {
         ),
         ("PATCH", world.key(""), json!({ "label": 5 })),
         ("PATCH", world.key(""), json!({ "label": null })),
+        // A key's permissions change through /keys/{id}/permissions, not an edit.
+        ("PATCH", world.key(""), json!({ "methods": [] })),
+        ("PATCH", world.key(""), json!({ "companies": "all" })),
         ("PATCH", world.key(""), json!({ "expires_at": true })),
         ("PATCH", world.key(""), json!({ "metadata": "x" })),
         (
