@@ -9,6 +9,7 @@
 //! parameters; and every route of the table serves some documented operation, unless the
 //! component names it as undocumented on purpose (the screen's assets, private routes).
 
+use crate::http::API_BASE;
 use crate::routes::{Access, Query, Route, Selected, select};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -17,22 +18,20 @@ use std::collections::BTreeSet;
 const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 /// The Spin manifest, as the repository holds it.
 const SPIN_TOML: &str = include_str!("../../../spin.toml");
-/// The prefix of every documented path in spin.toml's routes (the document's paths omit it).
-const API_BASE: &str = crate::http::API_BASE;
 /// The security scheme of administrators' operations.
 const ADMIN_SCHEME: &str = "identityToken";
 
 /// One documented operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
+struct Operation {
     /// The method, upper case.
-    pub method: String,
+    method: String,
     /// The path template under `/api/v1`, e.g. `/keys/{id}`.
-    pub template: String,
+    template: String,
     /// Whether it asks for an administrator's identity token.
-    pub admin: bool,
+    admin: bool,
     /// The names of its query parameters.
-    pub query: BTreeSet<String>,
+    query: BTreeSet<String>,
 }
 
 impl std::fmt::Display for Operation {
@@ -42,7 +41,7 @@ impl std::fmt::Display for Operation {
 }
 
 /// Every operation of the repository's OpenAPI document.
-pub fn documented_operations() -> Vec<Operation> {
+fn documented_operations() -> Vec<Operation> {
     let doc: Value = serde_json::from_str(OPENAPI).expect("docs/openapi.json is JSON");
     let mut out = Vec::new();
     for (template, item) in doc["paths"].as_object().expect("paths") {
@@ -85,17 +84,24 @@ fn resolve<'a>(doc: &'a Value, parameter: &'a Value) -> &'a Value {
     }
 }
 
-/// The component spin.toml sends `path` (a full path, templates' `{x}` segments standing
-/// for any value) to: of the public routes matching it, the most specific (most literal
-/// segments, then an exact route before a wildcard one).
-pub fn routed_component(path: &str) -> Option<String> {
+/// The public HTTP routes of spin.toml and their components (private routes are left out).
+fn spin_routes() -> Vec<(String, String)> {
     let manifest: toml::Table = SPIN_TOML.parse().expect("spin.toml is TOML");
     let triggers = manifest["trigger"]["http"]
         .as_array()
         .expect("HTTP triggers");
     triggers
         .iter()
-        .filter_map(|t| Some((t["route"].as_str()?, t["component"].as_str()?)))
+        .filter_map(|t| Some((t["route"].as_str()?.into(), t["component"].as_str()?.into())))
+        .collect()
+}
+
+/// The component of `routes` (spin.toml's) that Spin sends `path` to (a full path,
+/// templates' `{x}` segments standing for any value): of the routes matching it, the most
+/// specific (most literal segments, then an exact route before a wildcard one).
+fn routed_component<'r>(routes: &'r [(String, String)], path: &str) -> Option<&'r str> {
+    routes
+        .iter()
         .filter(|(route, _)| spin_route_matches(route, path))
         .max_by_key(|(route, _)| {
             let literal = route
@@ -104,7 +110,7 @@ pub fn routed_component(path: &str) -> Option<String> {
                 .count();
             (literal, !route.ends_with("/..."))
         })
-        .map(|(_, component)| component.to_owned())
+        .map(|(_, component)| component.as_str())
 }
 
 /// Whether a spin.toml route (`/a/:b/c`, `/a/...`) matches `path`, where a template's
@@ -128,9 +134,10 @@ fn spin_route_matches(route: &str, path: &str) -> bool {
 /// query parameters; `undocumented` names the routes (`"METHOD /pattern"`) that may serve
 /// paths the document does not list.
 pub fn assert_documented(component: &str, routes: &[Route], undocumented: &[&str]) {
+    let spin = spin_routes();
     let mut served = vec![false; routes.len()];
     for op in documented_operations() {
-        if routed_component(&format!("{API_BASE}{}", op.template)).as_deref() != Some(component) {
+        if routed_component(&spin, &format!("{API_BASE}{}", op.template)) != Some(component) {
             continue;
         }
         let segments: Vec<String> = op
@@ -192,7 +199,8 @@ mod tests {
 
     #[test]
     fn spin_sends_a_path_to_its_most_specific_route() {
-        let routed = |path: &str| routed_component(path).unwrap_or_default();
+        let spin = spin_routes();
+        let routed = |path: &str| routed_component(&spin, path).unwrap_or_default();
         assert_eq!(routed("/api/v1/keys/{id}"), "manage-keys");
         assert_eq!(
             routed("/api/v1/keys/{id}/permissions"),
