@@ -76,10 +76,19 @@ pub fn grace_period(requested_secs: u64) -> Result<u64, Error> {
     Ok(requested_secs)
 }
 
+/// The first second at which a secret replaced at `now` with `grace_secs` of grace no longer
+/// works. `now` is the regeneration's instant cut down to its second, so the end is that second
+/// plus one more than the grace: the old secret works for at least `grace_secs` seconds and at
+/// most one second beyond, wherever in its second the regeneration fell.
+pub fn grace_end(now: Timestamp, grace_secs: u64) -> Timestamp {
+    // A grace period is at most 7 days: the conversion cannot wrap.
+    now.plus_seconds(grace_secs as i64 + 1)
+}
+
 /// What a regeneration does besides the new secret.
 #[derive(Debug)]
 pub struct Regeneration {
-    /// Until when the replaced secret keeps working (`None`: it stops now).
+    /// The first second at which the replaced secret no longer works (`None`: it stops now).
     pub grace_until: Option<Timestamp>,
     /// The audit record.
     pub changes: Changes,
@@ -99,8 +108,7 @@ pub fn regenerate(
     } else {
         grace_period(grace_secs)?
     };
-    // At most 7 days: the conversion cannot wrap.
-    let grace_until = (grace_secs > 0).then(|| now.plus_seconds(grace_secs as i64));
+    let grace_until = (grace_secs > 0).then(|| grace_end(now, grace_secs));
     let mut changes = Changes::new()
         .change("hint", &key.hint, &new_hint)?
         .set("grace_period_seconds", &grace_secs)?
@@ -258,12 +266,21 @@ mod tests {
         let mut k = key();
         let later = NOW.plus_seconds(60);
         let r = regenerate(&mut k, "ingk_...new2".into(), 3_600, later).unwrap();
-        assert_eq!(r.grace_until, Some(later.plus_seconds(3_600)));
+        assert_eq!(r.grace_until, Some(later.plus_seconds(3_601)));
         assert_eq!((k.hint.as_str(), k.updated_at), ("ingk_...new2", later));
         let changes = r.changes.into_json();
         assert!(changes.starts_with(r#"{"hint":{"from":"ingk_...old1","to":"ingk_...new2"},"grace_period_seconds":3600,"previous_secret_valid_until":"#), "{changes}");
         let none = regenerate(&mut k, "ingk_...new3".into(), 0, later).unwrap();
         assert_eq!(none.grace_until, None);
+    }
+
+    #[test]
+    fn a_grace_period_lasts_at_least_its_seconds_wherever_in_its_second_the_regeneration_fell() {
+        // A secret works while the clock's second is before its end (see verify's tests).
+        // Regenerated at NOW + 0.999 s with 1 s of grace, it still works at NOW + 1.999 s (second
+        // NOW + 1) and stops at NOW + 2 s; regenerated at NOW + 0 s, it stops 2 s later.
+        assert_eq!(grace_end(NOW, 1), NOW.plus_seconds(2));
+        assert_eq!(grace_end(NOW, 604_800), NOW.plus_seconds(604_801));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::authorize::authorize;
 use crate::helpers::App;
+use keys_domain::time::Timestamp;
 use serde_json::json;
 
 #[tokio::test]
@@ -189,7 +190,8 @@ async fn answers_are_never_sniffed_nor_cached_and_methods_are_case_sensitive() {
 async fn a_regenerations_grace_period_bounds_every_older_secret_of_the_key() {
     let app = App::start();
     let (key, first) = app.create_key(json!({ "label": "Rotated" })).await;
-    let regenerate = format!("/api/v1/keys/{}/regenerate", key["id"].as_str().unwrap());
+    let id = key["id"].as_str().unwrap();
+    let regenerate = format!("/api/v1/keys/{id}/regenerate");
     let week = json!({ "grace_period_seconds": 604_800 });
     let second = app.admin("POST", &regenerate, Some(week)).await.json()["key"]
         .as_str()
@@ -206,8 +208,27 @@ async fn a_regenerations_grace_period_bounds_every_older_secret_of_the_key() {
     for secret in [&first, &second, &third] {
         assert_eq!(app.code(secret, None, None).await, "VALID");
     }
-    // One second of grace for every older secret, the first one's week included.
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // One second of grace for every older secret, the first one's week included: both end at
+    // the first second at least one second after the last regeneration (at most two seconds).
+    let shown = app
+        .admin("GET", &format!("/api/v1/keys/{id}"), None)
+        .await
+        .json();
+    let ends: Vec<&str> = shown["grace_secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["valid_until"].as_str().unwrap())
+        .collect();
+    let regenerated = Timestamp::parse_rfc3339(shown["updated_at"].as_str().unwrap()).unwrap();
+    assert_eq!(ends, [ends[0]; 2], "{shown}");
+    let end = Timestamp::parse_rfc3339(ends[0]).unwrap();
+    assert_eq!(end, regenerated.plus_seconds(2), "{shown}");
+    // Waits for the end on the clock the app reads (at most two seconds).
+    let end = std::time::UNIX_EPOCH + std::time::Duration::from_secs(end.unix() as u64);
+    if let Ok(left) = end.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(left).await;
+    }
     assert_eq!(app.code(&first, None, None).await, "NOT_FOUND");
     assert_eq!(app.code(&second, None, None).await, "NOT_FOUND");
     assert_eq!(app.code(&third, None, None).await, "VALID");
