@@ -57,8 +57,7 @@ stage "spin build"
 stage "container image (Containerfile; skipped without podman/buildah or its base image)"
 scripts/build-image.sh
 stage "build the test host's fixtures (wasm32-wasip2, release)"
-# Only the fixtures: the suites run the components `spin build` made, as users do
-# (scripts/build-components.sh would build them again in one cargo invocation).
+# Only the fixtures: the suites run the components `spin build` made, as users do.
 cargo build --locked --target wasm32-wasip2 --release -p baseline -p probe
 
 # One clippy run over the whole workspace, natively: the components and fixtures have no
