@@ -71,8 +71,10 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 # every median under 5 ms on one keep-alive connection) runs on its own after the rest:
 # beside the suite's concurrency tests on 2 cores it measures their load, not the stall.
 TIMED=spin::keep_alive_answers_do_not_wait_for_the_clients_delayed_ack
+# Four tests at a time: the end-to-end tests wait on Spin, Redis and the network more than they
+# compute (two at a time kept 0.9 of the 2 cores busy).
 stage "tests (end-to-end suite on spin up)"
-cargo test --locked -- --skip "$TIMED"
+cargo test --locked -- --skip "$TIMED" --test-threads 4
 stage "the keep-alive latency test, alone (spin up)"
 # The same packages as above, so that nothing is built again.
 cargo test --locked --test e2e -- --exact "$TIMED"

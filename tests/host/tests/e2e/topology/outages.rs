@@ -109,52 +109,104 @@ async fn batches_written(t: &Topology, keys: &OutageKeys) {
 
 /// Sends every kind of request to every node and checks each answered in time: 503
 /// `store_unavailable` where the answer needs the store, never `VALID`; the normal answer for
-/// a malformed key.
+/// a malformed key. Each node gets its requests one after the other, twice (an instance whose
+/// store call timed out answers in time again), while the other nodes get theirs: the nodes
+/// are independent, as they are deployed.
 async fn assert_outage_answers(t: &Topology, keys: &OutageKeys, phase: &str) {
+    let edges = t
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(n, edge)| edge_outage_answers(n, edge, keys));
+    let (edges, admin) = tokio::join!(
+        futures::future::join_all(edges),
+        admin_outage_answers(&t.admin, &keys.scratch_id)
+    );
+    let answers: Vec<_> = edges.into_iter().flatten().chain(admin).collect();
+    let slowest = |bound: Duration| {
+        let took = answers
+            .iter()
+            .filter(|(b, ..)| *b == bound)
+            .map(|(.., a)| a.took);
+        took.max().unwrap_or_default()
+    };
+    eprintln!(
+        "{phase}: slowest answer {:?} at the edges, {:?} on the admin node",
+        slowest(EDGE_OUTAGE_BOUND),
+        slowest(ADMIN_OUTAGE_BOUND)
+    );
+    let wrong: Vec<String> = answers
+        .iter()
+        .filter(|(bound, expect, a)| a.took > *bound || !expect.met(a))
+        .map(|(bound, expect, a)| {
+            format!(
+                "{}: {} in {:?} (bound {bound:?}, expected {expect:?}): {}",
+                a.what, a.status, a.took, a.body
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{phase}: every request answers as expected, in time:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// One edge's requests during an outage, twice over, each with its bound and expected answer.
+async fn edge_outage_answers(
+    n: usize,
+    edge: &App,
+    keys: &OutageKeys,
+) -> Vec<(Duration, Expect, Answer)> {
     let malformed = "ingk_not-a-key";
+    let verify = |key: &str| {
+        edge.call("POST", "/api/v1/verify")
+            .json(&json!({ "key": key }))
+    };
+    let authorize = |key: &str| {
+        edge.call("GET", "/api/v1/authorize")
+            .header("x-api-key", key)
+    };
     let mut answers = Vec::new();
     for _ in 0..2 {
-        for (n, edge) in t.edges.iter().enumerate() {
-            let verify = |key: &str| {
-                edge.call("POST", "/api/v1/verify")
-                    .json(&json!({ "key": key }))
-            };
-            let authorize = |key: &str| {
-                edge.call("GET", "/api/v1/authorize")
-                    .header("x-api-key", key)
-            };
-            let calls = [
-                ("/verify malformed", verify(malformed), Expect::NotFound),
-                (
-                    "/authorize malformed",
-                    authorize(malformed),
-                    Expect::Status(401),
-                ),
-                ("/verify", verify(&keys.plain), Expect::Unavailable),
-                (
-                    "/verify limited",
-                    verify(&keys.limited),
-                    Expect::Unavailable,
-                ),
-                ("/authorize", authorize(&keys.plain), Expect::Unavailable),
-                (
-                    "/authorize limited",
-                    authorize(&keys.limited),
-                    Expect::Unavailable,
-                ),
-                (
-                    "/health",
-                    edge.call("GET", "/api/v1/health"),
-                    Expect::Status(503),
-                ),
-            ];
-            for (what, call, expect) in calls {
-                let answer = timed(&format!("edge {n} {what}"), edge, call).await;
-                answers.push((EDGE_OUTAGE_BOUND, expect, answer));
-            }
+        let calls = [
+            ("/verify malformed", verify(malformed), Expect::NotFound),
+            (
+                "/authorize malformed",
+                authorize(malformed),
+                Expect::Status(401),
+            ),
+            ("/verify", verify(&keys.plain), Expect::Unavailable),
+            (
+                "/verify limited",
+                verify(&keys.limited),
+                Expect::Unavailable,
+            ),
+            ("/authorize", authorize(&keys.plain), Expect::Unavailable),
+            (
+                "/authorize limited",
+                authorize(&keys.limited),
+                Expect::Unavailable,
+            ),
+            (
+                "/health",
+                edge.call("GET", "/api/v1/health"),
+                Expect::Status(503),
+            ),
+        ];
+        for (what, call, expect) in calls {
+            let answer = timed(&format!("edge {n} {what}"), edge, call).await;
+            answers.push((EDGE_OUTAGE_BOUND, expect, answer));
         }
-        let admin = &t.admin;
-        let id = &keys.scratch_id;
+    }
+    answers
+}
+
+/// The admin node's requests during an outage, twice over: each must answer 503
+/// `store_unavailable` within [`ADMIN_OUTAGE_BOUND`]. They change the key `id`.
+async fn admin_outage_answers(admin: &App, id: &str) -> Vec<(Duration, Expect, Answer)> {
+    let mut answers = Vec::new();
+    for _ in 0..2 {
         let calls = [
             ("admin GET /keys", admin.call("GET", "/api/v1/keys").admin()),
             (
@@ -193,33 +245,7 @@ async fn assert_outage_answers(t: &Topology, keys: &OutageKeys, phase: &str) {
             answers.push((ADMIN_OUTAGE_BOUND, Expect::Unavailable, answer));
         }
     }
-    let slowest = |bound: Duration| {
-        let took = answers
-            .iter()
-            .filter(|(b, ..)| *b == bound)
-            .map(|(.., a)| a.took);
-        took.max().unwrap_or_default()
-    };
-    eprintln!(
-        "{phase}: slowest answer {:?} at the edges, {:?} on the admin node",
-        slowest(EDGE_OUTAGE_BOUND),
-        slowest(ADMIN_OUTAGE_BOUND)
-    );
-    let wrong: Vec<String> = answers
-        .iter()
-        .filter(|(bound, expect, a)| a.took > *bound || !expect.met(a))
-        .map(|(bound, expect, a)| {
-            format!(
-                "{}: {} in {:?} (bound {bound:?}, expected {expect:?}): {}",
-                a.what, a.status, a.took, a.body
-            )
-        })
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{phase}: every request answers as expected, in time:\n{}",
-        wrong.join("\n")
-    );
+    answers
 }
 
 /// What a request during an outage must answer.
