@@ -10,6 +10,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 STANDARDWEBHOOKS_VERSION=1.3.0
 venv="$root/target/webhook-verifier-venv"
 python="$venv/bin/python"
+# Tests run at once call this at once: one installs, the others wait for it and reuse it.
+mkdir -p "$root/target"
+exec 9>"$root/target/webhook-verifier.lock"
+flock 9
 if ! "$python" -c "import standardwebhooks" >/dev/null 2>&1; then
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
         echo "==> installing Debian's python3-venv" >&2

@@ -591,21 +591,29 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// How many Spin processes' worth of instances the process-wide pool holds: the hosts of a
+/// test binary share one engine where each Spin process has its own, and `scripts/test.sh`
+/// runs four tests at a time.
+const HOSTS_AT_ONCE: u32 = 4;
+
 /// spin-core's default pooling limits (Spin 3 and 4, without their `SPIN_WASMTIME_*`
-/// overrides).
+/// overrides) for each instance; the totals (instances, memories, tables, stacks) are Spin's times
+/// [`HOSTS_AT_ONCE`].
 fn spin_pooling_config() -> PoolingAllocationConfig {
     const MIB: usize = 1 << 20;
     let mut pooling = PoolingAllocationConfig::default();
     pooling
-        .total_component_instances(1_000)
+        .total_component_instances(1_000 * HOSTS_AT_ONCE)
+        .total_core_instances(1_000 * HOSTS_AT_ONCE)
+        .total_stacks(1_000 * HOSTS_AT_ONCE)
         .max_component_instance_size(10 * MIB)
         .max_core_instance_size(10 * MIB)
         .max_core_instances_per_component(200)
         .max_tables_per_component(20)
         .table_elements(100_000)
         .max_memories_per_component(32)
-        .total_memories(1_000)
-        .total_tables(2_000)
+        .total_memories(1_000 * HOSTS_AT_ONCE)
+        .total_tables(2_000 * HOSTS_AT_ONCE)
         .max_memory_size(4 << 30)
         .linear_memory_keep_resident(2 * MIB)
         .table_keep_resident(MIB / 2);
