@@ -546,19 +546,28 @@ async fn large_limits_are_leased_by_instances_and_still_never_exceeded() {
         }
     };
     let (first, refused) = burst().await;
-    assert_eq!(
-        first, 100,
-        "far from the limit, every verification is admitted"
-    );
+    // A lease whose increment reached the store after its deadline failed its verification
+    // with 503 and counts units nobody holds: the limit is then stricter, never looser
+    // (docs/consistency.md). Without a 503, nothing was lost.
+    if refused == 0 {
+        assert_eq!(
+            first, 100,
+            "far from the limit, every verification is admitted"
+        );
+    }
     // Units leased and not used come back with the instances' usage batches.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let answer = verify_from(&app, &secret, None, None).await;
-    assert_eq!(code(&answer), "VALID");
-    let remaining = answer["rate_limit"]["remaining"].as_u64().unwrap();
+    let remaining = answer["rate_limit"]["remaining"].as_u64();
     if refused == 0 {
-        assert_eq!(remaining, 49);
+        assert_eq!(code(&answer), "VALID");
+        assert_eq!(remaining, Some(49), "{answer}");
     } else {
-        assert!(remaining <= 49, "{remaining}");
+        assert!(
+            ["VALID", "RATE_LIMITED"].contains(&code(&answer)),
+            "{answer}"
+        );
+        assert!(remaining.is_some_and(|r| r <= 49), "{answer}");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (second, refused_again) = burst().await;
