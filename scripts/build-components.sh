@@ -10,7 +10,6 @@ if command -v rustup >/dev/null 2>&1; then
     rustup target add wasm32-wasip2 >/dev/null
 fi
 
-APP_COMPONENTS=(manage-keys manage-permissions key-usage verify-key kv-proxy rebuild-records identity secret-scanning ext-authz webhooks admin-ui)
 # The benchmark's floor of a verification (tests/bench): built in the same invocation, so that
 # its dependencies (keys-spin, spin-sdk) are verify-key's very artifacts; it adds no feature.
 APP_FIXTURES=(one-read)
@@ -24,7 +23,7 @@ args=()
 for p in "${FIXTURES[@]}"; do args+=(-p "$p"); done
 cargo build --locked --target wasm32-wasip2 --release "${args[@]}"
 
-for p in "${APP_COMPONENTS[@]}"; do
-    f="target/wasm32-wasip2/release/${p//-/_}.wasm"
+# Each component's size, from the files spin.toml loads.
+for f in $(sed -n 's/^source = "\(target\/[^"]*\.wasm\)"$/\1/p' spin.toml); do
     printf '%-28s %7d bytes\n' "$(basename "$f")" "$(stat -c %s "$f")"
 done

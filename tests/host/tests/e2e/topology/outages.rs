@@ -109,9 +109,8 @@ async fn batches_written(t: &Topology, keys: &OutageKeys) {
 
 /// Sends every kind of request to every node and checks each answered in time: 503
 /// `store_unavailable` where the answer needs the store, never `VALID`; the normal answer for
-/// a malformed key. Each node gets its requests one after the other, twice (an instance whose
-/// store call timed out answers in time again), while the other nodes get theirs: the nodes
-/// are independent, as they are deployed.
+/// a malformed key. Each node gets its requests in turn, twice over ([`twice_in_turn`]), while
+/// the other nodes get theirs: the nodes are independent, as they are deployed.
 async fn assert_outage_answers(t: &Topology, keys: &OutageKeys, phase: &str) {
     let edges = t
         .edges
@@ -152,7 +151,23 @@ async fn assert_outage_answers(t: &Topology, keys: &OutageKeys, phase: &str) {
     );
 }
 
-/// One edge's requests during an outage, twice over, each with its bound and expected answer.
+/// `calls()`'s requests to `node`, one after the other, twice over (an instance whose store
+/// call timed out must answer in time again), each timed against `bound`.
+async fn twice_in_turn(
+    node: &App,
+    bound: Duration,
+    calls: impl Fn() -> Vec<(String, crate::helpers::Call, Expect)>,
+) -> Vec<(Duration, Expect, Answer)> {
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        for (what, call, expect) in calls() {
+            answers.push((bound, expect, timed(&what, node, call).await));
+        }
+    }
+    answers
+}
+
+/// One edge's requests during an outage, each with its expected answer.
 async fn edge_outage_answers(
     n: usize,
     edge: &App,
@@ -167,9 +182,8 @@ async fn edge_outage_answers(
         edge.call("GET", "/api/v1/authorize")
             .header("x-api-key", key)
     };
-    let mut answers = Vec::new();
-    for _ in 0..2 {
-        let calls = [
+    let calls = || {
+        [
             ("/verify malformed", verify(malformed), Expect::NotFound),
             (
                 "/authorize malformed",
@@ -193,21 +207,19 @@ async fn edge_outage_answers(
                 edge.call("GET", "/api/v1/health"),
                 Expect::Status(503),
             ),
-        ];
-        for (what, call, expect) in calls {
-            let answer = timed(&format!("edge {n} {what}"), edge, call).await;
-            answers.push((EDGE_OUTAGE_BOUND, expect, answer));
-        }
-    }
-    answers
+        ]
+        .into_iter()
+        .map(|(what, call, expect)| (format!("edge {n} {what}"), call, expect))
+        .collect()
+    };
+    twice_in_turn(edge, EDGE_OUTAGE_BOUND, calls).await
 }
 
-/// The admin node's requests during an outage, twice over: each must answer 503
-/// `store_unavailable` within [`ADMIN_OUTAGE_BOUND`]. They change the key `id`.
+/// The admin node's requests during an outage: each must answer 503 `store_unavailable`.
+/// They change the key `id`.
 async fn admin_outage_answers(admin: &App, id: &str) -> Vec<(Duration, Expect, Answer)> {
-    let mut answers = Vec::new();
-    for _ in 0..2 {
-        let calls = [
+    let calls = || {
+        [
             ("admin GET /keys", admin.call("GET", "/api/v1/keys").admin()),
             (
                 "admin GET /keys/{id}",
@@ -239,13 +251,12 @@ async fn admin_outage_answers(admin: &App, id: &str) -> Vec<(Duration, Expect, A
                     .call("POST", "/api/v1/verification-records/rebuild")
                     .admin(),
             ),
-        ];
-        for (what, call) in calls {
-            let answer = timed(what, admin, call).await;
-            answers.push((ADMIN_OUTAGE_BOUND, Expect::Unavailable, answer));
-        }
-    }
-    answers
+        ]
+        .into_iter()
+        .map(|(what, call)| (what.to_owned(), call, Expect::Unavailable))
+        .collect()
+    };
+    twice_in_turn(admin, ADMIN_OUTAGE_BOUND, calls).await
 }
 
 /// What a request during an outage must answer.
